@@ -1,0 +1,676 @@
+// Package sim runs N Verilated ringsim nodes in lockstep: one global cycle count, every
+// node clocked every cycle, links with latency and seeded faults, and one bus master (the
+// node's CPU) per node that executes batches of bus operations with the RTL's real
+// handshake timing. The per-cycle loop lives in a C++ harness compiled with the model; Go
+// crosses into it once per Run, never once per cycle.
+package sim
+
+/*
+#cgo CFLAGS: -I${SRCDIR}/internal/harness/csrc
+#include "rslib.h"
+*/
+import "C"
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"runtime"
+	"unsafe"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/ringsim/ringsim/sim/bus"
+	"github.com/ringsim/ringsim/sim/internal/modelbuild"
+)
+
+// Errors returned by the engine.
+var (
+	ErrBadConfig    = errors.New("bad configuration")
+	ErrClosed       = errors.New("engine closed")
+	ErrBadNode      = errors.New("no such node")
+	ErrBadPort      = errors.New("no such port")
+	ErrBadLink      = errors.New("no such link")
+	ErrBadBatch     = errors.New("bad batch")
+	ErrBusy         = errors.New("node has a batch in flight")
+	ErrNoResults    = errors.New("no completed batch")
+	ErrStopped      = errors.New("RTL stopped the simulation")
+	ErrNoWaveforms  = errors.New("model built without waveform support")
+	ErrWaveform     = errors.New("waveform dump failed")
+	ErrNoBackdoor   = errors.New("RTL does not expose the backdoor variable")
+	ErrBadBackdoor  = errors.New("bad backdoor access")
+	ErrPastDeadline = errors.New("run target is not after the current cycle")
+	ErrNoVerilator  = modelbuild.ErrNoTool
+)
+
+// DefaultClockHz is bittide's link clock in upstream's hardware demo.
+const DefaultClockHz = 125e6
+
+// Config describes a simulation.
+type Config struct {
+	// Topology gives the node count, ports per node and the links.
+	Topology Topology
+	// Depth is the ring buffer depth D in 64-bit words.
+	Depth int
+	// Seed fixes every random choice: start offsets, DNA, fault injection.
+	Seed uint64
+	// Release is each node's reset release cycle. Nil means seeded, uniform in [0, MaxSkew].
+	Release []uint64
+	// MaxSkew bounds seeded release cycles; 0 means 4*Depth.
+	MaxSkew uint64
+	// DNA is each node's 96-bit device DNA (bits [31:0], [63:32], [95:64]); nil means seeded.
+	DNA [][3]uint32
+	// ClockHz is the link clock, used for waveform time and by clients; 0 means 125 MHz.
+	ClockHz float64
+	// Waveforms builds the model with FST support so StartWaveform works (7-10 % slower).
+	Waveforms bool
+	// RTLDir is a directory of node RTL implementing the port contract; empty means ringsim's.
+	RTLDir string
+	// NoAssert builds the model without the RTL's assertions.
+	NoAssert bool
+	// CacheDir is the model cache; empty means the default (see modelbuild.DefaultCacheDir).
+	CacheDir string
+	// Logger is defaulted when nil.
+	Logger hclog.Logger
+}
+
+// normalize fills defaults and checks the configuration.
+func (c Config) normalize() (Config, error) {
+	if err := c.Topology.Validate(); err != nil {
+		return c, err
+	}
+	if c.Depth < 2 || c.Depth > 1<<20 {
+		return c, fmt.Errorf("%w: depth %d outside [2, 1048576]", ErrBadConfig, c.Depth)
+	}
+	if c.ClockHz == 0 {
+		c.ClockHz = DefaultClockHz
+	}
+	if !(c.ClockHz >= 1e3 && c.ClockHz <= 1e12) {
+		return c, fmt.Errorf("%w: clock %v Hz outside [1 kHz, 1 THz]", ErrBadConfig, c.ClockHz)
+	}
+	n := c.Topology.Nodes
+	rng := rand.New(rand.NewPCG(c.Seed, 0x72696e6773696d)) // "ringsim"
+	if c.MaxSkew == 0 {
+		c.MaxSkew = 4 * uint64(c.Depth)
+	}
+	if c.Release == nil {
+		c.Release = make([]uint64, n)
+		for i := range c.Release {
+			c.Release[i] = rng.Uint64N(c.MaxSkew + 1)
+		}
+	} else if len(c.Release) != n {
+		return c, fmt.Errorf("%w: %d release cycles for %d nodes", ErrBadConfig, len(c.Release), n)
+	}
+	if c.DNA == nil {
+		c.DNA = make([][3]uint32, n)
+		for i := range c.DNA {
+			c.DNA[i] = [3]uint32{rng.Uint32(), rng.Uint32(), rng.Uint32()}
+		}
+	} else if len(c.DNA) != n {
+		return c, fmt.Errorf("%w: %d DNA values for %d nodes", ErrBadConfig, len(c.DNA), n)
+	}
+	if c.Logger == nil {
+		c.Logger = hclog.NewNullLogger()
+	}
+	return c, nil
+}
+
+// Info describes a running simulation.
+type Info struct {
+	Nodes, Ports, Depth int
+	ClockHz             float64
+	Cycle               uint64
+	Links               []Link
+	Release             []uint64
+	DNA                 [][3]uint32
+	Seed                uint64
+	Waveforms           bool
+	Model               ModelInfo
+}
+
+// ModelInfo identifies the model build.
+type ModelInfo struct {
+	Path     string
+	Key      string // hash of everything that went into the build
+	RTLHash  string // hash of the RTL sources
+	Versions string // Verilator and C++ compiler versions
+	Cached   bool
+}
+
+// Engine is a running simulation. It is not safe for concurrent use: callers serialize.
+type Engine struct {
+	cfg   Config
+	lib   *lib
+	sim   *C.rs_sim
+	model ModelInfo
+	log   hclog.Logger
+	nodes []nodeState
+	done  []uint64
+	wave  string // path of the open waveform, if any
+}
+
+type nodeState struct {
+	busy    bool
+	ops     []bus.Op
+	cops    []C.rs_op
+	words   []uint32
+	cres    []C.rs_result
+	results []bus.Result
+	ready   bool
+}
+
+// New builds (or loads from the cache) the model for cfg and starts a simulation at cycle 0.
+// Building needs Verilator and a C++ compiler; a missing tool gives ErrNoVerilator with the
+// install command.
+func New(ctx context.Context, cfg Config) (*Engine, error) {
+	cfg, err := cfg.normalize()
+	if err != nil {
+		return nil, err
+	}
+	log := cfg.Logger.Named("sim")
+	b := &modelbuild.Builder{CacheDir: cfg.CacheDir, Logger: log}
+	m, err := b.Build(ctx, modelbuild.Spec{
+		RTLDir: cfg.RTLDir, Depth: cfg.Depth, Ports: cfg.Topology.Ports,
+		Trace: cfg.Waveforms, Assert: !cfg.NoAssert,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("build model: %w", err)
+	}
+	l, err := loadLib(m.Path)
+	if err != nil {
+		return nil, err
+	}
+	if l.depth != cfg.Depth || l.ports != cfg.Topology.Ports {
+		return nil, fmt.Errorf("%w: model %s has depth %d and %d ports, want %d and %d",
+			ErrBadConfig, m.Path, l.depth, l.ports, cfg.Depth, cfg.Topology.Ports)
+	}
+	e := &Engine{
+		cfg: cfg,
+		lib: l,
+		model: ModelInfo{Path: m.Path, Key: m.Key, RTLHash: m.RTLHash, Versions: m.Versions,
+			Cached: m.Cached},
+		log:   log,
+		nodes: make([]nodeState, cfg.Topology.Nodes),
+		done:  make([]uint64, (cfg.Topology.Nodes+63)/64),
+	}
+	if err := e.create(); err != nil {
+		return nil, err
+	}
+	runtime.SetFinalizer(e, func(e *Engine) { e.Close() })
+	return e, nil
+}
+
+// create makes the C++ simulation. The configuration goes through C memory: cgo forbids
+// passing Go memory that holds Go pointers.
+func (e *Engine) create() error {
+	t := e.cfg.Topology
+	n := t.Nodes
+	cfg := (*C.rs_config)(C.calloc(1, C.sizeof_rs_config))
+	defer C.free(unsafe.Pointer(cfg))
+	var links []C.rs_link
+	if len(t.Links) > 0 {
+		p := C.calloc(C.size_t(len(t.Links)), C.sizeof_rs_link)
+		defer C.free(p)
+		links = unsafe.Slice((*C.rs_link)(p), len(t.Links))
+		cfg.links = (*C.rs_link)(p)
+	}
+	for i, l := range t.Links {
+		links[i] = C.rs_link{
+			src_node: C.uint32_t(l.From.Node), src_port: C.uint32_t(l.From.Port),
+			dst_node: C.uint32_t(l.To.Node), dst_port: C.uint32_t(l.To.Port),
+			latency: C.uint32_t(l.Latency),
+		}
+	}
+	rel := C.calloc(C.size_t(n), 8)
+	defer C.free(rel)
+	dna := C.calloc(C.size_t(3*n), 4)
+	defer C.free(dna)
+	relS := unsafe.Slice((*C.uint64_t)(rel), n)
+	dnaS := unsafe.Slice((*C.uint32_t)(dna), 3*n)
+	for i := 0; i < n; i++ {
+		relS[i] = C.uint64_t(e.cfg.Release[i])
+		for k := 0; k < 3; k++ {
+			dnaS[3*i+k] = C.uint32_t(e.cfg.DNA[i][k])
+		}
+	}
+	cfg.nodes = C.uint32_t(n)
+	cfg.nlinks = C.uint32_t(len(t.Links))
+	cfg.reset_release = (*C.uint64_t)(rel)
+	cfg.dna = (*C.uint32_t)(dna)
+	cfg.seed = C.uint64_t(e.cfg.Seed)
+	cfg.clock_period_ps = C.uint64_t(1e12/e.cfg.ClockHz + 0.5)
+	var msg [512]C.char
+	e.sim = C.rsl_new(e.lib.c, cfg, &msg[0], C.size_t(len(msg)))
+	if e.sim == nil {
+		return fmt.Errorf("%w: create simulation: %s", ErrBadConfig, C.GoString(&msg[0]))
+	}
+	for i, l := range t.Links {
+		if l.Faults != (Faults{}) {
+			if err := e.SetFaults(i, l.Faults); err != nil {
+				e.Close()
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (e *Engine) cerr() string { return C.GoString(C.rsl_error(e.lib.c, e.sim)) }
+
+// Close ends the simulation, closing any waveform dump. It is safe to call twice.
+func (e *Engine) Close() error {
+	if e.sim == nil {
+		return nil
+	}
+	var err error
+	if e.wave != "" {
+		err = e.StopWaveform()
+	}
+	C.rsl_free(e.lib.c, e.sim)
+	e.sim = nil
+	runtime.SetFinalizer(e, nil)
+	return err
+}
+
+// Info describes the simulation.
+func (e *Engine) Info() Info {
+	return Info{
+		Nodes: e.cfg.Topology.Nodes, Ports: e.cfg.Topology.Ports, Depth: e.cfg.Depth,
+		ClockHz: e.cfg.ClockHz, Cycle: e.Cycle(), Links: append([]Link(nil), e.cfg.Topology.Links...),
+		Release: append([]uint64(nil), e.cfg.Release...), DNA: append([][3]uint32(nil), e.cfg.DNA...),
+		Seed: e.cfg.Seed, Waveforms: e.lib.trace, Model: e.model,
+	}
+}
+
+// Nodes is the number of nodes.
+func (e *Engine) Nodes() int { return e.cfg.Topology.Nodes }
+
+// Ports is the number of link ports per node.
+func (e *Engine) Ports() int { return e.cfg.Topology.Ports }
+
+// Depth is the ring buffer depth in 64-bit words.
+func (e *Engine) Depth() int { return e.cfg.Depth }
+
+// ClockHz is the link clock frequency.
+func (e *Engine) ClockHz() float64 { return e.cfg.ClockHz }
+
+// Release returns node's reset release cycle.
+func (e *Engine) Release(node int) uint64 { return e.cfg.Release[node] }
+
+// DNA returns node's device DNA.
+func (e *Engine) DNA(node int) [3]uint32 { return e.cfg.DNA[node] }
+
+// Cycle is the next cycle to run (the number of cycles run so far).
+func (e *Engine) Cycle() uint64 {
+	if e.sim == nil {
+		return 0
+	}
+	return uint64(C.rsl_cycle(e.lib.c, e.sim))
+}
+
+func (e *Engine) checkNode(node int) error {
+	if e.sim == nil {
+		return ErrClosed
+	}
+	if node < 0 || node >= len(e.nodes) {
+		return fmt.Errorf("%w: node %d (have %d)", ErrBadNode, node, len(e.nodes))
+	}
+	return nil
+}
+
+// Busy reports whether node has a batch in flight.
+func (e *Engine) Busy(node int) bool { return node >= 0 && node < len(e.nodes) && e.nodes[node].busy }
+
+// Submit gives node's bus master a batch. The batch starts in the first cycle the master
+// is free and the node is out of reset. A node has at most one batch in flight.
+func (e *Engine) Submit(node int, ops []bus.Op) error {
+	if err := e.checkNode(node); err != nil {
+		return err
+	}
+	ns := &e.nodes[node]
+	if ns.busy {
+		return fmt.Errorf("submit to node %d: %w", node, ErrBusy)
+	}
+	if len(ops) == 0 {
+		return fmt.Errorf("%w: empty batch for node %d", ErrBadBatch, node)
+	}
+	if len(ops) > bus.MaxBatchOps {
+		return fmt.Errorf("%w: %d operations for node %d, limit %d", ErrBadBatch, len(ops), node, bus.MaxBatchOps)
+	}
+	nwords := 0
+	for i, op := range ops {
+		if err := op.Validate(); err != nil {
+			return fmt.Errorf("%w: node %d op %d: %v", ErrBadBatch, node, i, err)
+		}
+		nwords += op.BlockWords()
+	}
+	if nwords > bus.MaxBatchWords {
+		return fmt.Errorf("%w: %d block words for node %d, limit %d", ErrBadBatch, nwords, node, bus.MaxBatchWords)
+	}
+	ns.cops = ns.cops[:0]
+	ns.words = ns.words[:0]
+	for _, op := range ops {
+		c := C.rs_op{kind: C.uint32_t(op.Kind), addr: C.uint32_t(op.Addr)}
+		switch op.Kind {
+		case bus.KindWrite:
+			c.data, c.sel = C.uint32_t(op.Value), C.uint32_t(op.Mask)
+		case bus.KindReadBlock:
+			c.count, c.off = C.uint32_t(op.Count), C.uint32_t(len(ns.words))
+			ns.words = append(ns.words, make([]uint32, op.Count)...)
+		case bus.KindWriteBlock:
+			c.count, c.off = C.uint32_t(len(op.Words)), C.uint32_t(len(ns.words))
+			ns.words = append(ns.words, op.Words...)
+		case bus.KindIdle:
+			c.count = C.uint32_t(op.Count)
+		case bus.KindPoll:
+			c.data, c.sel, c.count = C.uint32_t(op.Value), C.uint32_t(op.Cond), C.uint32_t(op.Count)
+			c.mask, c.interval = C.uint32_t(op.PollMask), C.uint32_t(op.Interval)
+		}
+		ns.cops = append(ns.cops, c)
+	}
+	var wp *C.uint32_t
+	if len(ns.words) > 0 {
+		wp = (*C.uint32_t)(unsafe.Pointer(&ns.words[0]))
+	}
+	rc := C.rsl_submit(e.lib.c, e.sim, C.uint32_t(node), &ns.cops[0], C.uint32_t(len(ns.cops)), wp, C.uint32_t(len(ns.words)))
+	if rc != C.RS_OK {
+		return fmt.Errorf("%w: node %d: %s", ErrBadBatch, node, e.cerr())
+	}
+	ns.busy = true
+	ns.ready = false
+	ns.ops = append(ns.ops[:0], ops...)
+	return nil
+}
+
+// Run runs cycles until the cycle count reaches until, or until the end of a cycle in which
+// some node's batch completed, whichever comes first. It returns the nodes whose batches
+// completed (their results are then available from Results).
+func (e *Engine) Run(until uint64) ([]int, error) {
+	if e.sim == nil {
+		return nil, ErrClosed
+	}
+	if until <= e.Cycle() {
+		return nil, nil
+	}
+	clear(e.done)
+	n := C.rsl_run(e.lib.c, e.sim, C.uint64_t(until), (*C.uint64_t)(unsafe.Pointer(&e.done[0])))
+	if n < 0 {
+		return nil, fmt.Errorf("%w: %s", ErrStopped, e.cerr())
+	}
+	var doneNodes []int
+	for w, bits := range e.done {
+		for bits != 0 {
+			b := trailingZeros(bits)
+			bits &^= 1 << b
+			node := 64*w + b
+			if err := e.collect(node); err != nil {
+				return doneNodes, err
+			}
+			doneNodes = append(doneNodes, node)
+		}
+	}
+	return doneNodes, nil
+}
+
+func trailingZeros(x uint64) int {
+	n := 0
+	for x&1 == 0 {
+		x >>= 1
+		n++
+	}
+	return n
+}
+
+// collect copies node's completed batch out of the harness.
+func (e *Engine) collect(node int) error {
+	ns := &e.nodes[node]
+	if cap(ns.cres) < len(ns.cops) {
+		ns.cres = make([]C.rs_result, len(ns.cops))
+	}
+	ns.cres = ns.cres[:len(ns.cops)]
+	var wp *C.uint32_t
+	if len(ns.words) > 0 {
+		wp = (*C.uint32_t)(unsafe.Pointer(&ns.words[0]))
+	}
+	rc := C.rsl_take(e.lib.c, e.sim, C.uint32_t(node), &ns.cres[0], C.uint32_t(len(ns.cres)), wp, C.uint32_t(len(ns.words)))
+	if rc != C.RS_OK {
+		return fmt.Errorf("collect node %d: %s", node, e.cerr())
+	}
+	res := make([]bus.Result, len(ns.ops))
+	for i, op := range ns.ops {
+		c := ns.cres[i]
+		r := bus.Result{Cycle: uint64(c.cycle), Err: c.err != 0, Value: uint32(c.data)}
+		switch op.Kind {
+		case bus.KindReadBlock:
+			off := int(ns.cops[i].off)
+			r.N = int(c.words)
+			r.Words = append([]uint32(nil), ns.words[off:off+r.N]...)
+		case bus.KindWriteBlock, bus.KindPoll:
+			r.N = int(c.words)
+		}
+		res[i] = r
+	}
+	ns.results = res
+	ns.busy = false
+	ns.ready = true
+	return nil
+}
+
+// Results returns node's completed batch, once: the slice has one result per operation.
+func (e *Engine) Results(node int) ([]bus.Result, error) {
+	if err := e.checkNode(node); err != nil {
+		return nil, err
+	}
+	ns := &e.nodes[node]
+	if !ns.ready {
+		return nil, fmt.Errorf("node %d: %w", node, ErrNoResults)
+	}
+	ns.ready = false
+	r := ns.results
+	ns.results = nil
+	return r, nil
+}
+
+// Execute submits one batch to node and runs until it completes, however long that takes
+// in simulated time (other nodes' batches that complete meanwhile keep their results).
+// It is a convenience for tests and scripts; lockstep callers use Submit and Run.
+func (e *Engine) Execute(ctx context.Context, node int, ops []bus.Op) ([]bus.Result, error) {
+	if err := e.Submit(node, ops); err != nil {
+		return nil, err
+	}
+	for e.nodes[node].busy {
+		if err := ctx.Err(); err != nil {
+			return nil, fmt.Errorf("execute on node %d: %w", node, err)
+		}
+		if _, err := e.Run(e.Cycle() + 1<<20); err != nil {
+			return nil, err
+		}
+	}
+	return e.Results(node)
+}
+
+// Step runs exactly n cycles, whatever batches complete on the way (their results stay
+// available from Results).
+func (e *Engine) Step(n uint64) error {
+	end := e.Cycle() + n
+	for e.Cycle() < end {
+		if _, err := e.Run(end); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// SetFaults changes a link's fault rates from the next cycle on.
+func (e *Engine) SetFaults(link int, f Faults) error {
+	if e.sim == nil {
+		return ErrClosed
+	}
+	if link < 0 || link >= len(e.cfg.Topology.Links) {
+		return fmt.Errorf("%w: link %d (have %d)", ErrBadLink, link, len(e.cfg.Topology.Links))
+	}
+	if err := f.Validate(); err != nil {
+		return err
+	}
+	if rc := C.rsl_set_faults(e.lib.c, e.sim, C.uint32_t(link), C.double(f.BitFlip), C.double(f.FrameZero)); rc != C.RS_OK {
+		return fmt.Errorf("%w: %s", ErrBadConfig, e.cerr())
+	}
+	e.cfg.Topology.Links[link].Faults = f
+	return nil
+}
+
+// FaultCounts reports how many bits a link's injector flipped and frames it zeroed.
+func (e *Engine) FaultCounts(link int) (flips, zeroed uint64, err error) {
+	if e.sim == nil {
+		return 0, 0, ErrClosed
+	}
+	if link < 0 || link >= len(e.cfg.Topology.Links) {
+		return 0, 0, fmt.Errorf("%w: link %d (have %d)", ErrBadLink, link, len(e.cfg.Topology.Links))
+	}
+	var f, z C.uint64_t
+	C.rsl_fault_counts(e.lib.c, e.sim, C.uint32_t(link), &f, &z)
+	return uint64(f), uint64(z), nil
+}
+
+// Target names ring buffer state for backdoor access.
+type Target uint32
+
+// The backdoor targets.
+const (
+	TXMem    Target = C.RS_BD_TX_MEM
+	TXEnable Target = C.RS_BD_TX_ENABLE
+	TXCount  Target = C.RS_BD_TX_COUNT // read only
+	RXMem    Target = C.RS_BD_RX_MEM
+	RXEnable Target = C.RS_BD_RX_ENABLE
+	RXCount  Target = C.RS_BD_RX_COUNT // read only
+)
+
+func (e *Engine) backdoorErr(rc C.int, op string, node, port int) error {
+	switch rc {
+	case C.RS_OK:
+		return nil
+	case C.RS_ENOTSUP:
+		return fmt.Errorf("%s node %d port %d: %w", op, node, port, ErrNoBackdoor)
+	case C.RS_ESTOPPED:
+		return fmt.Errorf("%s node %d port %d: %w: %s", op, node, port, ErrStopped, e.cerr())
+	}
+	return fmt.Errorf("%s node %d port %d: %w: %s", op, node, port, ErrBadBackdoor, e.cerr())
+}
+
+func (e *Engine) checkPort(node, port int) error {
+	if err := e.checkNode(node); err != nil {
+		return err
+	}
+	if port < 0 || port >= e.cfg.Topology.Ports {
+		return fmt.Errorf("%w: port %d (have %d)", ErrBadPort, port, e.cfg.Topology.Ports)
+	}
+	return nil
+}
+
+// Peek reads ring buffer state without advancing time; index selects the word of a memory.
+func (e *Engine) Peek(node, port int, t Target, index int) (uint64, error) {
+	if err := e.checkPort(node, port); err != nil {
+		return 0, err
+	}
+	if index < 0 || index >= e.cfg.Depth {
+		return 0, fmt.Errorf("%w: word %d outside depth %d", ErrBadBackdoor, index, e.cfg.Depth)
+	}
+	var v C.uint64_t
+	rc := C.rsl_peek(e.lib.c, e.sim, C.uint32_t(node), C.uint32_t(port), C.uint32_t(t), C.uint32_t(index), &v)
+	return uint64(v), e.backdoorErr(rc, "peek", node, port)
+}
+
+// Poke writes ring buffer state without advancing time.
+func (e *Engine) Poke(node, port int, t Target, index int, v uint64) error {
+	if err := e.checkPort(node, port); err != nil {
+		return err
+	}
+	if index < 0 || index >= e.cfg.Depth {
+		return fmt.Errorf("%w: word %d outside depth %d", ErrBadBackdoor, index, e.cfg.Depth)
+	}
+	rc := C.rsl_poke(e.lib.c, e.sim, C.uint32_t(node), C.uint32_t(port), C.uint32_t(t), C.uint32_t(index), C.uint64_t(v))
+	return e.backdoorErr(rc, "poke", node, port)
+}
+
+// Drive makes port's RX input the given frames for the next len(frames) cycles, instead of
+// its link (for directed and differential tests).
+func (e *Engine) Drive(node, port int, frames []uint64) error {
+	if err := e.checkPort(node, port); err != nil {
+		return err
+	}
+	var p *C.uint64_t
+	if len(frames) > 0 {
+		p = (*C.uint64_t)(unsafe.Pointer(&frames[0]))
+	}
+	if rc := C.rsl_drive(e.lib.c, e.sim, C.uint32_t(node), C.uint32_t(port), p, C.uint32_t(len(frames))); rc != C.RS_OK {
+		return fmt.Errorf("drive: %s", e.cerr())
+	}
+	return nil
+}
+
+// Record starts recording port's TX output for the next n cycles.
+func (e *Engine) Record(node, port, n int) error {
+	if err := e.checkPort(node, port); err != nil {
+		return err
+	}
+	if rc := C.rsl_record(e.lib.c, e.sim, C.uint32_t(node), C.uint32_t(port), C.uint32_t(n)); rc != C.RS_OK {
+		return fmt.Errorf("record: %s", e.cerr())
+	}
+	return nil
+}
+
+// Recorded returns the frames recorded since Record (one per cycle, at most n).
+func (e *Engine) Recorded(node, port, n int) ([]uint64, error) {
+	if err := e.checkPort(node, port); err != nil {
+		return nil, err
+	}
+	out := make([]uint64, n)
+	var p *C.uint64_t
+	if n > 0 {
+		p = (*C.uint64_t)(unsafe.Pointer(&out[0]))
+	}
+	k := C.rsl_recorded(e.lib.c, e.sim, C.uint32_t(node), C.uint32_t(port), p, C.uint32_t(n))
+	if k < 0 {
+		return nil, fmt.Errorf("recorded: %s", e.cerr())
+	}
+	return out[:k], nil
+}
+
+// StartWaveform starts an FST dump of every node to path. The engine must have been
+// created with Config.Waveforms.
+func (e *Engine) StartWaveform(path string) error {
+	if e.sim == nil {
+		return ErrClosed
+	}
+	if !e.lib.trace {
+		return fmt.Errorf("start waveform: %w (create the engine with Waveforms)", ErrNoWaveforms)
+	}
+	cpath := C.CString(path)
+	defer C.free(unsafe.Pointer(cpath))
+	if rc := C.rsl_trace_open(e.lib.c, e.sim, cpath); rc != C.RS_OK {
+		return fmt.Errorf("%w: %s", ErrWaveform, e.cerr())
+	}
+	e.wave = path
+	e.log.Info("waveform started", "path", path, "cycle", e.Cycle())
+	return nil
+}
+
+// StopWaveform ends the FST dump (a no-op if none is open) and returns its path.
+func (e *Engine) StopWaveform() error {
+	if e.sim == nil {
+		return ErrClosed
+	}
+	if e.wave == "" {
+		return nil
+	}
+	if rc := C.rsl_trace_close(e.lib.c, e.sim); rc != C.RS_OK {
+		return fmt.Errorf("%w: %s", ErrWaveform, e.cerr())
+	}
+	e.log.Info("waveform stopped", "path", e.wave, "cycle", e.Cycle())
+	e.wave = ""
+	return nil
+}
+
+// Waveform returns the path of the open FST dump, or "".
+func (e *Engine) Waveform() string { return e.wave }

@@ -1,0 +1,759 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// harness.cpp: runs N Verilated ringsim nodes in lockstep behind the C API of rs_api.h.
+//
+// Per cycle c, in this order:
+//   1. every link samples its TX port's output frame(c) (a register output, valid since the
+//      previous clock edge), applies its faults, pushes it into a latency-L delay line and
+//      presents the frame from c-L to its RX port;
+//   2. every node out of reset gets its bus master's request for cycle c;
+//   3. every node is evaluated with the clock low (combinational settle), the bus master
+//      samples ACK / ERR / data;
+//   4. every node is evaluated with the clock high (the edge that ends cycle c).
+// A node is held in reset (rst_ni = 0) while c < reset_release[node]; its bus master starts
+// with the node.
+//
+// Build-time macros: RS_DEPTH, RS_PORTS (the model's parameters), VM_TRACE (FST support).
+
+#include <cerrno>
+#include <cmath>
+#include <cstdarg>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "Vnode.h"
+#include "rs_api.h"
+#include "verilated.h"
+#include "verilated_syms.h"
+#if VM_TRACE
+#include "verilated_fst_c.h"
+#endif
+
+#ifndef RS_DEPTH
+#error "RS_DEPTH must be defined"
+#endif
+#ifndef RS_PORTS
+#error "RS_PORTS must be defined"
+#endif
+
+#define RS_EXPORT extern "C" __attribute__((visibility("default")))
+
+namespace {
+
+// Messages Verilator prints (assertion failures, $display) are collected here instead of
+// going to the process's stdout; the handle that is running owns the buffer.
+thread_local std::string* t_log = nullptr;
+
+struct FatalError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// xoshiro256**, seeded with splitmix64: small, fast and the same on every platform.
+class Rng {
+ public:
+  explicit Rng(uint64_t seed) {
+    for (auto& w : s_) {
+      seed += 0x9e3779b97f4a7c15ull;
+      uint64_t z = seed;
+      z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+      z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+      w = z ^ (z >> 31);
+    }
+  }
+  uint64_t next() {
+    const uint64_t result = rotl(s_[1] * 5, 7) * 9;
+    const uint64_t t = s_[1] << 17;
+    s_[2] ^= s_[0];
+    s_[3] ^= s_[1];
+    s_[1] ^= s_[2];
+    s_[0] ^= s_[3];
+    s_[2] ^= t;
+    s_[3] = rotl(s_[3], 45);
+    return result;
+  }
+  // uniform in (0, 1]
+  double unit() { return (double)((next() >> 11) + 1) * (1.0 / 9007199254740992.0); }
+  // geometric: failures before the first success of a Bernoulli(p) sequence.
+  uint64_t gap(double p) {
+    constexpr uint64_t kNever = uint64_t{1} << 62;
+    if (p <= 0) return kNever;
+    if (p >= 1) return 0;
+    const double g = std::floor(std::log(unit()) / std::log1p(-p));
+    return g >= (double)kNever ? kNever : (uint64_t)g;
+  }
+
+ private:
+  static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+  uint64_t s_[4];
+};
+
+constexpr uint32_t kPorts = RS_PORTS;
+constexpr uint32_t kDepth = RS_DEPTH;
+
+// The link ports are one 64-bit value for one port and a VlWide array for more; these are
+// templates so that only the matching branch is compiled.
+template <typename M>
+inline uint64_t get_tx(const M* m, uint32_t p) {
+  if constexpr (kPorts == 1) {
+    return m->tx_frames_o;
+  } else {
+    return (uint64_t)m->tx_frames_o[2 * p] | ((uint64_t)m->tx_frames_o[2 * p + 1] << 32);
+  }
+}
+
+template <typename M>
+inline void set_rx(M* m, uint32_t p, uint64_t v) {
+  if constexpr (kPorts == 1) {
+    m->rx_frames_i = v;
+  } else {
+    m->rx_frames_i[2 * p] = (uint32_t)v;
+    m->rx_frames_i[2 * p + 1] = (uint32_t)(v >> 32);
+  }
+}
+
+struct Link {
+  rs_link cfg;
+  std::vector<uint64_t> line;  // latency + 1 slots
+  uint32_t head = 0;
+  bool faulty = false;
+  double flip = 0, zero = 0;
+  uint64_t flip_gap = 0;  // bit offset of the next flip from this frame's bit 0
+  uint64_t zero_gap = 0;  // frames before the next zeroed frame
+  uint64_t flips = 0, zeroed = 0;
+  Rng rng{0};
+
+  uint64_t inject(uint64_t f) {
+    if (zero_gap == 0) {
+      f = 0;
+      ++zeroed;
+      zero_gap = rng.gap(zero);
+    } else {
+      --zero_gap;
+    }
+    while (flip_gap < 64) {
+      f ^= uint64_t{1} << flip_gap;
+      ++flips;
+      flip_gap += 1 + rng.gap(flip);
+    }
+    flip_gap -= 64;
+    return f;
+  }
+};
+
+// A per-port override of the RX input (rs_drive) or recording of the TX output (rs_record).
+struct Tap {
+  std::vector<uint64_t> frames;
+  uint32_t pos = 0;
+  bool active() const { return pos < frames.size(); }
+};
+
+// The CPU's bus master: executes one batch of operations with Wishbone classic timing.
+struct Master {
+  std::vector<rs_op> ops;
+  std::vector<uint32_t> words;
+  std::vector<rs_result> results;
+  uint32_t cur = 0;       // operation in progress
+  uint32_t word = 0;      // block operations: words done
+  uint64_t idle_left = 0;
+  bool busy = false;      // a batch is in flight
+  bool done = false;      // a batch completed and was not taken yet
+  bool driving = false;   // a request is on the bus
+
+  void start_op() {
+    word = 0;
+    idle_left = ops[cur].kind == RS_OP_IDLE ? ops[cur].count : 0;
+  }
+
+  void drive(Vnode* m) {
+    // idle_left is non-zero during an idle operation and between the reads of a poll.
+    if (!busy || idle_left) {
+      if (driving) {
+        m->wb_cyc_i = 0;
+        m->wb_stb_i = 0;
+        driving = false;
+      }
+      return;
+    }
+    const rs_op& op = ops[cur];
+    m->wb_cyc_i = 1;
+    m->wb_stb_i = 1;
+    driving = true;
+    switch (op.kind) {
+      case RS_OP_READ:
+      case RS_OP_POLL:
+        m->wb_we_i = 0;
+        m->wb_adr_i = op.addr;
+        break;
+      case RS_OP_WRITE:
+        m->wb_we_i = 1;
+        m->wb_adr_i = op.addr;
+        m->wb_dat_i = op.data;
+        m->wb_sel_i = op.sel;
+        break;
+      case RS_OP_READ_BLOCK:
+        m->wb_we_i = 0;
+        m->wb_adr_i = op.addr + 4 * word;
+        break;
+      case RS_OP_WRITE_BLOCK:
+        m->wb_we_i = 1;
+        m->wb_adr_i = op.addr + 4 * word;
+        m->wb_dat_i = words[op.off + word];
+        m->wb_sel_i = 0xF;
+        break;
+    }
+  }
+
+  // sample returns true when the batch completed in cycle c.
+  bool sample(const Vnode* m, uint64_t c) {
+    if (!busy) return false;
+    const rs_op& op = ops[cur];
+    rs_result& r = results[cur];
+    if (op.kind == RS_OP_IDLE) {
+      if (--idle_left != 0) return false;
+      return complete(r, c);
+    }
+    if (idle_left) {  // a poll between reads
+      --idle_left;
+      return false;
+    }
+    if (m->wb_err_o) {
+      r.err = 1;
+      r.words = word;
+      return complete(r, c);
+    }
+    if (!m->wb_ack_o) return false;
+    switch (op.kind) {
+      case RS_OP_READ:
+        r.data = m->wb_dat_o;
+        return complete(r, c);
+      case RS_OP_WRITE:
+        return complete(r, c);
+      case RS_OP_POLL: {
+        r.data = m->wb_dat_o;
+        ++r.words;
+        const bool eq = (r.data & op.mask) == op.data;
+        if (eq == (op.sel == RS_POLL_EQ) || r.words == op.count) return complete(r, c);
+        idle_left = op.interval;
+        return false;
+      }
+      case RS_OP_READ_BLOCK:
+        words[op.off + word] = m->wb_dat_o;
+        [[fallthrough]];
+      default:
+        if (++word < op.count) return false;
+        r.words = word;
+        return complete(r, c);
+    }
+  }
+
+  bool complete(rs_result& r, uint64_t c) {
+    r.cycle = c;
+    if (++cur < ops.size()) {
+      start_op();
+      return false;
+    }
+    busy = false;
+    done = true;
+    return true;
+  }
+};
+
+struct Node {
+  std::unique_ptr<Vnode> m;
+  uint64_t release = 0;
+  bool in_reset = true;
+  Master master;
+  // Backdoor variables, found by hierarchical name (nullptr: not available).
+  struct Port {
+    VerilatedVar* tx_mem = nullptr;
+    VerilatedVar* tx_enable = nullptr;
+    VerilatedVar* tx_count = nullptr;
+    VerilatedVar* rx_mem = nullptr;
+    VerilatedVar* rx_enable = nullptr;
+    VerilatedVar* rx_count = nullptr;
+    Tap drive, record;
+  };
+  std::vector<Port> ports;
+};
+
+}  // namespace
+
+struct rs_sim {
+  std::unique_ptr<VerilatedContext> ctx;
+  std::vector<Node> nodes;
+  std::vector<Link> links;
+  uint64_t cycle = 0;
+  uint64_t period_ps = 8000;
+  uint32_t taps = 0;  // active drive/record taps: take the slow path while non-zero
+  bool stopped = false;
+  std::string log;
+  std::string error;
+#if VM_TRACE
+  std::unique_ptr<VerilatedFstC> fst;
+  std::string fst_path;
+#endif
+};
+
+// Verilator's hooks: collect output, turn fatal errors into exceptions (instead of abort()).
+extern "C" int rs_vl_printf(const char* fmt, ...) {
+  char buf[1024];
+  va_list ap;
+  va_start(ap, fmt);
+  const int n = vsnprintf(buf, sizeof buf, fmt, ap);
+  va_end(ap);
+  if (t_log && t_log->size() < (1u << 16)) t_log->append(buf);
+  return n;
+}
+
+void vl_fatal(const char* filename, int linenum, const char* hier, const char* msg) {
+  (void)hier;
+  Verilated::threadContextp()->gotError(true);
+  Verilated::threadContextp()->gotFinish(true);
+  std::string s = "fatal: ";
+  if (filename && filename[0]) s += std::string(filename) + ":" + std::to_string(linenum) + ": ";
+  s += msg ? msg : "";
+  throw FatalError(s);
+}
+
+namespace {
+
+// Guard sets the thread's context and log for the duration of an API call.
+struct Guard {
+  explicit Guard(rs_sim* s) {
+    t_log = &s->log;
+    Verilated::threadContextp(s->ctx.get());
+  }
+  ~Guard() { t_log = nullptr; }
+};
+
+int fail(rs_sim* s, int code, const std::string& msg) {
+  s->error = msg;
+  return code;
+}
+
+VerilatedVar* find_var(VerilatedContext* ctx, const std::string& scope, const char* var) {
+  const VerilatedScope* sc = ctx->scopeFind(scope.c_str());
+  if (!sc) return nullptr;
+  return sc->varFind(var);
+}
+
+uint64_t read_scalar(const VerilatedVar* v) {
+  switch (v->vltype()) {
+    case VLVT_UINT8: return *(const uint8_t*)v->datap();
+    case VLVT_UINT16: return *(const uint16_t*)v->datap();
+    case VLVT_UINT32: return *(const uint32_t*)v->datap();
+    case VLVT_UINT64: return *(const uint64_t*)v->datap();
+    default: return 0;
+  }
+}
+
+void write_scalar(const VerilatedVar* v, uint64_t x) {
+  switch (v->vltype()) {
+    case VLVT_UINT8: *(uint8_t*)v->datap() = (uint8_t)x; break;
+    case VLVT_UINT16: *(uint16_t*)v->datap() = (uint16_t)x; break;
+    case VLVT_UINT32: *(uint32_t*)v->datap() = (uint32_t)x; break;
+    case VLVT_UINT64: *(uint64_t*)v->datap() = x; break;
+    default: break;
+  }
+}
+
+bool is_mem(const VerilatedVar* v) {
+  return v && v->vltype() == VLVT_UINT64 && v->udims() == 1 &&
+         (uint32_t)v->unpacked().elements() == kDepth;
+}
+
+bool is_scalar(const VerilatedVar* v) {
+  return v && v->udims() == 0 &&
+         (v->vltype() == VLVT_UINT8 || v->vltype() == VLVT_UINT16 ||
+          v->vltype() == VLVT_UINT32 || v->vltype() == VLVT_UINT64);
+}
+
+template <bool kSlow>
+int64_t run_loop(rs_sim* s, uint64_t until, uint64_t* done) {
+  const uint64_t first = s->cycle;
+  uint64_t c = s->cycle;
+  Node* const nodes = s->nodes.data();
+  const size_t nn = s->nodes.size();
+  bool finished = false;
+  while (c < until && !finished) {
+    // 1. Links.
+    for (Link& l : s->links) {
+      uint64_t f = get_tx(nodes[l.cfg.src_node].m.get(), l.cfg.src_port);
+      if (l.faulty) f = l.inject(f);
+      l.line[l.head] = f;
+      if (++l.head == l.line.size()) l.head = 0;
+      set_rx(nodes[l.cfg.dst_node].m.get(), l.cfg.dst_port, l.line[l.head]);
+    }
+    if constexpr (kSlow) {
+      for (size_t n = 0; n < nn; ++n) {
+        for (uint32_t p = 0; p < kPorts; ++p) {
+          Node::Port& port = nodes[n].ports[p];
+          if (port.record.active()) {
+            port.record.frames[port.record.pos++] = get_tx(nodes[n].m.get(), p);
+            if (!port.record.active()) --s->taps;
+          }
+          if (port.drive.active()) {
+            set_rx(nodes[n].m.get(), p, port.drive.frames[port.drive.pos++]);
+            if (!port.drive.active()) --s->taps;
+          }
+        }
+      }
+    }
+    // 2, 3. Requests, clock low, responses.
+    for (size_t n = 0; n < nn; ++n) {
+      Node& nd = nodes[n];
+      Vnode* m = nd.m.get();
+      if (nd.in_reset && c >= nd.release) {
+        nd.in_reset = false;
+        m->rst_ni = 1;
+      }
+      if (!nd.in_reset) nd.master.drive(m);
+      m->clk_i = 0;
+      m->eval();
+      if (!nd.in_reset && nd.master.sample(m, c)) {
+        done[n >> 6] |= uint64_t{1} << (n & 63);
+        finished = true;
+      }
+    }
+#if VM_TRACE
+    if constexpr (kSlow) {
+      if (s->fst) s->fst->dump(c * s->period_ps);
+    }
+#endif
+    // 4. Clock edge.
+    for (size_t n = 0; n < nn; ++n) {
+      Vnode* m = nodes[n].m.get();
+      m->clk_i = 1;
+      m->eval();
+    }
+#if VM_TRACE
+    if constexpr (kSlow) {
+      if (s->fst) s->fst->dump(c * s->period_ps + s->period_ps / 2);
+    }
+#endif
+    ++c;
+    if (VL_UNLIKELY(s->ctx->gotFinish())) {
+      s->stopped = true;
+      break;
+    }
+  }
+  s->cycle = c;
+  return (int64_t)(c - first);
+}
+
+bool slow_path(const rs_sim* s) {
+#if VM_TRACE
+  if (s->fst) return true;
+#endif
+  return s->taps != 0;
+}
+
+}  // namespace
+
+RS_EXPORT uint32_t rs_abi_version(void) { return RS_ABI_VERSION; }
+RS_EXPORT uint32_t rs_model_depth(void) { return kDepth; }
+RS_EXPORT uint32_t rs_model_ports(void) { return kPorts; }
+RS_EXPORT int rs_model_has_trace(void) { return VM_TRACE ? 1 : 0; }
+
+RS_EXPORT rs_sim* rs_new(const rs_config* cfg, char* err, size_t errlen) {
+  auto bad = [&](const std::string& msg) -> rs_sim* {
+    if (err && errlen) snprintf(err, errlen, "%s", msg.c_str());
+    return nullptr;
+  };
+  if (!cfg || cfg->nodes == 0) return bad("need at least one node");
+  for (uint32_t i = 0; i < cfg->nlinks; ++i) {
+    const rs_link& l = cfg->links[i];
+    if (l.src_node >= cfg->nodes || l.dst_node >= cfg->nodes || l.src_port >= kPorts ||
+        l.dst_port >= kPorts) {
+      return bad("link " + std::to_string(i) + " names a node or port that does not exist");
+    }
+    if (l.latency > (1u << 24)) return bad("link " + std::to_string(i) + ": latency too large");
+  }
+  auto s = std::make_unique<rs_sim>();
+  s->ctx = std::make_unique<VerilatedContext>();
+  s->ctx->fatalOnError(false);
+  s->ctx->randReset(0);
+#if VM_TRACE
+  s->ctx->traceEverOn(true);
+#endif
+  s->period_ps = cfg->clock_period_ps ? cfg->clock_period_ps : 8000;
+  Guard g(s.get());
+  try {
+    s->nodes.resize(cfg->nodes);
+    for (uint32_t n = 0; n < cfg->nodes; ++n) {
+      Node& nd = s->nodes[n];
+      const std::string name = "node" + std::to_string(n);
+      nd.m = std::make_unique<Vnode>(s->ctx.get(), name.c_str());
+      nd.release = cfg->reset_release ? cfg->reset_release[n] : 0;
+      Vnode* m = nd.m.get();
+      m->clk_i = 0;
+      m->rst_ni = 0;
+      m->node_id_i = n;
+      if (cfg->dna) {
+        m->dna_i[0] = cfg->dna[3 * n];
+        m->dna_i[1] = cfg->dna[3 * n + 1];
+        m->dna_i[2] = cfg->dna[3 * n + 2];
+      }
+      m->eval();
+      nd.ports.resize(kPorts);
+      for (uint32_t p = 0; p < kPorts; ++p) {
+        const std::string base = name + ".ringsim_node.g_port[" + std::to_string(p) + "]";
+        Node::Port& port = nd.ports[p];
+        port.tx_mem = find_var(s->ctx.get(), base + ".u_tx", "mem");
+        port.tx_enable = find_var(s->ctx.get(), base + ".u_tx", "enable_q");
+        port.tx_count = find_var(s->ctx.get(), base + ".u_tx", "count_q");
+        port.rx_mem = find_var(s->ctx.get(), base + ".u_rx", "mem");
+        port.rx_enable = find_var(s->ctx.get(), base + ".u_rx", "enable_q");
+        port.rx_count = find_var(s->ctx.get(), base + ".u_rx", "count_q");
+        if (!is_mem(port.tx_mem)) port.tx_mem = nullptr;
+        if (!is_mem(port.rx_mem)) port.rx_mem = nullptr;
+        if (!is_scalar(port.tx_enable)) port.tx_enable = nullptr;
+        if (!is_scalar(port.tx_count)) port.tx_count = nullptr;
+        if (!is_scalar(port.rx_enable)) port.rx_enable = nullptr;
+        if (!is_scalar(port.rx_count)) port.rx_count = nullptr;
+      }
+    }
+    s->links.resize(cfg->nlinks);
+    for (uint32_t i = 0; i < cfg->nlinks; ++i) {
+      Link& l = s->links[i];
+      l.cfg = cfg->links[i];
+      l.line.assign(l.cfg.latency + 1, 0);
+      l.rng = Rng(cfg->seed ^ (0x5851f42d4c957f2dull * (i + 1)));
+    }
+  } catch (const std::exception& e) {
+    return bad(e.what());
+  }
+  if (s->ctx->gotFinish()) return bad("model stopped during initialisation: " + s->log);
+  return s.release();
+}
+
+RS_EXPORT void rs_free(rs_sim* s) {
+  if (!s) return;
+  {
+    Guard g(s);
+    try {
+#if VM_TRACE
+      if (s->fst) rs_trace_close(s);
+#endif
+      s->nodes.clear();
+    } catch (const std::exception&) {
+    }
+  }
+  delete s;
+}
+
+RS_EXPORT const char* rs_error(rs_sim* s) { return s->error.c_str(); }
+
+RS_EXPORT uint64_t rs_cycle(rs_sim* s) { return s->cycle; }
+
+RS_EXPORT int rs_submit(rs_sim* s, uint32_t node, const rs_op* ops, uint32_t nops,
+                        const uint32_t* words, uint32_t nwords) {
+  if (node >= s->nodes.size()) return fail(s, RS_EINVAL, "node " + std::to_string(node) + " does not exist");
+  Master& mst = s->nodes[node].master;
+  if (mst.busy || mst.done) return fail(s, RS_EBUSY, "node " + std::to_string(node) + " has a batch in flight");
+  if (nops == 0) return fail(s, RS_EINVAL, "empty batch");
+  for (uint32_t i = 0; i < nops; ++i) {
+    const rs_op& op = ops[i];
+    const std::string where = "op " + std::to_string(i) + ": ";
+    switch (op.kind) {
+      case RS_OP_READ:
+      case RS_OP_WRITE:
+        break;
+      case RS_OP_READ_BLOCK:
+      case RS_OP_WRITE_BLOCK:
+        if (op.count == 0) return fail(s, RS_EINVAL, where + "block of zero words");
+        if ((uint64_t)op.off + op.count > nwords) return fail(s, RS_EINVAL, where + "block past the word buffer");
+        if ((uint64_t)op.addr + 4ull * (op.count - 1) > 0xFFFFFFFFull) return fail(s, RS_EINVAL, where + "block past the end of the address space");
+        break;
+      case RS_OP_IDLE:
+        if (op.count == 0) return fail(s, RS_EINVAL, where + "idle for zero cycles");
+        break;
+      case RS_OP_POLL:
+        if (op.count == 0) return fail(s, RS_EINVAL, where + "poll of zero reads");
+        if (op.sel != RS_POLL_EQ && op.sel != RS_POLL_NE) return fail(s, RS_EINVAL, where + "unknown poll condition");
+        break;
+      default:
+        return fail(s, RS_EINVAL, where + "unknown kind " + std::to_string(op.kind));
+    }
+  }
+  mst.ops.assign(ops, ops + nops);
+  mst.words.assign(words, words + nwords);
+  mst.results.assign(nops, rs_result{});
+  mst.cur = 0;
+  mst.busy = true;
+  mst.start_op();
+  return RS_OK;
+}
+
+RS_EXPORT int64_t rs_run(rs_sim* s, uint64_t until, uint64_t* done) {
+  if (s->stopped) return fail(s, RS_ESTOPPED, "simulation stopped: " + s->log);
+  Guard g(s);
+  int64_t n = 0;
+  try {
+    n = slow_path(s) ? run_loop<true>(s, until, done) : run_loop<false>(s, until, done);
+  } catch (const FatalError& e) {
+    s->stopped = true;
+    return fail(s, RS_ESTOPPED, std::string(e.what()) + "\n" + s->log);
+  }
+  if (s->stopped) {
+    return fail(s, RS_ESTOPPED, "RTL stopped at cycle " + std::to_string(s->cycle - 1) + ": " + s->log);
+  }
+  return n;
+}
+
+RS_EXPORT int rs_take(rs_sim* s, uint32_t node, rs_result* results, uint32_t nops,
+                      uint32_t* words, uint32_t nwords) {
+  if (node >= s->nodes.size()) return fail(s, RS_EINVAL, "node does not exist");
+  Master& mst = s->nodes[node].master;
+  if (!mst.done) return fail(s, RS_EBUSY, "no completed batch on node " + std::to_string(node));
+  if (nops != mst.results.size() || nwords != mst.words.size()) return fail(s, RS_EINVAL, "result buffer sizes do not match the batch");
+  std::memcpy(results, mst.results.data(), nops * sizeof(rs_result));
+  if (nwords) std::memcpy(words, mst.words.data(), nwords * sizeof(uint32_t));
+  mst.done = false;
+  return RS_OK;
+}
+
+RS_EXPORT int rs_set_faults(rs_sim* s, uint32_t link, double bit_flip, double frame_zero) {
+  if (link >= s->links.size()) return fail(s, RS_EINVAL, "link " + std::to_string(link) + " does not exist");
+  if (!(bit_flip >= 0 && bit_flip <= 1) || !(frame_zero >= 0 && frame_zero <= 1)) return fail(s, RS_EINVAL, "fault rates must be in [0, 1]");
+  Link& l = s->links[link];
+  l.flip = bit_flip;
+  l.zero = frame_zero;
+  l.faulty = bit_flip > 0 || frame_zero > 0;
+  l.flip_gap = l.rng.gap(bit_flip);
+  l.zero_gap = l.rng.gap(frame_zero);
+  return RS_OK;
+}
+
+RS_EXPORT int rs_fault_counts(rs_sim* s, uint32_t link, uint64_t* flips, uint64_t* zeroed) {
+  if (link >= s->links.size()) return fail(s, RS_EINVAL, "link does not exist");
+  *flips = s->links[link].flips;
+  *zeroed = s->links[link].zeroed;
+  return RS_OK;
+}
+
+namespace {
+
+int backdoor(rs_sim* s, uint32_t node, uint32_t port, uint32_t target, uint32_t index,
+             uint64_t* value, bool write) {
+  if (node >= s->nodes.size()) return fail(s, RS_EINVAL, "node " + std::to_string(node) + " does not exist");
+  if (port >= kPorts) return fail(s, RS_EINVAL, "port " + std::to_string(port) + " does not exist");
+  const Node::Port& p = s->nodes[node].ports[port];
+  VerilatedVar* v = nullptr;
+  bool mem = false;
+  switch (target) {
+    case RS_BD_TX_MEM: v = p.tx_mem; mem = true; break;
+    case RS_BD_RX_MEM: v = p.rx_mem; mem = true; break;
+    case RS_BD_TX_ENABLE: v = p.tx_enable; break;
+    case RS_BD_RX_ENABLE: v = p.rx_enable; break;
+    case RS_BD_TX_COUNT: v = p.tx_count; break;
+    case RS_BD_RX_COUNT: v = p.rx_count; break;
+    default: return fail(s, RS_EINVAL, "unknown backdoor target " + std::to_string(target));
+  }
+  if (!v) return fail(s, RS_ENOTSUP, "this RTL does not expose the backdoor variable");
+  if (write && (target == RS_BD_TX_COUNT || target == RS_BD_RX_COUNT)) return fail(s, RS_EINVAL, "counters are read only");
+  if (mem) {
+    if (index >= kDepth) return fail(s, RS_EINVAL, "word " + std::to_string(index) + " is past the buffer");
+    uint64_t* w = (uint64_t*)v->datap() + index;
+    if (write) *w = *value; else *value = *w;
+  } else {
+    if (write) write_scalar(v, *value); else *value = read_scalar(v);
+  }
+  return RS_OK;
+}
+
+}  // namespace
+
+RS_EXPORT int rs_peek(rs_sim* s, uint32_t node, uint32_t port, uint32_t target, uint32_t index,
+                      uint64_t* value) {
+  return backdoor(s, node, port, target, index, value, false);
+}
+
+RS_EXPORT int rs_poke(rs_sim* s, uint32_t node, uint32_t port, uint32_t target, uint32_t index,
+                      uint64_t value) {
+  Guard g(s);
+  const int rc = backdoor(s, node, port, target, index, &value, true);
+  if (rc == RS_OK) {
+    // Let combinational logic see the new state before the next cycle samples it.
+    Vnode* m = s->nodes[node].m.get();
+    try {
+      m->eval();
+    } catch (const FatalError& e) {
+      s->stopped = true;
+      return fail(s, RS_ESTOPPED, e.what());
+    }
+  }
+  return rc;
+}
+
+RS_EXPORT int rs_drive(rs_sim* s, uint32_t node, uint32_t port, const uint64_t* frames, uint32_t n) {
+  if (node >= s->nodes.size() || port >= kPorts) return fail(s, RS_EINVAL, "node or port does not exist");
+  Tap& t = s->nodes[node].ports[port].drive;
+  if (t.active()) --s->taps;
+  t.frames.assign(frames, frames + n);
+  t.pos = 0;
+  if (t.active()) ++s->taps;
+  return RS_OK;
+}
+
+RS_EXPORT int rs_record(rs_sim* s, uint32_t node, uint32_t port, uint32_t n) {
+  if (node >= s->nodes.size() || port >= kPorts) return fail(s, RS_EINVAL, "node or port does not exist");
+  Tap& t = s->nodes[node].ports[port].record;
+  if (t.active()) --s->taps;
+  t.frames.assign(n, 0);
+  t.pos = 0;
+  if (t.active()) ++s->taps;
+  return RS_OK;
+}
+
+RS_EXPORT int64_t rs_recorded(rs_sim* s, uint32_t node, uint32_t port, uint64_t* frames, uint32_t n) {
+  if (node >= s->nodes.size() || port >= kPorts) return fail(s, RS_EINVAL, "node or port does not exist");
+  const Tap& t = s->nodes[node].ports[port].record;
+  const uint32_t k = t.pos < n ? t.pos : n;
+  if (k) std::memcpy(frames, t.frames.data(), k * sizeof(uint64_t));
+  return k;
+}
+
+RS_EXPORT int rs_trace_open(rs_sim* s, const char* path) {
+#if VM_TRACE
+  Guard g(s);
+  if (s->fst) return fail(s, RS_EINVAL, "a waveform dump is already open: " + s->fst_path);
+  FILE* probe = std::fopen(path, "wb");
+  if (!probe) return fail(s, RS_EIO, std::string("cannot create ") + path + ": " + std::strerror(errno));
+  std::fclose(probe);
+  auto fst = std::make_unique<VerilatedFstC>();
+  for (Node& nd : s->nodes) nd.m->trace(fst.get(), 99);
+  fst->open(path);
+  if (!fst->isOpen()) return fail(s, RS_EIO, std::string("cannot open ") + path);
+  s->fst = std::move(fst);
+  s->fst_path = path;
+  return RS_OK;
+#else
+  (void)path;
+  return fail(s, RS_ENOTSUP, "this model was built without waveform support");
+#endif
+}
+
+RS_EXPORT int rs_trace_close(rs_sim* s) {
+#if VM_TRACE
+  if (!s->fst) return RS_OK;
+  Guard g(s);
+  s->fst->close();
+  s->fst.reset();
+  // FST headers carry the wall-clock date; overwrite it so the same run gives the same bytes.
+  // The date field is 119 bytes at offset 202 (gtkwave/fstapi.c, FST_HDR_OFFS_DATE).
+  if (FILE* f = std::fopen(s->fst_path.c_str(), "r+b")) {
+    char date[119] = "ringsim";
+    if (std::fseek(f, 202, SEEK_SET) == 0) std::fwrite(date, sizeof date, 1, f);
+    std::fclose(f);
+  }
+  s->fst_path.clear();
+  return RS_OK;
+#else
+  return fail(s, RS_ENOTSUP, "this model was built without waveform support");
+#endif
+}

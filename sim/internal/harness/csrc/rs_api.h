@@ -1,0 +1,161 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// rs_api.h: the narrow C interface between ringsim's Go engine and the C++ harness that
+// owns the Verilated node models. The harness is compiled with the model into a shared
+// object; Go loads it with dlopen and calls these functions through pointers. Everything
+// per cycle (clocking, links, faults, the per-node bus masters) happens on this side, so a
+// call crosses from Go to C++ once per batch of cycles, never once per cycle.
+//
+// Handles are opaque. No function keeps a pointer to caller memory after it returns.
+// A handle may be used from one thread at a time.
+
+#ifndef RINGSIM_RS_API_H_
+#define RINGSIM_RS_API_H_
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+// RS_ABI_VERSION changes whenever a struct or signature below changes.
+#define RS_ABI_VERSION 1
+
+// Bus operation kinds (rs_op.kind).
+enum {
+  RS_OP_READ = 1,         // 32-bit read of addr
+  RS_OP_WRITE = 2,        // 32-bit write of data to addr with byte mask sel
+  RS_OP_READ_BLOCK = 3,   // count back-to-back 32-bit reads from addr, addr+4, ...
+  RS_OP_WRITE_BLOCK = 4,  // count back-to-back 32-bit writes (mask 0xF) of data words
+  RS_OP_IDLE = 5,         // the CPU does no bus access for count cycles (count >= 1)
+  RS_OP_POLL = 6,         // read addr until ((value & mask) == data) == (sel == RS_POLL_EQ),
+                          // at most count reads, interval idle cycles between reads
+};
+
+// Poll conditions (rs_op.sel of RS_OP_POLL).
+enum {
+  RS_POLL_EQ = 1,  // until (value & mask) == data
+  RS_POLL_NE = 2,  // until (value & mask) != data
+};
+
+// Backdoor targets (rs_peek / rs_poke).
+enum {
+  RS_BD_TX_MEM = 1,
+  RS_BD_TX_ENABLE = 2,
+  RS_BD_TX_COUNT = 3,  // read only
+  RS_BD_RX_MEM = 4,
+  RS_BD_RX_ENABLE = 5,
+  RS_BD_RX_COUNT = 6,  // read only
+};
+
+// Return codes.
+enum {
+  RS_OK = 0,
+  RS_EINVAL = -1,     // bad argument; rs_error says which
+  RS_EBUSY = -2,      // the node still has a batch in flight
+  RS_ESTOPPED = -3,   // the RTL stopped (assertion, $fatal); rs_error has its message
+  RS_ENOTSUP = -4,    // the model does not support this (no trace, no backdoor variable)
+  RS_EIO = -5,        // file error (waveform)
+};
+
+typedef struct rs_sim rs_sim;
+
+typedef struct rs_link {
+  uint32_t src_node, src_port;  // TX side
+  uint32_t dst_node, dst_port;  // RX side
+  uint32_t latency;             // cycles from TX output to RX input (0 allowed)
+  uint32_t reserved;
+} rs_link;
+
+typedef struct rs_config {
+  uint32_t nodes;
+  uint32_t nlinks;
+  const rs_link* links;
+  const uint64_t* reset_release;  // per node: first cycle out of reset
+  const uint32_t* dna;            // per node: 3 words, bits [31:0], [63:32], [95:64]
+  uint64_t seed;                  // seeds the fault injectors
+  uint64_t clock_period_ps;       // waveform time per cycle
+} rs_config;
+
+typedef struct rs_op {
+  uint32_t kind;
+  uint32_t addr;      // byte address, 4-byte aligned
+  uint32_t data;      // RS_OP_WRITE data; RS_OP_POLL reference value
+  uint32_t sel;       // RS_OP_WRITE byte mask (bit k = byte lane k); RS_OP_POLL condition
+  uint32_t count;     // block length in words, idle cycles, or the most reads of a poll
+  uint32_t off;       // block ops: index of the first word in the batch's word buffer
+  uint32_t mask;      // RS_OP_POLL: bits of the value compared
+  uint32_t interval;  // RS_OP_POLL: idle cycles between reads
+} rs_op;
+
+typedef struct rs_result {
+  uint64_t cycle;  // the cycle in which the operation completed (ACK, ERR or last idle)
+  uint32_t data;   // RS_OP_READ, RS_OP_POLL: the (last) word read
+  uint32_t err;    // 1 if the bus answered ERR (block ops and polls stop at the first ERR)
+  uint32_t words;  // block ops: words transferred; polls: reads done
+  uint32_t reserved;
+} rs_result;
+
+// Model facts, fixed when the shared object was built.
+uint32_t rs_abi_version(void);
+uint32_t rs_model_depth(void);
+uint32_t rs_model_ports(void);
+int rs_model_has_trace(void);
+
+// rs_new creates a simulation; on failure it returns NULL and writes a message to err.
+rs_sim* rs_new(const rs_config* cfg, char* err, size_t errlen);
+void rs_free(rs_sim* s);
+
+// rs_error returns the last error or RTL stop message ("" if none). Valid until the next
+// call on the handle.
+const char* rs_error(rs_sim* s);
+
+uint64_t rs_cycle(rs_sim* s);
+
+// rs_submit queues a batch for a node's bus master. words holds RS_OP_WRITE_BLOCK data and
+// receives RS_OP_READ_BLOCK data (nwords entries, addressed by rs_op.off). The batch starts
+// in the first cycle the master is free and the node is out of reset.
+int rs_submit(rs_sim* s, uint32_t node, const rs_op* ops, uint32_t nops, const uint32_t* words,
+              uint32_t nwords);
+
+// rs_run runs cycles until `until` (exclusive) or until the end of a cycle in which some
+// node's batch completed. done receives one bit per node whose batch completed ((nodes+63)/64
+// words). Returns the number of cycles run, or a negative code.
+int64_t rs_run(rs_sim* s, uint64_t until, uint64_t* done);
+
+// rs_take copies a completed batch's results (nops entries) and word buffer (nwords) out
+// and frees the master for the next batch.
+int rs_take(rs_sim* s, uint32_t node, rs_result* results, uint32_t nops, uint32_t* words,
+            uint32_t nwords);
+
+// rs_set_faults sets a link's fault rates: independent bit flips per bit, and whole-frame
+// zeroing per 64-bit frame. Takes effect from the next cycle.
+int rs_set_faults(rs_sim* s, uint32_t link, double bit_flip, double frame_zero);
+
+// rs_fault_counts reports how many bits were flipped and frames zeroed on a link.
+int rs_fault_counts(rs_sim* s, uint32_t link, uint64_t* flips, uint64_t* zeroed);
+
+// rs_peek / rs_poke access ring buffer state without advancing time. index is the word for
+// the *_MEM targets and ignored otherwise.
+int rs_peek(rs_sim* s, uint32_t node, uint32_t port, uint32_t target, uint32_t index,
+            uint64_t* value);
+int rs_poke(rs_sim* s, uint32_t node, uint32_t port, uint32_t target, uint32_t index,
+            uint64_t value);
+
+// rs_drive overrides a port's RX input for the next n cycles with frames (copied).
+int rs_drive(rs_sim* s, uint32_t node, uint32_t port, const uint64_t* frames, uint32_t n);
+// rs_record records a port's TX output for the next n cycles; rs_recorded copies it out
+// (up to n frames; returns how many were recorded).
+int rs_record(rs_sim* s, uint32_t node, uint32_t port, uint32_t n);
+int64_t rs_recorded(rs_sim* s, uint32_t node, uint32_t port, uint64_t* frames, uint32_t n);
+
+// rs_trace_open starts an FST waveform dump of every node to path; rs_trace_close ends it.
+int rs_trace_open(rs_sim* s, const char* path);
+int rs_trace_close(rs_sim* s);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif  // RINGSIM_RS_API_H_
