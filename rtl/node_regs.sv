@@ -46,28 +46,28 @@ module node_regs #(
   assign cycle_d = cycle_q + 64'd1;
 
   always_comb begin
-    hit        = 1'b1;
+    hit        = 1'b0;
     wb_dat_o   = '0;
     cycle_hi_d = cycle_hi_q;
-    unique case (wb_adr_i)
-      OffsetW'(8'h00): wb_dat_o = MAGIC;
-      OffsetW'(8'h04): wb_dat_o = VERSION;
-      OffsetW'(8'h08): wb_dat_o = node_id_i;
-      OffsetW'(8'h0C): wb_dat_o = 32'(Depth);
-      OffsetW'(8'h10): wb_dat_o = 32'(Ports);
-      OffsetW'(8'h14): wb_dat_o = 32'(WindowLog2);
-      OffsetW'(8'h18): wb_dat_o = dna_i[31:0];
-      OffsetW'(8'h1C): wb_dat_o = dna_i[63:32];
-      OffsetW'(8'h20): wb_dat_o = dna_i[95:64];
-      OffsetW'(8'h28): begin
-        wb_dat_o = cycle_q[31:0];
-        if (req && !wb_we_i) cycle_hi_d = cycle_q[63:32];
-      end
-      OffsetW'(8'h2C): wb_dat_o = cycle_hi_q;
-      default: hit = 1'b0;
-    endcase
-    if (!req) begin
-      wb_dat_o = '0;
+    if (req) begin
+      hit = 1'b1;
+      unique case (wb_adr_i)
+        OffsetW'(8'h00): wb_dat_o = MAGIC;
+        OffsetW'(8'h04): wb_dat_o = VERSION;
+        OffsetW'(8'h08): wb_dat_o = node_id_i;
+        OffsetW'(8'h0C): wb_dat_o = 32'(Depth);
+        OffsetW'(8'h10): wb_dat_o = 32'(Ports);
+        OffsetW'(8'h14): wb_dat_o = 32'(WindowLog2);
+        OffsetW'(8'h18): wb_dat_o = dna_i[31:0];
+        OffsetW'(8'h1C): wb_dat_o = dna_i[63:32];
+        OffsetW'(8'h20): wb_dat_o = dna_i[95:64];
+        OffsetW'(8'h28): begin
+          wb_dat_o = cycle_q[31:0];
+          if (!wb_we_i) cycle_hi_d = cycle_q[63:32];
+        end
+        OffsetW'(8'h2C): wb_dat_o = cycle_hi_q;
+        default: hit = 1'b0;
+      endcase
     end
   end
 

@@ -55,8 +55,11 @@ module ringsim_node #(
   logic [31:0]        dev_dat [Devices];
 
   always_comb begin
-    for (int unsigned i = 0; i < Devices; i++) begin
-      dev_stb[i] = wb_stb_i & aligned & (dev == DevW'(i));
+    dev_stb = '0;
+    if (req && aligned) begin
+      for (int unsigned i = 0; i < Devices; i++) begin
+        dev_stb[i] = dev == DevW'(i);
+      end
     end
   end
 
@@ -120,14 +123,17 @@ module ringsim_node #(
   // Response mux: unselected devices drive zeroes, so an OR is enough.
   always_comb begin
     wb_dat_o = '0;
-    for (int unsigned i = 0; i < Devices; i++) begin
-      wb_dat_o = wb_dat_o | dev_dat[i];
+    wb_ack_o = 1'b0;
+    wb_err_o = 1'b0;
+    if (req) begin
+      for (int unsigned i = 0; i < Devices; i++) begin
+        wb_dat_o = wb_dat_o | dev_dat[i];
+      end
+      wb_ack_o = |dev_ack;
+      // Misaligned or unmapped: no device is selected, answer ERR at once.
+      wb_err_o = (|dev_err) | ~(|dev_stb);
     end
   end
-
-  assign wb_ack_o = |dev_ack;
-  // Misaligned or unmapped: no device is selected, answer ERR at once.
-  assign wb_err_o = (|dev_err) | (req & ~(|dev_stb));
 
 `ifndef SYNTHESIS
   assert property (@(posedge clk_i) disable iff (!rst_ni) $onehot0(dev_ack | dev_err))

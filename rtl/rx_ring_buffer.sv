@@ -42,43 +42,63 @@ module rx_ring_buffer #(
   localparam logic [OffsetW-1:0] CLEAR_OFF = OffsetW'(8 * Depth + 8);
 
   // ---------------------------------------------------------------------------------------
-  // Address decode.
+  // Bus decode and responses. Data reads are acknowledged one cycle after the request;
+  // enable accesses and bad accesses in the cycle they are presented; clear_at_count when
+  // the counter matches. All decoding sits under `if (req)`, so an idle bus costs the
+  // simulator almost nothing.
   // ---------------------------------------------------------------------------------------
   logic             req;
   logic             is_data;
-  logic             is_enable;
   logic             is_clear;
+  logic             data_rd;    // a data read starts this cycle
+  logic             clear_hit;  // clear_at_count completes this cycle
   logic [AddrW-1:0] word_idx;
-  logic             upper_half;
-
-  assign req        = wb_cyc_i & wb_stb_i;
-  assign is_data    = wb_adr_i < ENABLE_OFF;
-  assign is_enable  = wb_adr_i == ENABLE_OFF;
-  assign is_clear   = wb_adr_i == CLEAR_OFF;
-  assign word_idx   = wb_adr_i[AddrW+2:3];
-  assign upper_half = wb_adr_i[2];
-
-  // ---------------------------------------------------------------------------------------
-  // Counter and clear_at_count.
-  // ---------------------------------------------------------------------------------------
-  logic             clear_ok;   // a well-formed clear_at_count write is on the bus
-  logic             clear_hit;  // ... and the counter has reached its value
-  logic [AddrW-1:0] count_d, count_q;
+  logic             rd_pending_d, rd_pending_q;
+  logic             rd_half_d, rd_half_q;
   logic             enable_d, enable_q;
+  logic [AddrW-1:0] count_d, count_q;
+  logic [63:0]      cpu_rdata_q;
 
-  assign clear_ok  = req & wb_we_i & is_clear & (wb_sel_i == 4'hF)
-                   & (wb_dat_i < 32'(Depth));
-  assign clear_hit = clear_ok & (count_q == wb_dat_i[AddrW-1:0]);
+  assign req      = wb_cyc_i & wb_stb_i;
+  assign word_idx = wb_adr_i[AddrW+2:3];
 
   always_comb begin
+    is_data   = 1'b0;
+    is_clear  = 1'b0;
+    data_rd   = 1'b0;
+    clear_hit = 1'b0;
+    enable_d  = enable_q;
+    rd_half_d = rd_half_q;
+    wb_ack_o  = 1'b0;
+    wb_err_o  = 1'b0;
+    wb_dat_o  = '0;
+    if (req) begin
+      is_data  = wb_adr_i < ENABLE_OFF;
+      is_clear = wb_adr_i == CLEAR_OFF;
+      if (is_data) begin
+        // Data is read only.
+        data_rd  = ~wb_we_i & ~rd_pending_q;
+        wb_err_o = wb_we_i;
+        wb_ack_o = ~wb_we_i & rd_pending_q;
+        wb_dat_o = rd_half_q ? cpu_rdata_q[63:32] : cpu_rdata_q[31:0];
+        if (data_rd) rd_half_d = wb_adr_i[2];
+      end else if (wb_adr_i == ENABLE_OFF) begin
+        wb_ack_o = 1'b1;
+        wb_dat_o = {31'b0, enable_q};
+        if (wb_we_i && wb_sel_i[0]) enable_d = wb_dat_i[0];
+      end else if (is_clear && wb_we_i && wb_sel_i == 4'hF && wb_dat_i < 32'(Depth)) begin
+        // Write only, full words, value < Depth; the bus is held until the counter matches.
+        clear_hit = count_q == wb_dat_i[AddrW-1:0];
+        wb_ack_o  = clear_hit;
+      end else begin
+        wb_err_o = 1'b1;
+      end
+    end
+    rd_pending_d = data_rd;
     if (clear_hit) begin
       count_d = (Depth > 1) ? ONE : '0;
     end else begin
       count_d = (count_q == LAST) ? '0 : count_q + 1'b1;
-    end
-    enable_d = enable_q;
-    if (req && wb_we_i && is_enable && wb_sel_i[0]) begin
-      enable_d = wb_dat_i[0];
     end
   end
 
@@ -86,14 +106,6 @@ module rx_ring_buffer #(
   // Memory: one hardware write port (the link), one CPU read port.
   // ---------------------------------------------------------------------------------------
   logic [63:0] mem [Depth];
-  logic [63:0] cpu_rdata_q;
-  logic        rd_pending_d, rd_pending_q;
-  logic        rd_half_d, rd_half_q;
-  logic        data_rd;
-
-  assign data_rd      = req & ~wb_we_i & is_data & ~rd_pending_q;
-  assign rd_pending_d = data_rd;
-  assign rd_half_d    = data_rd ? upper_half : rd_half_q;
 
   // Block RAM template: read-first.
   always_ff @(posedge clk_i) begin
@@ -119,32 +131,6 @@ module rx_ring_buffer #(
     end
   end
 
-  // ---------------------------------------------------------------------------------------
-  // Responses.
-  // ---------------------------------------------------------------------------------------
-  always_comb begin
-    wb_ack_o = 1'b0;
-    wb_err_o = 1'b0;
-    wb_dat_o = '0;
-    if (req) begin
-      if (is_data) begin
-        // Data is read only.
-        wb_err_o = wb_we_i;
-        wb_ack_o = ~wb_we_i & rd_pending_q;
-        wb_dat_o = rd_half_q ? cpu_rdata_q[63:32] : cpu_rdata_q[31:0];
-      end else if (is_enable) begin
-        wb_ack_o = 1'b1;
-        wb_dat_o = {31'b0, enable_q};
-      end else if (is_clear) begin
-        // Write only; the bus is held until the counter matches.
-        wb_err_o = ~clear_ok;
-        wb_ack_o = clear_hit;
-      end else begin
-        wb_err_o = 1'b1;
-      end
-    end
-  end
-
 `ifndef SYNTHESIS
   // Simulation starts with an all-zero buffer (SPEC: "0 in simulation").
   initial begin
@@ -152,16 +138,26 @@ module rx_ring_buffer #(
     cpu_rdata_q = '0;
   end
 
-  // SPEC invariants.
+  // SPEC invariants, stated on observable behaviour (not on the signals that implement it).
   initial assert (Depth >= 2) else $error("rx_ring_buffer: Depth must be at least 2");
-  assert property (@(posedge clk_i) disable iff (!rst_ni) 32'(count_q) < Depth)
-    else $error("rx_ring_buffer: write counter out of range");
+  // The write counter advances by one every cycle, enabled or not, except right after a
+  // clear_at_count completed, when it continues from 1 as if it had been 0.
+  assert property (@(posedge clk_i) disable iff (!rst_ni)
+                   ($past(rst_ni) && !$past(wb_ack_o && is_clear))
+                   |-> count_q == (($past(count_q) == LAST) ? '0 : $past(count_q) + 1'b1))
+    else $error("rx_ring_buffer: write counter did not advance by one");
+  assert property (@(posedge clk_i) disable iff (!rst_ni)
+                   $past(wb_ack_o && is_clear) |-> count_q == ONE)
+    else $error("rx_ring_buffer: counter not at 1 after clear_at_count");
+  // clear_at_count completes only in the cycle the counter holds its value.
+  assert property (@(posedge clk_i) disable iff (!rst_ni)
+                   (wb_ack_o && is_clear) |-> count_q == wb_dat_i[AddrW-1:0])
+    else $error("rx_ring_buffer: clear_at_count acknowledged at the wrong count");
   assert property (@(posedge clk_i) disable iff (!rst_ni) !(wb_ack_o && wb_err_o))
     else $error("rx_ring_buffer: ACK and ERR together");
-  // clear_at_count completes only in the cycle the counter holds its value.
-  assert property (@(posedge clk_i) disable iff (!rst_ni) !(wb_ack_o && is_clear) || count_q == wb_dat_i[AddrW-1:0])
-    else $error("rx_ring_buffer: clear_at_count acknowledged at the wrong count");
-  assert property (@(posedge clk_i) disable iff (!rst_ni) !(wb_ack_o && is_data) || rd_pending_q)
+  // A data read is acknowledged exactly one cycle after it was presented.
+  assert property (@(posedge clk_i) disable iff (!rst_ni)
+                   (wb_ack_o && is_data) |-> $past(req && !wb_we_i && is_data))
     else $error("rx_ring_buffer: read acknowledged without RAM latency");
 `endif
 

@@ -38,66 +38,73 @@ module tx_ring_buffer #(
   localparam logic [OffsetW-1:0] ENABLE_OFF = OffsetW'(8 * Depth);
 
   // ---------------------------------------------------------------------------------------
-  // Address decode.
+  // Bus decode and responses. Data reads are acknowledged one cycle after the request (block
+  // RAM read latency); every other access is answered in the cycle it is presented. All
+  // decoding sits under `if (req)`, so an idle bus costs the simulator almost nothing.
   // ---------------------------------------------------------------------------------------
-  logic              req;
-  logic              is_data;
-  logic              is_enable;
-  logic [AddrW-1:0]  word_idx;
-  logic              upper_half;
+  logic             req;
+  logic             is_data;
+  logic             data_rd;       // a data read starts this cycle
+  logic             data_wr;       // a data write happens at this cycle's edge
+  logic [AddrW-1:0] word_idx;
+  logic             upper_half;
+  logic             rd_pending_d, rd_pending_q;
+  logic             rd_half_d, rd_half_q;
+  logic             enable_d, enable_q;
+  logic [63:0]      cpu_rdata_q;
 
   assign req        = wb_cyc_i & wb_stb_i;
-  assign is_data    = wb_adr_i < ENABLE_OFF;
-  assign is_enable  = wb_adr_i == ENABLE_OFF;
   assign word_idx   = wb_adr_i[AddrW+2:3];
   assign upper_half = wb_adr_i[2];
 
-  // ---------------------------------------------------------------------------------------
-  // Bus protocol: data reads are acknowledged one cycle after the request (block RAM read
-  // latency); every other access is answered in the cycle it is presented.
-  // ---------------------------------------------------------------------------------------
-  logic rd_pending_d, rd_pending_q;
-  logic rd_half_d, rd_half_q;
-  logic data_rd;
-  logic data_wr;
-  logic enable_d, enable_q;
-
-  assign data_rd = req & ~wb_we_i & is_data & ~rd_pending_q;
-  assign data_wr = req & wb_we_i & is_data;
-
   always_comb begin
-    rd_pending_d = data_rd;
-    rd_half_d    = data_rd ? upper_half : rd_half_q;
+    is_data      = 1'b0;
+    data_rd      = 1'b0;
+    data_wr      = 1'b0;
     enable_d     = enable_q;
-    if (req && wb_we_i && is_enable && wb_sel_i[0]) begin
-      enable_d = wb_dat_i[0];
+    rd_half_d    = rd_half_q;
+    wb_ack_o     = 1'b0;
+    wb_err_o     = 1'b0;
+    wb_dat_o     = '0;
+    if (req) begin
+      is_data = wb_adr_i < ENABLE_OFF;
+      if (is_data) begin
+        // Writes complete at once; reads when the RAM word is back.
+        data_rd  = ~wb_we_i & ~rd_pending_q;
+        data_wr  = wb_we_i;
+        wb_ack_o = wb_we_i | rd_pending_q;
+        wb_dat_o = rd_half_q ? cpu_rdata_q[63:32] : cpu_rdata_q[31:0];
+        if (data_rd) rd_half_d = upper_half;
+      end else if (wb_adr_i == ENABLE_OFF) begin
+        wb_ack_o = 1'b1;
+        wb_dat_o = {31'b0, enable_q};
+        if (wb_we_i && wb_sel_i[0]) enable_d = wb_dat_i[0];
+      end else begin
+        wb_err_o = 1'b1;
+      end
     end
+    rd_pending_d = data_rd;
   end
 
   // ---------------------------------------------------------------------------------------
-  // Memory: one hardware read port (the link), one CPU read/write port.
+  // Memory: one hardware read port (the link), one CPU read/write port with byte enables.
   // ---------------------------------------------------------------------------------------
   logic [63:0]      mem [Depth];
-  logic [63:0]      cpu_rdata_q;
   logic [63:0]      hw_rdata_q;
-  logic [63:0]      wmask;
-  logic [63:0]      wdata;
   logic [AddrW-1:0] count_d, count_q;
   logic             sent_enable_q;
-
-  always_comb begin
-    for (int unsigned k = 0; k < 8; k++) begin
-      wmask[8*k +: 8] = {8{wb_sel_i[k % 4] & (upper_half == (k >= 4))}};
-    end
-    wdata = {wb_dat_i, wb_dat_i};
-  end
 
   assign count_d = (count_q == LAST) ? '0 : count_q + 1'b1;
 
   // Block RAM template: both ports are read-first.
   always_ff @(posedge clk_i) begin
     if (data_wr) begin
-      mem[word_idx] <= (mem[word_idx] & ~wmask) | (wdata & wmask);
+      for (int unsigned k = 0; k < 4; k++) begin
+        if (wb_sel_i[k]) begin
+          if (upper_half) mem[word_idx][32 + 8*k +: 8] <= wb_dat_i[8*k +: 8];
+          else            mem[word_idx][8*k +: 8]      <= wb_dat_i[8*k +: 8];
+        end
+      end
     end
     if (data_rd) begin
       cpu_rdata_q <= mem[word_idx];
@@ -123,27 +130,6 @@ module tx_ring_buffer #(
 
   assign frame_o = sent_enable_q ? hw_rdata_q : '0;
 
-  // ---------------------------------------------------------------------------------------
-  // Responses.
-  // ---------------------------------------------------------------------------------------
-  always_comb begin
-    wb_ack_o = 1'b0;
-    wb_err_o = 1'b0;
-    wb_dat_o = '0;
-    if (req) begin
-      if (is_data) begin
-        // Writes complete at once; reads when the RAM word is back.
-        wb_ack_o = wb_we_i | rd_pending_q;
-        wb_dat_o = rd_half_q ? cpu_rdata_q[63:32] : cpu_rdata_q[31:0];
-      end else if (is_enable) begin
-        wb_ack_o = 1'b1;
-        wb_dat_o = {31'b0, enable_q};
-      end else begin
-        wb_err_o = 1'b1;
-      end
-    end
-  end
-
 `ifndef SYNTHESIS
   // The memory is initialised for simulation only; firmware must not rely on it.
   initial begin
@@ -152,17 +138,22 @@ module tx_ring_buffer #(
     hw_rdata_q  = '0;
   end
 
-  // SPEC invariants.
+  // SPEC invariants, stated on observable behaviour (not on the signals that implement it).
   initial assert (Depth >= 2) else $error("tx_ring_buffer: Depth must be at least 2");
-  assert property (@(posedge clk_i) disable iff (!rst_ni) 32'(count_q) < Depth)
-    else $error("tx_ring_buffer: read counter out of range");
+  // The read counter runs every cycle, enabled or not, and wraps at Depth.
+  assert property (@(posedge clk_i) disable iff (!rst_ni)
+                   $past(rst_ni)
+                   |-> count_q == (($past(count_q) == LAST) ? '0 : $past(count_q) + 1'b1))
+    else $error("tx_ring_buffer: read counter did not advance by one");
+  // frame(t+1) = enable(t) ? mem[count(t)] : 0: a disabled buffer sends zeroes.
+  assert property (@(posedge clk_i) disable iff (!rst_ni)
+                   (frame_o != '0) |-> $past(enable_q))
+    else $error("tx_ring_buffer: data sent while disabled");
   assert property (@(posedge clk_i) disable iff (!rst_ni) !(wb_ack_o && wb_err_o))
     else $error("tx_ring_buffer: ACK and ERR together");
-  // A disabled buffer sends zeroes, whatever the memory holds.
-  assert property (@(posedge clk_i) disable iff (!rst_ni) sent_enable_q || frame_o == '0)
-    else $error("tx_ring_buffer: data sent while disabled");
-  // A data read is acknowledged exactly one cycle after it was issued.
-  assert property (@(posedge clk_i) disable iff (!rst_ni) !(wb_ack_o && is_data && !wb_we_i) || rd_pending_q)
+  // A data read is acknowledged exactly one cycle after it was presented.
+  assert property (@(posedge clk_i) disable iff (!rst_ni)
+                   (wb_ack_o && is_data && !wb_we_i) |-> $past(req && !wb_we_i && is_data))
     else $error("tx_ring_buffer: read acknowledged without RAM latency");
 `endif
 

@@ -55,7 +55,7 @@ func (k Kind) String() string {
 
 // Limits on one batch, shared by the engine and the gRPC server.
 const (
-	MaxBatchOps   = 1 << 16 // operations per batch
+	MaxBatchOps   = 1 << 20 // operations per batch
 	MaxBatchWords = 1 << 20 // block words per batch
 	MaxIdle       = 1<<32 - 1
 )

@@ -617,6 +617,8 @@ func compileModel(ctx context.Context, t Tools, spec Spec, dir string, hfiles []
 	args := []string{"-o", out}
 	if shared {
 		args = append(args, "-shared", "-Wl,--no-undefined")
+	} else {
+		args = append(args, "-no-pie")
 	}
 	for _, j := range jobs {
 		args = append(args, j.obj)

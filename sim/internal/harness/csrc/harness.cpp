@@ -148,8 +148,14 @@ struct Link {
 struct Tap {
   std::vector<uint64_t> frames;
   uint32_t pos = 0;
+  bool ended = false;  // a drive ended: the port's input returns to 0 (or its link)
   bool active() const { return pos < frames.size(); }
 };
+
+// release_drives returns the inputs of ports whose drive ended to 0; a link, if the port
+// has one, overrides that in the same cycle.
+template <typename Nodes>
+void release_drives(Nodes& nodes);
 
 // The CPU's bus master: executes one batch of operations with Wishbone classic timing.
 struct Master {
@@ -380,6 +386,8 @@ int64_t run_loop(rs_sim* s, uint64_t until, uint64_t* done) {
   const size_t nn = s->nodes.size();
   bool finished = false;
   while (c < until && !finished) {
+    s->ctx->time(c);  // $time in RTL messages is the cycle number
+    if constexpr (kSlow) release_drives(s->nodes);
     // 1. Links.
     for (Link& l : s->links) {
       uint64_t f = get_tx(nodes[l.cfg.src_node].m.get(), l.cfg.src_port);
@@ -398,7 +406,10 @@ int64_t run_loop(rs_sim* s, uint64_t until, uint64_t* done) {
           }
           if (port.drive.active()) {
             set_rx(nodes[n].m.get(), p, port.drive.frames[port.drive.pos++]);
-            if (!port.drive.active()) --s->taps;
+            if (!port.drive.active()) {
+              --s->taps;
+              port.drive.ended = true;
+            }
           }
         }
       }
@@ -443,6 +454,18 @@ int64_t run_loop(rs_sim* s, uint64_t until, uint64_t* done) {
   }
   s->cycle = c;
   return (int64_t)(c - first);
+}
+
+template <typename Nodes>
+void release_drives(Nodes& nodes) {
+  for (Node& nd : nodes) {
+    for (uint32_t p = 0; p < kPorts; ++p) {
+      if (nd.ports[p].drive.ended) {
+        nd.ports[p].drive.ended = false;
+        set_rx(nd.m.get(), p, 0);
+      }
+    }
+  }
 }
 
 bool slow_path(const rs_sim* s) {
@@ -590,9 +613,10 @@ RS_EXPORT int rs_submit(rs_sim* s, uint32_t node, const rs_op* ops, uint32_t nop
 }
 
 RS_EXPORT int64_t rs_run(rs_sim* s, uint64_t until, uint64_t* done) {
-  if (s->stopped) return fail(s, RS_ESTOPPED, "simulation stopped: " + s->log);
+  if (s->stopped) return fail(s, RS_ESTOPPED, "the simulation stopped earlier: " + s->log);
   Guard g(s);
   int64_t n = 0;
+  release_drives(s->nodes);
   try {
     n = slow_path(s) ? run_loop<true>(s, until, done) : run_loop<false>(s, until, done);
   } catch (const FatalError& e) {
@@ -600,7 +624,9 @@ RS_EXPORT int64_t rs_run(rs_sim* s, uint64_t until, uint64_t* done) {
     return fail(s, RS_ESTOPPED, std::string(e.what()) + "\n" + s->log);
   }
   if (s->stopped) {
-    return fail(s, RS_ESTOPPED, "RTL stopped at cycle " + std::to_string(s->cycle - 1) + ": " + s->log);
+    std::string log = s->log;
+    while (!log.empty() && log.back() == '\n') log.pop_back();
+    return fail(s, RS_ESTOPPED, "RTL stopped in cycle " + std::to_string(s->cycle - 1) + ": " + log);
   }
   return n;
 }

