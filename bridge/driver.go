@@ -1,0 +1,78 @@
+package bridge
+
+import (
+	"github.com/ringsim/ringsim/sim/bus"
+)
+
+// Port is the ring buffer driver of one link port, the HAL of upstream's ring_buffer.rs as
+// bus operations: it builds the operations, a node's CPU executes them with their real
+// cycle cost. Words are 64 bits, little endian, as the CPU sees them.
+type Port struct {
+	Index int
+	Depth int
+	tx    uint32 // TX ring buffer base address
+	rx    uint32 // RX ring buffer base address
+	m     bus.Map
+}
+
+// NewPort returns the driver of port p for a node whose map is m.
+func NewPort(m bus.Map, p int) Port {
+	return Port{Index: p, Depth: m.Depth, tx: m.TX(p), rx: m.RX(p), m: m}
+}
+
+// TXAddr is the bus address of TX word i (its low half).
+func (p Port) TXAddr(i int) uint32 { return p.tx + uint32(8*i) }
+
+// RXAddr is the bus address of RX word i (its low half).
+func (p Port) RXAddr(i int) uint32 { return p.rx + uint32(8*i) }
+
+func b2u(on bool) uint32 {
+	if on {
+		return 1
+	}
+	return 0
+}
+
+// SetTXEnable enables or disables the TX ring buffer.
+func (p Port) SetTXEnable(on bool) bus.Op { return bus.Write(p.tx+p.m.Enable(), b2u(on)) }
+
+// SetRXEnable enables or disables the RX ring buffer.
+func (p Port) SetRXEnable(on bool) bus.Op { return bus.Write(p.rx+p.m.Enable(), b2u(on)) }
+
+// ClearAtCount writes v to the RX clear_at_count register; it stalls the CPU until the RX
+// write counter equals v.
+func (p Port) ClearAtCount(v int) bus.Op { return bus.Write(p.rx+p.m.ClearAtCount(), uint32(v)) }
+
+// WriteTX writes 64-bit words to TX starting at word i.
+func (p Port) WriteTX(i int, words ...uint64) bus.Op {
+	return bus.WriteBlock(p.TXAddr(i), split64(words))
+}
+
+// ReadRX reads n 64-bit words of RX starting at word i; Join64 turns the result back.
+func (p Port) ReadRX(i, n int) bus.Op { return bus.ReadBlock(p.RXAddr(i), 2*n) }
+
+// ZeroTX writes zero to every TX word.
+func (p Port) ZeroTX() bus.Op { return bus.WriteBlock(p.TXAddr(0), make([]uint32, 2*p.Depth)) }
+
+// PollRXLow spins on the low half of RX word 0 until cond(value, v) holds, at most
+// maxReads reads, interval idle cycles between reads.
+func (p Port) PollRXLow(cond bus.Cond, v uint32, interval, maxReads uint32) bus.Op {
+	return bus.Poll(p.RXAddr(0), cond, 0xFFFF_FFFF, v, interval, maxReads)
+}
+
+func split64(ws []uint64) []uint32 {
+	out := make([]uint32, 2*len(ws))
+	for i, w := range ws {
+		out[2*i], out[2*i+1] = uint32(w), uint32(w>>32)
+	}
+	return out
+}
+
+// Join64 turns the 32-bit words of a block read into 64-bit words.
+func Join64(ws []uint32) []uint64 {
+	out := make([]uint64, len(ws)/2)
+	for i := range out {
+		out[i] = uint64(ws[2*i]) | uint64(ws[2*i+1])<<32
+	}
+	return out
+}

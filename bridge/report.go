@@ -1,0 +1,216 @@
+package bridge
+
+import (
+	"sort"
+	"time"
+
+	"github.com/ringsim/ringsim/bridge/framing"
+)
+
+// Report is the outcome of a run: what the README's figures and `ringsim run --json` show.
+type Report struct {
+	Seed       uint64  `json:"seed"`
+	Framing    string  `json:"framing"`
+	Addressing string  `json:"addressing"`
+	Depth      int     `json:"depth"`
+	Nodes      int     `json:"nodes"`
+	ClockHz    float64 `json:"clock_hz"`
+	Pacing     uint64  `json:"pacing_cycles"`
+	Guard      uint64  `json:"guard_cycles"`
+	Cost       Cost    `json:"cpu_cost"`
+
+	Cycles      uint64  `json:"cycles"`
+	SimSeconds  float64 `json:"sim_seconds"`
+	WallSeconds float64 `json:"wall_seconds"`
+	// CyclesPerSecond is simulated cycles per wall-clock second over the whole run.
+	CyclesPerSecond float64 `json:"cycles_per_second"`
+
+	// Steps are the run's milestones with the cycle each was reached.
+	Steps []Step `json:"steps"`
+
+	BytesSent     int64 `json:"bytes_sent"`
+	BytesReceived int64 `json:"bytes_received"`
+	SHA256Match   bool  `json:"sha256_match"`
+	// Goodput is application bytes received (all links, both directions) per cycle of the
+	// transfer phase; GoodputBound is the bound derived for the one-packet-per-buffer
+	// protocol (README, "Goodput") and GoodputShare their ratio.
+	GoodputBytesPerCycle float64 `json:"goodput_bytes_per_cycle"`
+	GoodputBound         float64 `json:"goodput_bound_bytes_per_cycle"`
+	GoodputShare         float64 `json:"goodput_share_of_bound"`
+	TransferCycles       uint64  `json:"transfer_cycles"`
+
+	TCPRetransmissions uint64 `json:"tcp_retransmissions"`
+	// CorruptedAccepted counts packets the framing accepted that the peer never sent (bit
+	// errors the link checksum missed); IPTCPCaught counts packets IP or TCP then dropped
+	// for a bad checksum or header.
+	CorruptedAccepted uint64 `json:"corrupted_accepted"`
+	IPTCPCaught       uint64 `json:"ip_tcp_checksum_drops"`
+
+	Links []LinkReport `json:"links"`
+	Stacks []NodeReport `json:"node_stacks"`
+
+	Error string `json:"error,omitempty"`
+}
+
+// Step is a milestone of a run.
+type Step struct {
+	Name  string `json:"name"`
+	Cycle uint64 `json:"cycle"`
+}
+
+// LinkReport describes one direction-pair end of a link, from the local node's view.
+type LinkReport struct {
+	Local Endpoint `json:"local"`
+	Peer  Endpoint `json:"peer"`
+	// AlignedCycle is when this end reached Aligned; Offset the measured offset n (the
+	// total clear_at_count shift), Clears and Scans how it got there.
+	AlignedCycle uint64 `json:"aligned_cycle"`
+	Offset       int    `json:"offset"`
+	Clears       int    `json:"clears"`
+	Scans        int    `json:"scans"`
+	// PhaseCycles are the cycles at which each alignment phase was entered.
+	PhaseCycles      map[string]uint64 `json:"phase_cycles"`
+	EstablishedCycle uint64            `json:"established_cycle"`
+	Frames           DeviceStats       `json:"frames"`
+	CorruptAccepted  uint64            `json:"corrupted_accepted"`
+}
+
+// NodeReport is one node's TCP/IP stack counters.
+type NodeReport struct {
+	Node               int    `json:"node"`
+	TCPRetransmissions uint64 `json:"tcp_retransmissions"`
+	TCPTimeouts        uint64 `json:"tcp_timeouts"`
+	TCPChecksumErrors  uint64 `json:"tcp_checksum_errors"`
+	IPMalformed        uint64 `json:"ip_malformed"`
+	SegmentsSent       uint64 `json:"tcp_segments_sent"`
+	SegmentsReceived   uint64 `json:"tcp_segments_received"`
+}
+
+func (rt *Runtime) buildReport(start uint64) *Report {
+	m := rt.m
+	now := rt.now()
+	r := &Report{
+		Seed: rt.cfg.Seed, Framing: rt.cfg.Framing.String(), Addressing: rt.cfg.Addressing.String(),
+		Depth: m.Depth(), Nodes: m.Nodes(), ClockHz: m.ClockHz(), Pacing: rt.pacing(),
+		Guard: rt.guard, Cost: rt.cfg.Cost,
+		Cycles: now - start, SimSeconds: float64(now-start) / m.ClockHz(),
+		WallSeconds: time.Since(rt.wall).Seconds(),
+	}
+	if r.WallSeconds > 0 {
+		r.CyclesPerSecond = float64(r.Cycles) / r.WallSeconds
+	}
+	for name, c := range rt.steps {
+		r.Steps = append(r.Steps, Step{name, c})
+	}
+	sort.Slice(r.Steps, func(i, j int) bool {
+		a, b := r.Steps[i], r.Steps[j]
+		return a.Cycle < b.Cycle || a.Cycle == b.Cycle && a.Name < b.Name
+	})
+	for _, l := range rt.links {
+		lr := LinkReport{
+			Local: l.ep, Peer: l.peer, AlignedCycle: l.al.entered[Aligned], Offset: l.al.offset,
+			Clears: l.al.clears, Scans: l.al.scans, EstablishedCycle: l.estab,
+			PhaseCycles: map[string]uint64{}, CorruptAccepted: l.corrupted,
+		}
+		for ph := FindingAlignment; ph <= Aligned; ph++ {
+			if l.al.phase >= ph {
+				lr.PhaseCycles[ph.String()] = l.al.entered[ph]
+			}
+		}
+		if l.al.phase != Aligned {
+			lr.AlignedCycle = 0
+		}
+		if l.dev != nil {
+			lr.Frames = l.dev.counters()
+		}
+		r.CorruptedAccepted += l.corrupted
+		r.Links = append(r.Links, lr)
+	}
+	for _, n := range rt.nodes {
+		if n.stack == nil {
+			continue
+		}
+		s := n.stack.Stats()
+		r.Stacks = append(r.Stacks, NodeReport{
+			Node: n.id, TCPRetransmissions: s.TCPRetransmits, TCPTimeouts: s.TCPTimeouts,
+			TCPChecksumErrors: s.TCPChecksumErrors, IPMalformed: s.IPMalformed,
+			SegmentsSent: s.TCPSegmentsSent, SegmentsReceived: s.TCPSegmentsReceived,
+		})
+		r.TCPRetransmissions += s.TCPRetransmits
+		r.IPTCPCaught += s.TCPChecksumErrors + s.IPMalformed
+	}
+	if a, ok := rt.cfg.App.(interface{ Summary() AppSummary }); ok {
+		s := a.Summary()
+		r.BytesSent, r.BytesReceived, r.SHA256Match = s.BytesSent, s.BytesReceived, s.SHA256Match
+		if s.End > 0 {
+			r.Steps = append(r.Steps, Step{"transferred", s.End})
+		}
+		if s.SHA256Match {
+			r.Steps = append(r.Steps, Step{"verified", s.End})
+		}
+		if s.Closed > 0 {
+			r.Steps = append(r.Steps, Step{"closed", s.Closed})
+		}
+		if s.End > s.Start {
+			r.TransferCycles = s.End - s.Start
+			r.GoodputBytesPerCycle = float64(s.BytesReceived) / float64(r.TransferCycles)
+		}
+	}
+	sort.SliceStable(r.Steps, func(i, j int) bool { return r.Steps[i].Cycle < r.Steps[j].Cycle })
+	if r.GoodputBytesPerCycle > 0 {
+		r.GoodputBound = rt.goodputBound()
+		if r.GoodputBound > 0 {
+			r.GoodputShare = r.GoodputBytesPerCycle / r.GoodputBound
+		}
+	}
+	return r
+}
+
+// AppSummary is what an application reports for the run report.
+type AppSummary struct {
+	BytesSent     int64
+	BytesReceived int64
+	SHA256Match   bool
+	Start, End    uint64 // cycles the transfer started and the last byte arrived
+	Closed        uint64 // cycle every connection was closed
+}
+
+// Goodput bound (README, "Goodput"). One packet at a time lives in a TX buffer, and each
+// node's single CPU both writes the packets it sends and reads the packets it receives,
+// through a 32-bit bus. In a bulk transfer in both directions every data segment also
+// carries the acknowledgement, so per packet each node spends
+//
+//	T_send = W            bus writes of the frame (W = 32-bit words of the frame)
+//	       + PerPacket + PerByte*F
+//	T_recv = 4 + 2        header read (2 words, 2 cycles each) and RX disable/enable
+//	       + 2*W          bus reads of the frame (one cycle of RAM latency each)
+//	       + Poll + PerPacket + PerByte*F
+//
+// (F = frame bytes) and a node with links moves at most P payload bytes per
+// T_send + T_recv cycles, P = MTU - 80 (TCP's MSS with gVisor's option space). The bound
+// on the sum of all application bytes received per cycle is nodes * P / (T_send + T_recv).
+// It ignores link latency, rotation waits and lost packets, so real runs stay below it.
+func (rt *Runtime) goodputBound() float64 {
+	mtu := rt.links[0].dev
+	if mtu == nil {
+		return 0
+	}
+	p := float64(mtu.MTU() - 80)
+	pkt := p + 52 // IPv4 + TCP headers + the timestamp option
+	frame := pkt
+	if rt.cfg.Framing == framing.CRC {
+		frame += framing.HeaderLen
+	}
+	w := 2 * float64((int(frame)+7)/8)
+	c := rt.cfg.Cost
+	cpu := float64(c.PerPacket) + float64(c.PerByte16)/16*frame
+	tSend := w + cpu
+	tRecv := 6 + 2*w + float64(c.Poll) + cpu
+	nodes := 0
+	for _, n := range rt.nodes {
+		if len(n.links) > 0 {
+			nodes++
+		}
+	}
+	return float64(nodes) * p / (tSend + tRecv)
+}
