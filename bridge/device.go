@@ -23,7 +23,7 @@ type DeviceStats struct {
 	// TornRX counts packet reads where the hardware wrote RX between the CPU's header poll
 	// and its disabling RX for the read (the header it then read had changed).
 	TornRX uint64 `json:"torn_rx"`
-	Polls uint64 `json:"polls"` // header polls
+	Polls  uint64 `json:"polls"` // header polls
 }
 
 // packetSink receives a link's sent (out) and accepted packets.
@@ -256,7 +256,7 @@ func (d *device) torn(ops []bus.Op, res []bus.Result) uint64 {
 	// A pass reads word 0 in a cycle t0 with (t0 - release) mod D == 0 and word i in t0+i.
 	// Only passes that overlap the writes can mix old and new.
 	phase := (first + depth - d.release%depth) % depth // counter value in cycle first
-	t0 := first - phase                                  // a pass start at or before first
+	t0 := first - phase                                // a pass start at or before first
 	var tornPasses uint64
 	for ; t0 <= last; t0 += depth {
 		oldSeen, newSeen := false, false

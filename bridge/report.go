@@ -46,7 +46,7 @@ type Report struct {
 	CorruptedAccepted uint64 `json:"corrupted_accepted"`
 	IPTCPCaught       uint64 `json:"ip_tcp_checksum_drops"`
 
-	Links []LinkReport `json:"links"`
+	Links  []LinkReport `json:"links"`
 	Stacks []NodeReport `json:"node_stacks"`
 
 	Error string `json:"error,omitempty"`
