@@ -32,7 +32,7 @@ func TestTransferSmoke(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer e.Close()
-	app := bridge.NewTransfer(256<<10, 1)
+	app := bridge.NewTransfer(1<<20, 1)
 	rt, err := bridge.New(bridge.Config{Machine: e, Peers: peers(topo), Framing: framing.CRC, Cost: bridge.DefaultCost,
 		Seed: 1, App: app, Deadline: 200_000_000, Pacing: uint64(pacing),
 		Logger: hclog.New(&hclog.LoggerOptions{Level: hclog.Info})})

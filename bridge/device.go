@@ -3,6 +3,7 @@ package bridge
 import (
 	"bytes"
 	"encoding/binary"
+	"math/rand/v2"
 
 	"github.com/ringsim/ringsim/bridge/framing"
 	"github.com/ringsim/ringsim/sim/bus"
@@ -24,6 +25,9 @@ type DeviceStats struct {
 	// and its disabling RX for the read (the header it then read had changed).
 	TornRX uint64 `json:"torn_rx"`
 	Polls  uint64 `json:"polls"` // header polls
+	// Dropped counts accepted packets the device threw away on purpose (Config.DropRate):
+	// injected frame loss on top of what the hardware does by itself.
+	Dropped uint64 `json:"dropped_injected"`
 }
 
 // packetSink receives a link's sent (out) and accepted packets.
@@ -54,6 +58,8 @@ type device struct {
 	hdrN    int      // 64-bit header words polled
 	lastHdr []uint32 // the header words last acted on
 	retries int      // reads of the current header that failed the framing's checks
+	drop    float64  // probability of dropping an accepted packet
+	rng     *rand.Rand
 	nextTX  uint64   // first cycle a new packet write may start
 	buf     []byte
 	writes  []framing.Write32
@@ -151,6 +157,10 @@ func (d *device) receive(c *cpu) (bool, uint64, error) {
 	case framing.Accepted:
 		copy(d.lastHdr, res[rd].Words[:len(d.lastHdr)])
 		d.retries = 0
+		if d.drop > 0 && d.rng.Float64() < d.drop {
+			d.stats.Dropped++
+			return true, now, nil
+		}
 		if d.sink != nil {
 			d.sink.packet(res[rd].Cycle, pkt, false)
 		}

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net/netip"
 	"time"
 
@@ -93,8 +94,11 @@ type Config struct {
 	// Cost is the CPU cost model of every node; NodeCost overrides it per node.
 	Cost     Cost
 	NodeCost map[int]Cost
-	// Pacing is the minimum cycles between packet writes on a link.
+	// Pacing is the minimum cycles between packet writes on a link; 0 means DefaultPacing.
 	Pacing uint64
+	// DropRate is the probability that a link's packet device drops a packet it received
+	// intact (injected frame loss, seeded).
+	DropRate float64
 	// Guard is how many cycles a node waits after its links aligned before it sends
 	// packets, so that a partner still in WaitingForZeroes sees the zero word it waits for.
 	// Zero means the default (GuardCycles); negative disables the guard.
@@ -111,6 +115,8 @@ type Config struct {
 	Deadline uint64
 	// App runs over the TCP connections; nil means none (align and connect only).
 	App App
+	// AlignOnly stops the run once every link is aligned (no packets, no TCP).
+	AlignOnly bool
 	// Pcap, if set, opens a packet sink for a link (called once per linked port).
 	Pcap func(ep Endpoint, nsPerCycle float64) (PacketWriter, error)
 	// Progress, if set, is called with each step and periodically during the app.
@@ -252,6 +258,9 @@ func New(cfg Config) (*Runtime, error) {
 	}
 	if cfg.AlignTimeout == 0 {
 		cfg.AlignTimeout = 200*uint64(m.Depth()) + 100_000
+	}
+	if !(cfg.DropRate >= 0 && cfg.DropRate <= 1) {
+		return nil, fmt.Errorf("%w: drop rate %v is not in [0, 1]", ErrBadConfig, cfg.DropRate)
 	}
 	if len(cfg.Peers) == 0 {
 		return nil, fmt.Errorf("%w: no links", ErrBadConfig)
@@ -620,6 +629,12 @@ func (rt *Runtime) firmware(n *nodeState, c *cpu) error {
 	if err := rt.align(n, c); err != nil {
 		return err
 	}
+	if rt.cfg.AlignOnly {
+		if rt.allAligned() {
+			rt.stop = true
+		}
+		return nil
+	}
 	if rt.guard > 0 {
 		c.exec(bus.Idle(uint32(min(rt.guard, bus.MaxIdle))))
 	}
@@ -630,6 +645,8 @@ func (rt *Runtime) firmware(n *nodeState, c *cpu) error {
 		}
 		l.dev = d
 		d.sink = l
+		d.drop = rt.cfg.DropRate
+		d.rng = rand.New(rand.NewPCG(rt.cfg.Seed, uint64(l.ep.Node)<<16|uint64(l.ep.Port)))
 		if err := rt.attach(n, l); err != nil {
 			return err
 		}
