@@ -60,7 +60,7 @@ type device struct {
 	retries int      // reads of the current header that failed the framing's checks
 	drop    float64  // probability of dropping an accepted packet
 	rng     *rand.Rand
-	nextTX  uint64   // first cycle a new packet write may start
+	nextTX  uint64 // first cycle a new packet write may start
 	buf     []byte
 	writes  []framing.Write32
 }

@@ -84,6 +84,12 @@ type NodeReport struct {
 	IPMalformed        uint64 `json:"ip_malformed"`
 	SegmentsSent       uint64 `json:"tcp_segments_sent"`
 	SegmentsReceived   uint64 `json:"tcp_segments_received"`
+	FastRetransmits    uint64 `json:"tcp_fast_retransmits"`
+	SlowStartRetrans   uint64 `json:"tcp_slow_start_retransmits"`
+	SACKRecoveries     uint64 `json:"tcp_sack_recoveries"`
+	TLPRecoveries      uint64 `json:"tcp_tlp_recoveries"`
+	SpuriousRecoveries uint64 `json:"tcp_spurious_recoveries"`
+	DSACKAcked         uint64 `json:"tcp_dsack_acked"`
 }
 
 func (rt *Runtime) buildReport(start uint64) *Report {
@@ -135,6 +141,9 @@ func (rt *Runtime) buildReport(start uint64) *Report {
 			Node: n.id, TCPRetransmissions: s.TCPRetransmits, TCPTimeouts: s.TCPTimeouts,
 			TCPChecksumErrors: s.TCPChecksumErrors, IPMalformed: s.IPMalformed,
 			SegmentsSent: s.TCPSegmentsSent, SegmentsReceived: s.TCPSegmentsReceived,
+			FastRetransmits: s.TCPFastRetransmits, SlowStartRetrans: s.TCPSlowStartRetrans,
+			SACKRecoveries: s.TCPSACKRecovery, TLPRecoveries: s.TCPTLPRecovery,
+			SpuriousRecoveries: s.TCPSpuriousRecovery, DSACKAcked: s.TCPDSACKAcked,
 		})
 		r.TCPRetransmissions += s.TCPRetransmits
 		r.IPTCPCaught += s.TCPChecksumErrors + s.IPMalformed

@@ -32,6 +32,17 @@ type Options struct {
 	MinRTO time.Duration
 	// DisableSACK turns selective acknowledgements off (they are on by default).
 	DisableSACK bool
+	// DisableRACK turns RACK-TLP loss detection off (tcpip.TCPRecovery 0): losses are then
+	// detected by duplicate acknowledgements and timeouts only. RACK judges loss by the
+	// time a segment was handed to the link; when a link queues segments for a long time
+	// before the wire takes them, that misreads queueing as loss.
+	DisableRACK bool
+	// ReceiveBuffer, if non-zero, fixes every connection's receive buffer (and so the
+	// window it advertises) at this many bytes, with auto-tuning off. A link that carries
+	// one packet at a time has a bandwidth-delay product of a few packets; gVisor's 1 MiB
+	// default lets TCP queue hundreds of segments in front of it, and a retransmission
+	// timeout then resends them all.
+	ReceiveBuffer int
 }
 
 // Stack is one node's gVisor TCP/IP stack (IPv4, IPv6, TCP). Its TCP
@@ -102,6 +113,29 @@ func New(opts Options) (*Stack, error) {
 	if err := s.SetTransportProtocolOption(tcp.ProtocolNumber, &rto); err != nil {
 		st.Close()
 		return nil, convertError(fmt.Sprintf("new stack: set min rto %v", minRTO), err)
+	}
+	if opts.DisableRACK {
+		rec := tcpip.TCPRecovery(0)
+		if err := s.SetTransportProtocolOption(tcp.ProtocolNumber, &rec); err != nil {
+			st.Close()
+			return nil, convertError("new stack: disable rack", err)
+		}
+	}
+	if opts.ReceiveBuffer > 0 {
+		if opts.ReceiveBuffer < tcp.MinBufferSize {
+			st.Close()
+			return nil, fmt.Errorf("new stack: receive buffer %d below %d: %w", opts.ReceiveBuffer, tcp.MinBufferSize, ErrInvalidArgument)
+		}
+		moderate := tcpip.TCPModerateReceiveBufferOption(false)
+		if err := s.SetTransportProtocolOption(tcp.ProtocolNumber, &moderate); err != nil {
+			st.Close()
+			return nil, convertError("new stack: receive buffer moderation", err)
+		}
+		rb := tcpip.TCPReceiveBufferSizeRangeOption{Min: tcp.MinBufferSize, Default: opts.ReceiveBuffer, Max: opts.ReceiveBuffer}
+		if err := s.SetTransportProtocolOption(tcp.ProtocolNumber, &rb); err != nil {
+			st.Close()
+			return nil, convertError(fmt.Sprintf("new stack: receive buffer %d", opts.ReceiveBuffer), err)
+		}
 	}
 	return st, nil
 }
@@ -204,6 +238,11 @@ type Stats struct {
 	TCPPassiveOpens     uint64 // connections accepted by a listener
 	TCPFailedConnects   uint64 // failed connection attempts
 	TCPEstablished      uint64 // connections currently ESTABLISHED
+	TCPSlowStartRetrans uint64 // segments retransmitted in slow start (after a timeout)
+	TCPSACKRecovery     uint64 // recoveries using SACK
+	TCPTLPRecovery      uint64 // tail loss probe recoveries
+	TCPSpuriousRecovery uint64 // recoveries found spurious (nothing was lost)
+	TCPDSACKAcked       uint64 // segments acknowledged with a DSACK (duplicates received)
 }
 
 // Stats returns the stack's counters. Safe to call concurrently.
@@ -217,6 +256,11 @@ func (s *Stack) Stats() Stats {
 		TCPSegmentsSent:     st.TCP.SegmentsSent.Value(),
 		TCPSegmentsReceived: st.TCP.ValidSegmentsReceived.Value(),
 		TCPRetransmits:      st.TCP.Retransmits.Value(),
+		TCPSlowStartRetrans: st.TCP.SlowStartRetransmits.Value(),
+		TCPSACKRecovery:     st.TCP.SACKRecovery.Value(),
+		TCPTLPRecovery:      st.TCP.TLPRecovery.Value(),
+		TCPSpuriousRecovery: st.TCP.SpuriousRecovery.Value() + st.TCP.SpuriousRTORecovery.Value(),
+		TCPDSACKAcked:       st.TCP.SegmentsAckedWithDSACK.Value(),
 		TCPTimeouts:         st.TCP.Timeouts.Value(),
 		TCPFastRetransmits:  st.TCP.FastRetransmit.Value(),
 		TCPChecksumErrors:   st.TCP.ChecksumErrors.Value(),

@@ -46,6 +46,7 @@ type runFlags struct {
 	costByte   float64
 	costPacket uint
 	minRTO     time.Duration
+	window     int
 	deadline   uint64
 	simAddr    string
 	jsonPath   string
@@ -74,7 +75,8 @@ func (f *runFlags) register(fs *flag.FlagSet) {
 	fs.UintVar(&f.costPoll, "cost-poll", uint(bridge.DefaultCost.Poll), "CPU cycles charged per polling loop iteration")
 	fs.Float64Var(&f.costByte, "cost-byte", float64(bridge.DefaultCost.PerByte16)/16, "CPU cycles charged per packet byte copied")
 	fs.UintVar(&f.costPacket, "cost-packet", uint(bridge.DefaultCost.PerPacket), "CPU cycles charged per packet processed")
-	fs.DurationVar(&f.minRTO, "min-rto", 0, "TCP minimum retransmission timeout (0: 200ms)")
+	fs.DurationVar(&f.minRTO, "min-rto", 0, "TCP minimum retransmission timeout (0: 1ms, see README)")
+	fs.IntVar(&f.window, "window", 0, "TCP receive window in packets (0: the default, 16)")
 	fs.Uint64Var(&f.deadline, "deadline", 0, "give up after this many cycles (0: 2e9)")
 	fs.StringVar(&f.simAddr, "sim", "", "use a running `ringsim serve` at this address (host:port or unix:/path) instead of the embedded simulator")
 	fs.StringVar(&f.jsonPath, "json", "", "write the machine-readable report to this file")
@@ -242,7 +244,7 @@ func (j *job) run(ctx context.Context) int {
 	}
 	cfg := bridge.Config{
 		Machine: j.machine, Peers: peers, Framing: j.kind, Cost: j.cost, Pacing: j.f.pacing,
-		DropRate: j.f.drop, Guard: j.f.guard, Addressing: j.addr, Seed: j.f.seed, MinRTO: j.f.minRTO,
+		DropRate: j.f.drop, Guard: j.f.guard, Addressing: j.addr, Seed: j.f.seed, MinRTO: j.f.minRTO, Window: j.f.window,
 		Deadline: j.machine.Cycle() + deadline, App: app, Logger: j.log, Progress: j.progressFunc(),
 	}
 	if j.f.pcapDir != "" {
