@@ -135,11 +135,14 @@ func (a *aligner) enter(ph Phase, cycle uint64) {
 	a.entered[ph] = cycle
 }
 
-// readRX0 reads RX word 0, charging one polling loop iteration.
+// readRX0 reads RX word 0 after one polling loop iteration's worth of other work (the
+// loop's bookkeeping and, on a node with several links, their steps come between two polls
+// of the same link).
 func (a *aligner) readRX0(c *cpu) (uint64, uint64, error) {
-	res := c.exec(idle([]bus.Op{a.port.ReadRX(0, 1)}, a.cost.Poll)...)
-	if res[0].Err {
-		return 0, 0, busError(c.node, "read of RX word 0", res[0])
+	res := c.exec(append(idle(nil, a.cost.Poll), a.port.ReadRX(0, 1))...)
+	r := res[len(res)-1]
+	if r.Err {
+		return 0, 0, busError(c.node, "read of RX word 0", r)
 	}
-	return Join64(res[0].Words)[0], res[0].Cycle, nil
+	return Join64(r.Words)[0], r.Cycle, nil
 }

@@ -89,9 +89,11 @@ func newDevice(p Port, kind framing.Kind, cost Cost, pacing, release, shift uint
 // MTU is the largest IP packet the device carries.
 func (d *device) MTU() int { return d.enc.MTU() }
 
-// start enables the link for packets: RX on, TX on (sending zeroes until the first packet).
+// start enables the link for packets: TX word 0 (still the alignment marker) cleared, RX
+// on, TX on, sending zeroes until the first packet.
 func (d *device) start(c *cpu) error {
-	return checkOK(c.node, "device start", c.exec(d.port.SetRXEnable(true), d.port.SetTXEnable(true)))
+	return checkOK(c.node, "device start",
+		c.exec(d.port.WriteTX(0, 0), d.port.SetRXEnable(true), d.port.SetTXEnable(true)))
 }
 
 // service polls for a received packet and sends a queued one if the pacing allows; it

@@ -41,10 +41,11 @@ type Report struct {
 
 	TCPRetransmissions uint64 `json:"tcp_retransmissions"`
 	// CorruptedAccepted counts packets the framing accepted that the peer never sent (bit
-	// errors the link checksum missed); IPTCPCaught counts packets IP or TCP then dropped
-	// for a bad checksum or header.
+	// errors the link checksum missed, or the seed framing's lack of one); StackDropped
+	// counts packets handed to the stacks that IP or TCP threw away (checksums, headers):
+	// the packets delivered minus the valid TCP segments received.
 	CorruptedAccepted uint64 `json:"corrupted_accepted"`
-	IPTCPCaught       uint64 `json:"ip_tcp_checksum_drops"`
+	StackDropped      uint64 `json:"stack_dropped"`
 
 	Links  []LinkReport `json:"links"`
 	Stacks []NodeReport `json:"node_stacks"`
@@ -132,11 +133,19 @@ func (rt *Runtime) buildReport(start uint64) *Report {
 		r.CorruptedAccepted += l.corrupted
 		r.Links = append(r.Links, lr)
 	}
+	var delivered, valid uint64
+	for _, l := range rt.links {
+		if l.ep4 != nil {
+			ls := l.ep4.Stats()
+			delivered += ls.RxPackets + ls.RxDropped
+		}
+	}
 	for _, n := range rt.nodes {
 		if n.stack == nil {
 			continue
 		}
 		s := n.stack.Stats()
+		valid += s.TCPSegmentsReceived
 		r.Stacks = append(r.Stacks, NodeReport{
 			Node: n.id, TCPRetransmissions: s.TCPRetransmits, TCPTimeouts: s.TCPTimeouts,
 			TCPChecksumErrors: s.TCPChecksumErrors, IPMalformed: s.IPMalformed,
@@ -146,7 +155,9 @@ func (rt *Runtime) buildReport(start uint64) *Report {
 			SpuriousRecoveries: s.TCPSpuriousRecovery, DSACKAcked: s.TCPDSACKAcked,
 		})
 		r.TCPRetransmissions += s.TCPRetransmits
-		r.IPTCPCaught += s.TCPChecksumErrors + s.IPMalformed
+	}
+	if delivered > valid {
+		r.StackDropped = delivered - valid
 	}
 	if a, ok := rt.cfg.App.(interface{ Summary() AppSummary }); ok {
 		s := a.Summary()

@@ -426,8 +426,8 @@ func (j *job) summary(r *bridge.Report, err error) {
 		fmt.Fprintf(w, "  goodput %.3f bytes/cycle (%.1f MB/s at the link clock), %.0f%% of the bound %.3f\n",
 			r.GoodputBytesPerCycle, r.GoodputBytesPerCycle*r.ClockHz/1e6, 100*r.GoodputShare, r.GoodputBound)
 	}
-	fmt.Fprintf(w, "  TCP retransmissions %d; corrupted frames accepted by the framing %d, dropped by IP/TCP checksums %d\n",
-		r.TCPRetransmissions, r.CorruptedAccepted, r.IPTCPCaught)
+	fmt.Fprintf(w, "  TCP retransmissions %d; corrupted frames accepted by the framing %d, dropped by IP/TCP %d\n",
+		r.TCPRetransmissions, r.CorruptedAccepted, r.StackDropped)
 	for _, l := range r.Links {
 		fr := l.Frames
 		fmt.Fprintf(w, "  link %v->%v aligned@%d offset %d | sent %d accepted %d repeats %d bad-crc %d bad-len %d lost %d torn-tx %d torn-rx %d",

@@ -171,7 +171,7 @@ var pair16 = client.Config{Topology: client.Pair(4), Depth: 16, Seed: 1}
 func TestServePythonExample(t *testing.T) {
 	const python = "/usr/bin/python3"
 	if err := exec.Command(python, "-c", "import grpc, grpc_tools.protoc").Run(); err != nil {
-		t.Skipf("%s cannot import grpc and grpc_tools (apt-get install python3-grpcio python3-grpc-tools): %v", python, err)
+		t.Fatalf("%s cannot import grpc and grpc_tools: run scripts/setup.sh (apt-get install python3-grpcio python3-grpc-tools): %v", python, err)
 	}
 	p := startServe(t, nil)
 	cmd := exec.Command(python, filepath.Join("..", "..", "examples", "python", "ringsim_client.py"), "--target", p.target)

@@ -1,0 +1,197 @@
+package bridge_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"sort"
+	"testing"
+
+	"github.com/ringsim/ringsim/bridge"
+	"github.com/ringsim/ringsim/bridge/framing"
+	"github.com/ringsim/ringsim/sim"
+)
+
+// TestReliability moves data over both framings while the links flip bits (up to 1e-5 per
+// bit) and the devices drop frames (up to 5 %), on several seeds: every byte must arrive
+// intact. It logs, per framing, how many corrupted frames the framing let through to the
+// stack and how many IP/TCP then dropped.
+func TestReliability(t *testing.T) {
+	tests := []struct {
+		name string
+		kind framing.Kind
+		ber  float64
+		drop float64
+	}{
+		{"crc/ber1e-5", framing.CRC, 1e-5, 0},
+		{"crc/drop5%", framing.CRC, 0, 0.05},
+		{"crc/ber1e-6+drop2%", framing.CRC, 1e-6, 0.02},
+		{"ip/ber1e-5", framing.IP, 1e-5, 0},
+		{"ip/drop5%", framing.IP, 0, 0.05},
+		{"ip/ber1e-6+drop2%", framing.IP, 1e-6, 0.02},
+	}
+	type tally struct{ corrupted, caught, frames uint64 }
+	tallies := map[framing.Kind]*tally{framing.CRC: {}, framing.IP: {}}
+	for _, tt := range tests {
+		for _, seed := range []uint64{1, 2} {
+			t.Run(tt.name+"/seed"+string(rune('0'+seed)), func(t *testing.T) {
+				rep, err := runTransfer(t, transferCase{depth: 256, latency: 16, seed: seed, framing: tt.kind,
+					ber: tt.ber, drop: tt.drop, bytes: 128 << 10, cost: bridge.DefaultCost})
+				if err != nil {
+					t.Fatalf("transfer failed: %v", err)
+				}
+				if !rep.SHA256Match || rep.BytesReceived != 2*128<<10 {
+					t.Fatalf("got %d bytes, sha256 match %v; want %d intact", rep.BytesReceived, rep.SHA256Match, 2*128<<10)
+				}
+				var dropped, badCRC uint64
+				for _, l := range rep.Links {
+					dropped += l.Frames.Dropped
+					badCRC += l.Frames.BadCRC
+				}
+				if tt.drop > 0 && dropped == 0 {
+					t.Errorf("drop rate %v: no frame dropped", tt.drop)
+				}
+				if tt.kind == framing.CRC && tt.ber >= 1e-5 && badCRC == 0 {
+					t.Errorf("BER %v: the CRC rejected nothing", tt.ber)
+				}
+				if tt.kind == framing.CRC && rep.CorruptedAccepted != 0 {
+					t.Errorf("CRC framing accepted %d corrupted frames, want 0", rep.CorruptedAccepted)
+				}
+				ta := tallies[tt.kind]
+				ta.corrupted += rep.CorruptedAccepted
+				ta.caught += rep.StackDropped
+				for _, l := range rep.Links {
+					ta.frames += l.Frames.Accepted
+				}
+				t.Logf("%d cycles, %d retransmissions, bad-crc %d, dropped %d, corrupted accepted %d, IP/TCP drops %d",
+					rep.Cycles, rep.TCPRetransmissions, badCRC, dropped, rep.CorruptedAccepted, rep.StackDropped)
+			})
+		}
+	}
+	for _, k := range []framing.Kind{framing.CRC, framing.IP} {
+		ta := tallies[k]
+		t.Logf("%s framing: %d frames accepted, %d of them corrupted (let through to the stack), %d dropped by IP/TCP checksums",
+			k, ta.frames, ta.corrupted, ta.caught)
+	}
+	// The seed framing has no link checksum: at 1e-5 corrupted frames reach the stack and
+	// its checksums must catch every one (the transfers above were intact).
+	if ip := tallies[framing.IP]; ip.corrupted == 0 || ip.caught < ip.corrupted {
+		t.Errorf("ip framing: %d corrupted frames let through, %d caught; want some, all caught", ip.corrupted, ip.caught)
+	}
+}
+
+// TestDeterminism runs the same job twice: the same seed gives the same pcap bytes and
+// the same report (wall-clock fields aside); another seed gives different ones.
+func TestDeterminism(t *testing.T) {
+	run := func(seed uint64) (map[string][]byte, []byte) {
+		dir := t.TempDir()
+		rep, err := runTransfer(t, transferCase{depth: 256, latency: 16, seed: seed, framing: framing.CRC,
+			ber: 1e-6, drop: 0.01, bytes: 64 << 10, cost: bridge.DefaultCost, pcapDir: dir})
+		if err != nil {
+			t.Fatal(err)
+		}
+		files := map[string][]byte{}
+		entries, _ := os.ReadDir(dir)
+		for _, e := range entries {
+			b, err := os.ReadFile(filepath.Join(dir, e.Name()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			files[e.Name()] = b
+		}
+		if len(files) != 2 {
+			t.Fatalf("got %d pcap files, want 2", len(files))
+		}
+		return files, stableJSON(t, rep)
+	}
+	p1, j1 := run(5)
+	p2, j2 := run(5)
+	p3, j3 := run(6)
+	names := make([]string, 0, len(p1))
+	for n := range p1 {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		if !bytes.Equal(p1[n], p2[n]) {
+			t.Errorf("seed 5 twice: %s differs (%d and %d bytes)", n, len(p1[n]), len(p2[n]))
+		}
+		if bytes.Equal(p1[n], p3[n]) {
+			t.Errorf("seeds 5 and 6: %s is the same", n)
+		}
+		if len(p1[n]) < 10_000 {
+			t.Errorf("%s has %d bytes: too small for a 64 KiB transfer", n, len(p1[n]))
+		}
+	}
+	if !bytes.Equal(j1, j2) {
+		t.Errorf("seed 5 twice: reports differ:\n%s\n---\n%s", j1, j2)
+	}
+	if bytes.Equal(j1, j3) {
+		t.Errorf("seeds 5 and 6: reports are the same")
+	}
+}
+
+// TestZeroCost runs with a CPU that takes no time at all: only bus cycles count. Alignment
+// and the transfer must still work.
+func TestZeroCost(t *testing.T) {
+	rep, err := runTransfer(t, transferCase{depth: 256, latency: 16, seed: 3, framing: framing.CRC,
+		bytes: 64 << 10, cost: bridge.Cost{}})
+	if err != nil {
+		t.Fatalf("zero-cost CPU: %v", err)
+	}
+	if len(rep.Links) != 2 || rep.Links[0].AlignedCycle == 0 || rep.Links[1].AlignedCycle == 0 {
+		t.Errorf("links not aligned: %+v", rep.Links)
+	}
+}
+
+// TestAlignmentGuard shows the SPEC's pitfall and the guard: node 1's CPU is slow (it
+// polls every 3000 cycles) and node 0 opens TCP the moment its link is aligned. Without
+// the guard node 0's SYN reaches node 1's RX word 0 before node 1 saw the zero word it
+// waits for, and node 1 never leaves WaitingForZeroes. With the default guard sized for
+// that polling period, both align and connect.
+func TestAlignmentGuard(t *testing.T) {
+	slow := bridge.Cost{Poll: 3000, PerByte16: 16, PerPacket: 300}
+	const depth, latency = 256, 16
+	tests := []struct {
+		name  string
+		guard int64
+		ok    bool
+	}{
+		{"no guard", -1, false},
+		{"guard", int64(bridge.GuardCycles(depth, latency, slow)), true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			topo := sim.Pair(latency)
+			e := engine(t, sim.Config{Topology: topo, Depth: depth, Seed: 1, Release: []uint64{0, 0}})
+			rt, err := bridge.New(bridge.Config{Machine: e, Peers: peers(topo), Framing: framing.CRC,
+				Cost: bridge.DefaultCost, NodeCost: map[int]bridge.Cost{1: slow}, Guard: tt.guard,
+				Addressing: bridge.Upstream, Seed: 1, AlignTimeout: 2_000_000, Deadline: 5_000_000})
+			if err != nil {
+				t.Fatal(err)
+			}
+			rep, err := rt.Run(context.Background())
+			if tt.ok {
+				if err != nil {
+					t.Fatalf("with the guard: %v", err)
+				}
+				return
+			}
+			if !errors.Is(err, bridge.ErrAlignTimeout) {
+				t.Fatalf("without the guard: got %v, want an alignment timeout; links %+v", err, rep.Links)
+			}
+			var stuck bool
+			for _, l := range rep.Links {
+				if l.Local.Node == 1 && l.AlignedCycle == 0 {
+					_, waiting := l.PhaseCycles[bridge.WaitingForZeroes.String()]
+					stuck = waiting
+				}
+			}
+			if !stuck {
+				t.Errorf("without the guard: node 1 is not stuck in WaitingForZeroes: %+v", rep.Links)
+			}
+		})
+	}
+}
