@@ -152,7 +152,6 @@ type Engine struct {
 
 type nodeState struct {
 	busy    bool
-	ops     []bus.Op
 	cops    []C.rs_op
 	words   []uint32
 	cres    []C.rs_result
@@ -379,7 +378,6 @@ func (e *Engine) Submit(node int, ops []bus.Op) error {
 	}
 	ns.busy = true
 	ns.ready = false
-	ns.ops = append(ns.ops[:0], ops...)
 	return nil
 }
 
@@ -437,19 +435,18 @@ func (e *Engine) collect(node int) error {
 	if rc != C.RS_OK {
 		return fmt.Errorf("collect node %d: %s", node, e.cerr())
 	}
-	res := make([]bus.Result, len(ns.ops))
-	for i, op := range ns.ops {
-		c := ns.cres[i]
-		r := bus.Result{Cycle: uint64(c.cycle), Err: c.err != 0, Value: uint32(c.data)}
-		switch op.Kind {
+	res := make([]bus.Result, len(ns.cops))
+	for i := range res {
+		c, op := &ns.cres[i], &ns.cops[i]
+		r := &res[i]
+		r.Cycle, r.Err, r.Value = uint64(c.cycle), c.err != 0, uint32(c.data)
+		switch bus.Kind(op.kind) {
 		case bus.KindReadBlock:
-			off := int(ns.cops[i].off)
 			r.N = int(c.words)
-			r.Words = append([]uint32(nil), ns.words[off:off+r.N]...)
+			r.Words = append([]uint32(nil), ns.words[op.off:int(op.off)+r.N]...)
 		case bus.KindWriteBlock, bus.KindPoll:
 			r.N = int(c.words)
 		}
-		res[i] = r
 	}
 	ns.results = res
 	ns.busy = false

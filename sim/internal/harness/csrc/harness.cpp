@@ -581,27 +581,28 @@ RS_EXPORT int rs_submit(rs_sim* s, uint32_t node, const rs_op* ops, uint32_t nop
   if (nops == 0) return fail(s, RS_EINVAL, "empty batch");
   for (uint32_t i = 0; i < nops; ++i) {
     const rs_op& op = ops[i];
-    const std::string where = "op " + std::to_string(i) + ": ";
+    const char* bad = nullptr;
     switch (op.kind) {
       case RS_OP_READ:
       case RS_OP_WRITE:
         break;
       case RS_OP_READ_BLOCK:
       case RS_OP_WRITE_BLOCK:
-        if (op.count == 0) return fail(s, RS_EINVAL, where + "block of zero words");
-        if ((uint64_t)op.off + op.count > nwords) return fail(s, RS_EINVAL, where + "block past the word buffer");
-        if ((uint64_t)op.addr + 4ull * (op.count - 1) > 0xFFFFFFFFull) return fail(s, RS_EINVAL, where + "block past the end of the address space");
+        if (op.count == 0) bad = "block of zero words";
+        else if ((uint64_t)op.off + op.count > nwords) bad = "block past the word buffer";
+        else if ((uint64_t)op.addr + 4ull * (op.count - 1) > 0xFFFFFFFFull) bad = "block past the end of the address space";
         break;
       case RS_OP_IDLE:
-        if (op.count == 0) return fail(s, RS_EINVAL, where + "idle for zero cycles");
+        if (op.count == 0) bad = "idle for zero cycles";
         break;
       case RS_OP_POLL:
-        if (op.count == 0) return fail(s, RS_EINVAL, where + "poll of zero reads");
-        if (op.sel != RS_POLL_EQ && op.sel != RS_POLL_NE) return fail(s, RS_EINVAL, where + "unknown poll condition");
+        if (op.count == 0) bad = "poll of zero reads";
+        else if (op.sel != RS_POLL_EQ && op.sel != RS_POLL_NE) bad = "unknown poll condition";
         break;
       default:
-        return fail(s, RS_EINVAL, where + "unknown kind " + std::to_string(op.kind));
+        bad = "unknown operation kind";
     }
+    if (bad) return fail(s, RS_EINVAL, "op " + std::to_string(i) + ": " + bad);
   }
   mst.ops.assign(ops, ops + nops);
   mst.words.assign(words, words + nwords);
