@@ -19,5 +19,8 @@ fi
 step "go vet"
 go vet ./...
 
+step "protobuf API: buf lint, buf breaking, generated code up to date"
+scripts/proto.sh check
+
 step "go test"
 go test -count=1 -timeout 30m ./...
