@@ -96,10 +96,17 @@ func (d *device) start(c *cpu) error {
 		c.exec(d.port.WriteTX(0, 0), d.port.SetRXEnable(true), d.port.SetTXEnable(true)))
 }
 
-// service polls for a received packet and sends a queued one if the pacing allows; it
-// reports whether it did either, and the cycle the CPU reached.
-func (d *device) service(c *cpu, now uint64) (bool, uint64, error) {
-	did, now, err := d.receive(c)
+// pollOps are the operations of one header poll: read the header words, then one
+// polling loop iteration's worth of other work. A node polls all its links in one pass.
+func (d *device) pollOps() []bus.Op {
+	return idle([]bus.Op{d.port.ReadRX(0, d.hdrN)}, d.cost.Poll)
+}
+
+// service acts on a header poll's result (the first of pollOps' results) and then sends a
+// queued packet if the pacing allows; it reports whether it did anything, and the cycle
+// the CPU reached.
+func (d *device) service(c *cpu, hdr bus.Result, now uint64) (bool, uint64, error) {
+	did, now, err := d.receive(c, hdr, now)
 	if err != nil {
 		return false, now, err
 	}
@@ -113,17 +120,15 @@ func (d *device) service(c *cpu, now uint64) (bool, uint64, error) {
 	return did, now, nil
 }
 
-// receive reads the header; if it changed, it reads the whole frame with RX disabled and
-// hands an accepted packet to the stack.
-func (d *device) receive(c *cpu) (bool, uint64, error) {
+// receive looks at a polled header; if it changed, it reads the whole frame with RX
+// disabled and hands an accepted packet to the stack.
+func (d *device) receive(c *cpu, r bus.Result, now uint64) (bool, uint64, error) {
 	p := d.port
-	res := c.exec(idle([]bus.Op{p.ReadRX(0, d.hdrN)}, d.cost.Poll)...)
-	if res[0].Err {
-		return false, res[0].Cycle, busError(c.node, "packet header poll", res[0])
+	if r.Err {
+		return false, r.Cycle, busError(c.node, "packet header poll", r)
 	}
-	now := res[len(res)-1].Cycle
 	d.stats.Polls++
-	hdr := res[0].Words
+	hdr := r.Words
 	if equalWords(hdr, d.lastHdr) {
 		return false, now, nil
 	}
@@ -145,7 +150,7 @@ func (d *device) receive(c *cpu) (bool, uint64, error) {
 	ops = append(ops, p.SetRXEnable(false), p.ReadRX(0, words), p.SetRXEnable(true))
 	rd := len(ops) - 2
 	ops = idle(ops, d.cost.PerPacket+d.cost.bytes(n))
-	res = c.exec(ops...)
+	res := c.exec(ops...)
 	if err := checkOK(c.node, "packet read", res); err != nil {
 		return false, res[len(res)-1].Cycle, err
 	}
