@@ -182,3 +182,30 @@ type Result struct {
 	Words []uint32 // KindReadBlock: the words read (fewer than asked after an ERR)
 	N     int      // block operations: words transferred; KindPoll: reads done
 }
+
+// Errors returned by ValidateBatch.
+var (
+	ErrEmptyBatch   = errors.New("empty batch")
+	ErrBatchTooLong = errors.New("batch too large")
+)
+
+// ValidateBatch checks a batch against Validate and the batch limits and returns the
+// number of block words it moves.
+func ValidateBatch(ops []Op) (words int, err error) {
+	if len(ops) == 0 {
+		return 0, ErrEmptyBatch
+	}
+	if len(ops) > MaxBatchOps {
+		return 0, fmt.Errorf("%w: %d operations, limit %d", ErrBatchTooLong, len(ops), MaxBatchOps)
+	}
+	for i, op := range ops {
+		if err := op.Validate(); err != nil {
+			return 0, fmt.Errorf("op %d: %w", i, err)
+		}
+		words += op.BlockWords()
+	}
+	if words > MaxBatchWords {
+		return 0, fmt.Errorf("%w: %d block words, limit %d", ErrBatchTooLong, words, MaxBatchWords)
+	}
+	return words, nil
+}

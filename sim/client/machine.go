@@ -62,21 +62,8 @@ func (c *Client) Submit(node int, ops []bus.Op) error {
 	if c.inflight[node] {
 		return fmt.Errorf("submit to node %d: %w", node, ErrBusy)
 	}
-	if len(ops) == 0 {
-		return fmt.Errorf("%w: empty batch for node %d", ErrBadBatch, node)
-	}
-	if len(ops) > bus.MaxBatchOps {
-		return fmt.Errorf("%w: %d operations for node %d, limit %d", ErrBadBatch, len(ops), node, bus.MaxBatchOps)
-	}
-	nwords := 0
-	for i, op := range ops {
-		if err := op.Validate(); err != nil {
-			return fmt.Errorf("%w: node %d op %d: %v", ErrBadBatch, node, i, err)
-		}
-		nwords += op.BlockWords()
-	}
-	if nwords > bus.MaxBatchWords {
-		return fmt.Errorf("%w: %d block words for node %d, limit %d", ErrBadBatch, nwords, node, bus.MaxBatchWords)
+	if _, err := bus.ValidateBatch(ops); err != nil {
+		return fmt.Errorf("%w: node %d: %v", ErrBadBatch, node, err)
 	}
 	c.pending = append(c.pending, &pb.NodeBatch{Node: uint32(node), PackedOps: toPacked(ops)})
 	c.inflight[node] = true
