@@ -66,12 +66,18 @@ var (
 	ErrAlignTimeout = errors.New("alignment timeout")
 	ErrTimeout      = errors.New("deadline exceeded")
 	ErrApp          = errors.New("application failed")
+	// ErrMalformed and ErrUnexpected are what the upstream scenario apps (Hello, Exchange)
+	// wrap when a peer sends a message that does not decode or that the protocol does not
+	// allow at that point.
+	ErrMalformed  = errors.New("malformed message")
+	ErrUnexpected = errors.New("unexpected data from peer")
 )
 
 // Defaults.
 const (
-	// UpstreamPort is the TCP port of link 0 in upstream addressing; link p of a node pair
-	// uses UpstreamPort + 64*min(p, q) + max(p, q) so a node's links never share a port.
+	// UpstreamPort is the TCP port of link 0 in upstream addressing. Links are numbered in
+	// the order of their lower endpoint in the wiring plan and link i uses UpstreamPort + i,
+	// so no two links of a node share a port (gVisor refuses a second late open on one).
 	UpstreamPort = 8080
 	// ListenPort is the TCP port listeners use in derived addressing.
 	ListenPort = 7000
@@ -165,6 +171,9 @@ type Conn struct {
 	Local Endpoint
 	Peer  Endpoint
 	DNA   [12]byte // the local node's DNA
+	// Offset is the link's measured alignment offset at this end (LinkReport.Offset): the
+	// total clear_at_count shift its RX applied, upstream's latency of the edge.
+	Offset int
 	*netstack.Conn
 }
 
@@ -479,7 +488,7 @@ func (rt *Runtime) advance() error {
 	}
 	finished, err := rt.cfg.App.Step(rt.now())
 	if err != nil {
-		return fmt.Errorf("%w at cycle %d: %v", ErrApp, rt.now(), err)
+		return fmt.Errorf("%w at cycle %d: %w", ErrApp, rt.now(), err)
 	}
 	rt.barrier()
 	if finished {
@@ -518,12 +527,12 @@ func (rt *Runtime) connect() error {
 		if c == nil {
 			continue
 		}
-		l.conn = &Conn{Local: l.ep, Peer: l.peer, DNA: rt.nodes[l.ep.Node].dna, Conn: c}
+		l.conn = &Conn{Local: l.ep, Peer: l.peer, DNA: rt.nodes[l.ep.Node].dna, Offset: l.al.offset, Conn: c}
 		l.estab = rt.now()
 		rt.log.Debug("connection established", "link", l.ep.String()+"-"+l.peer.String(), "cycle", l.estab)
 		if rt.cfg.App != nil {
 			if err := rt.cfg.App.Open(l.conn); err != nil {
-				return fmt.Errorf("%w: open on %v: %v", ErrApp, l.ep, err)
+				return fmt.Errorf("%w: open on %v: %w", ErrApp, l.ep, err)
 			}
 		}
 	}
@@ -630,8 +639,7 @@ func (rt *Runtime) attach(n *nodeState, l *linkState) error {
 	l.nicID = id
 	switch {
 	case rt.cfg.Addressing == Upstream:
-		p, q := l.ep.Port, l.peer.Port
-		port := uint16(UpstreamPort + 64*min(p, q) + max(p, q))
+		port := uint16(UpstreamPort + rt.linkIndex(l))
 		l.sym, err = n.stack.OpenSymmetric(id, netip.AddrPortFrom(upstreamAddr, port))
 	case netstack.Connects(rt.portID(l.ep), rt.portID(l.peer)):
 		err = rt.dial(l)
@@ -642,6 +650,26 @@ func (rt *Runtime) attach(n *nodeState, l *linkState) error {
 		return fmt.Errorf("node %d port %d: open: %w", n.id, l.ep.Port, err)
 	}
 	return nil
+}
+
+// linkIndex numbers the link l belongs to: the rank of its lower endpoint among the lower
+// endpoints of all links. Both ends compute the same number.
+func (rt *Runtime) linkIndex(l *linkState) int {
+	low := func(a, b Endpoint) Endpoint {
+		if b.Node < a.Node || b.Node == a.Node && b.Port < a.Port {
+			return b
+		}
+		return a
+	}
+	mine := low(l.ep, l.peer)
+	i := 0
+	for _, m := range rt.links {
+		e := low(m.ep, m.peer)
+		if m.ep == e && (e.Node < mine.Node || e.Node == mine.Node && e.Port < mine.Port) {
+			i++
+		}
+	}
+	return i
 }
 
 // firmware is one node's software, from boot to the packet loop.

@@ -434,3 +434,105 @@ func fileBytes(t *testing.T, path string) []byte {
 	}
 	return b
 }
+
+// fstTimes reads the start and end time of an FST file's header (big-endian u64 at byte
+// offsets 9 and 17, gtkwave/fstapi.c).
+func fstTimes(t *testing.T, path string) (uint64, uint64) {
+	t.Helper()
+	b := fileBytes(t, path)
+	if len(b) < 25 || b[0] != 0 { // FST_BL_HDR
+		t.Fatalf("%s: not an FST file (%d bytes)", path, len(b))
+	}
+	be := func(p []byte) uint64 {
+		var v uint64
+		for _, c := range p {
+			v = v<<8 | uint64(c)
+		}
+		return v
+	}
+	return be(b[9:17]), be(b[17:25])
+}
+
+// TestWaveformOnOff switches the FST dump on and off while the simulation runs, into two
+// files, and checks that each covers exactly its window of simulated time.
+func TestWaveformOnOff(t *testing.T) {
+	e := newEngine(t, Config{Topology: Pair(2), Depth: 16, Seed: 9, Waveforms: true})
+	period := uint64(1e12 / DefaultClockHz) // ps per cycle (8000)
+	dir := t.TempDir()
+	windows := []struct{ from, to uint64 }{{100, 200}, {300, 450}}
+	for i, w := range windows {
+		if err := e.Step(w.from - e.Cycle()); err != nil {
+			t.Fatal(err)
+		}
+		path := filepath.Join(dir, string(rune('a'+i))+".fst")
+		if err := e.StartWaveform(path); err != nil {
+			t.Fatal(err)
+		}
+		if err := e.StartWaveform(path + "2"); !errors.Is(err, ErrWaveform) {
+			t.Errorf("second StartWaveform: got %v, want ErrWaveform", err)
+		}
+		if err := e.Step(w.to - w.from); err != nil {
+			t.Fatal(err)
+		}
+		if err := e.StopWaveform(); err != nil {
+			t.Fatal(err)
+		}
+		start, end := fstTimes(t, path)
+		if wantStart, wantEnd := w.from*period, (w.to-1)*period+period/2; start != wantStart || end != wantEnd {
+			t.Errorf("window %d: FST covers [%d, %d] ps, want [%d, %d]", i, start, end, wantStart, wantEnd)
+		}
+	}
+	// A model without waveform support refuses clearly.
+	plain := newEngine(t, Config{Topology: Pair(2), Depth: 16, Seed: 9})
+	if err := plain.StartWaveform(filepath.Join(dir, "x.fst")); !errors.Is(err, ErrNoWaveforms) {
+		t.Errorf("StartWaveform without support: got %v, want ErrNoWaveforms", err)
+	}
+	if err := e.StartWaveform(filepath.Join(dir, "no", "such", "dir.fst")); !errors.Is(err, ErrWaveform) {
+		t.Errorf("StartWaveform into a missing directory: got %v, want ErrWaveform", err)
+	}
+}
+
+// TestBackdoor pokes ring buffer memory and registers without advancing time and sees the
+// hardware use them: a poked TX word goes out on the link once TX is poked enabled.
+func TestBackdoor(t *testing.T) {
+	const depth = 16
+	e := newEngine(t, Config{Topology: Pair(0), Depth: depth, Seed: 1, Release: []uint64{0, 0}})
+	before := e.Cycle()
+	for i := 0; i < depth; i++ {
+		if err := e.Poke(0, 0, TXMem, i, 0xC0DE_0000+uint64(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := e.Poke(0, 0, TXEnable, 0, 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Poke(1, 0, RXEnable, 0, 1); err != nil {
+		t.Fatal(err)
+	}
+	if e.Cycle() != before {
+		t.Fatalf("backdoor access advanced time from %d to %d", before, e.Cycle())
+	}
+	if err := e.Poke(0, 0, TXCount, 0, 3); !errors.Is(err, ErrBadBackdoor) {
+		t.Errorf("poke of a counter: got %v, want ErrBadBackdoor", err)
+	}
+	if _, err := e.Peek(0, 0, TXMem, depth); !errors.Is(err, ErrBadBackdoor) {
+		t.Errorf("peek past the buffer: got %v, want ErrBadBackdoor", err)
+	}
+	if _, err := e.Peek(0, 1, TXMem, 0); !errors.Is(err, ErrBadPort) {
+		t.Errorf("peek of port 1: got %v, want ErrBadPort", err)
+	}
+	if err := e.Step(2*depth + 4); err != nil {
+		t.Fatal(err)
+	}
+	rx := readRX(t, e, 1, 0)
+	tx := make([]uint64, depth)
+	for i := range tx {
+		tx[i], _ = e.Peek(0, 0, TXMem, i)
+	}
+	if r := rotation(tx, rx); r < 0 {
+		t.Errorf("RX %x is not a rotation of the poked TX %x", rx, tx)
+	}
+	if en, _ := e.Peek(1, 0, RXEnable, 0); en != 1 {
+		t.Errorf("RX enable reads %d after the poke, want 1", en)
+	}
+}

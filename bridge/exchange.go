@@ -1,0 +1,542 @@
+package bridge
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"slices"
+)
+
+// Sizes of the link protocol's messages (SPEC section 6), in bytes.
+const (
+	// LinkInfoLen is the length of an encoded LinkInfo.
+	LinkInfoLen = 16
+	// CommandLen is the length of an encoded Command.
+	CommandLen = 4
+	// ReportHeaderLen is the length of a report's header: the edge count.
+	ReportHeaderLen = 4
+	// EdgeLen is the length of an encoded Edge.
+	EdgeLen = 40
+	// MaxReportEdges bounds the edge count a report may announce; a larger count is
+	// malformed (a node has at most a few dozen links).
+	MaxReportEdges = 4096
+)
+
+// LinkInfo is what each end of a link sends first in the link protocol exchange: its
+// node's DNA and its port. Encoded it is LinkInfoLen bytes:
+//
+//	bytes  0-11  dna   the node's 96-bit device DNA as Conn.DNA holds it (the three DNA
+//	                   registers, each a little-endian u32, low word first)
+//	bytes 12-15  port  the sender's port on the link, u32 LE
+type LinkInfo struct {
+	DNA  [12]byte
+	Port uint32
+}
+
+// AppendBinary implements encoding.BinaryAppender.
+func (li LinkInfo) AppendBinary(b []byte) ([]byte, error) {
+	b = append(b, li.DNA[:]...)
+	return binary.LittleEndian.AppendUint32(b, li.Port), nil
+}
+
+// MarshalBinary implements encoding.BinaryMarshaler.
+func (li LinkInfo) MarshalBinary() ([]byte, error) {
+	return li.AppendBinary(make([]byte, 0, LinkInfoLen))
+}
+
+// UnmarshalBinary implements encoding.BinaryUnmarshaler: b must be exactly LinkInfoLen
+// bytes; errors wrap ErrMalformed.
+func (li *LinkInfo) UnmarshalBinary(b []byte) error {
+	if len(b) != LinkInfoLen {
+		return fmt.Errorf("%w: link info of %d bytes, want %d", ErrMalformed, len(b), LinkInfoLen)
+	}
+	copy(li.DNA[:], b)
+	li.Port = binary.LittleEndian.Uint32(b[12:])
+	return nil
+}
+
+// Command is a manager's request to a neighbour. Encoded it is CommandLen bytes: the
+// command byte, then three zero bytes (upstream's CommandWire).
+type Command uint8
+
+// CommandRequestReport asks the peer for its edges (upstream's RequestUgnReport).
+const CommandRequestReport Command = 1
+
+// String returns the command's name.
+func (c Command) String() string {
+	if c == CommandRequestReport {
+		return "RequestReport"
+	}
+	return fmt.Sprintf("Command(%d)", uint8(c))
+}
+
+// AppendBinary implements encoding.BinaryAppender.
+func (c Command) AppendBinary(b []byte) ([]byte, error) {
+	return append(b, byte(c), 0, 0, 0), nil
+}
+
+// MarshalBinary implements encoding.BinaryMarshaler.
+func (c Command) MarshalBinary() ([]byte, error) {
+	return c.AppendBinary(make([]byte, 0, CommandLen))
+}
+
+// UnmarshalBinary implements encoding.BinaryUnmarshaler: b must be exactly CommandLen
+// bytes, a known command and zero padding; errors wrap ErrMalformed.
+func (c *Command) UnmarshalBinary(b []byte) error {
+	switch {
+	case len(b) != CommandLen:
+		return fmt.Errorf("%w: command of %d bytes, want %d", ErrMalformed, len(b), CommandLen)
+	case Command(b[0]) != CommandRequestReport:
+		return fmt.Errorf("%w: unknown command %d (% x)", ErrMalformed, b[0], b)
+	case b[1] != 0 || b[2] != 0 || b[3] != 0:
+		return fmt.Errorf("%w: command padding % x, want zeroes", ErrMalformed, b[1:])
+	}
+	*c = Command(b[0])
+	return nil
+}
+
+// AppendReportHeader appends a report's header: the number of edges that follow, u32 LE.
+func AppendReportHeader(b []byte, count int) []byte {
+	return binary.LittleEndian.AppendUint32(b, uint32(count))
+}
+
+// ParseReportHeader decodes a report's header, ReportHeaderLen bytes, and returns the edge
+// count; a count above MaxReportEdges is malformed. Errors wrap ErrMalformed.
+func ParseReportHeader(b []byte) (int, error) {
+	if len(b) != ReportHeaderLen {
+		return 0, fmt.Errorf("%w: report header of %d bytes, want %d", ErrMalformed, len(b), ReportHeaderLen)
+	}
+	n := binary.LittleEndian.Uint32(b)
+	if n > MaxReportEdges {
+		return 0, fmt.Errorf("%w: report of %d edges, more than %d", ErrMalformed, n, MaxReportEdges)
+	}
+	return int(n), nil
+}
+
+// Edge is one directed edge of the report: recorded by the link end (SrcDNA, SrcPort),
+// whose peer is (DstDNA, DstPort), with the latency that end measured. Encoded it is
+// EdgeLen bytes, all little-endian (upstream's UgnEdgeWire):
+//
+//	bytes  0-11  src DNA
+//	bytes 12-23  dst DNA
+//	bytes 24-27  src port  u32
+//	bytes 28-31  dst port  u32
+//	bytes 32-39  latency   i64
+type Edge struct {
+	SrcDNA, DstDNA   [12]byte
+	SrcPort, DstPort uint32
+	// Latency is the link's measured alignment offset at the src end: the total
+	// clear_at_count shift its RX applied (LinkReport.Offset).
+	Latency int64
+}
+
+// AppendBinary implements encoding.BinaryAppender.
+func (e Edge) AppendBinary(b []byte) ([]byte, error) {
+	b = append(b, e.SrcDNA[:]...)
+	b = append(b, e.DstDNA[:]...)
+	b = binary.LittleEndian.AppendUint32(b, e.SrcPort)
+	b = binary.LittleEndian.AppendUint32(b, e.DstPort)
+	return binary.LittleEndian.AppendUint64(b, uint64(e.Latency)), nil
+}
+
+// MarshalBinary implements encoding.BinaryMarshaler.
+func (e Edge) MarshalBinary() ([]byte, error) {
+	return e.AppendBinary(make([]byte, 0, EdgeLen))
+}
+
+// UnmarshalBinary implements encoding.BinaryUnmarshaler: b must be exactly EdgeLen bytes;
+// errors wrap ErrMalformed.
+func (e *Edge) UnmarshalBinary(b []byte) error {
+	if len(b) != EdgeLen {
+		return fmt.Errorf("%w: edge of %d bytes, want %d", ErrMalformed, len(b), EdgeLen)
+	}
+	copy(e.SrcDNA[:], b[0:12])
+	copy(e.DstDNA[:], b[12:24])
+	e.SrcPort = binary.LittleEndian.Uint32(b[24:])
+	e.DstPort = binary.LittleEndian.Uint32(b[28:])
+	e.Latency = int64(binary.LittleEndian.Uint64(b[32:]))
+	return nil
+}
+
+// String returns "src.port->dst.port (latency n)" with the DNAs in hex.
+func (e Edge) String() string {
+	return fmt.Sprintf("%x.%d->%x.%d (latency %d)", e.SrcDNA, e.SrcPort, e.DstDNA, e.DstPort, e.Latency)
+}
+
+// CompareEdges orders edges by src DNA, src port, dst DNA, dst port and latency (the
+// order of Exchange.Report).
+func CompareEdges(a, b Edge) int {
+	if c := bytes.Compare(a.SrcDNA[:], b.SrcDNA[:]); c != 0 {
+		return c
+	}
+	if a.SrcPort != b.SrcPort {
+		return cmpU32(a.SrcPort, b.SrcPort)
+	}
+	if c := bytes.Compare(a.DstDNA[:], b.DstDNA[:]); c != 0 {
+		return c
+	}
+	if a.DstPort != b.DstPort {
+		return cmpU32(a.DstPort, b.DstPort)
+	}
+	switch {
+	case a.Latency < b.Latency:
+		return -1
+	case a.Latency > b.Latency:
+		return 1
+	}
+	return 0
+}
+
+func cmpU32(a, b uint32) int {
+	if a < b {
+		return -1
+	}
+	return 1
+}
+
+// Exchange is SPEC section 6's link protocol exchange and manager report as an App.
+//
+// On every link each end sends its LinkInfo (Conn.DNA and its port) and reads the peer's,
+// which gives the end its Edge (local DNA and port to the peer's, with the end's measured
+// latency). The manager node then, once every one of its links has exchanged, sends
+// CommandRequestReport on each of its connections and shuts its side; a neighbour answers,
+// once all of its own links have exchanged, with a report header (the edge count) and its
+// edges in port order, and shuts its side. Links between two other nodes close right
+// after the exchange. Every end closes its connection when both directions ended, and is
+// done when the close completed (TIME-WAIT or CLOSED). The manager's Report is its own
+// edges plus every neighbour's, sorted, each edge once: in a full mesh, every directed
+// edge of the topology (as upstream, other topologies give the manager's neighbourhood).
+//
+// Anything else from a peer fails the run at once with an error wrapping ErrMalformed or
+// ErrUnexpected: a message that does not decode, bytes where none may come, a report edge
+// not recorded by the peer, an end of stream before the protocol's end. A peer that goes
+// silent is caught by the run's Deadline, and Pending says what was awaited.
+//
+// Like every App, its methods are called from the runtime's goroutine only and never block.
+type Exchange struct {
+	// Manager is the node that collects the report.
+	Manager int
+	// Latency returns the latency the edge of link end ep carries, and false if it is not
+	// known. Nil means the link's measured alignment offset (Conn.Offset).
+	Latency func(ep Endpoint) (int, bool)
+
+	ends   map[Endpoint]*exchangeEnd
+	order  []Endpoint // sorted: what the app does never depends on map order
+	rbuf   []byte
+	report []Edge
+}
+
+// NewExchange returns the exchange app with the given manager node and latency source.
+func NewExchange(manager int, latency func(Endpoint) (int, bool)) *Exchange {
+	return &Exchange{Manager: manager, Latency: latency}
+}
+
+// exchangeRole is what a link end does after the exchange.
+type exchangeRole uint8
+
+const (
+	// rolePlain: neither end is the manager's; close after the exchange.
+	rolePlain exchangeRole = iota
+	// roleManager: this end is the manager's; request the peer's report and read it.
+	roleManager
+	// roleToManager: the peer is the manager's end; answer its request.
+	roleToManager
+)
+
+type exchangeEnd struct {
+	wire
+	local, peer Endpoint
+	role        exchangeRole
+	in          []byte   // received, not yet parsed
+	info        LinkInfo // the peer's, once haveInfo
+	haveInfo    bool
+	edge        Edge // this end's edge; DstDNA and DstPort once haveInfo
+	requested   bool // roleManager: request queued; roleToManager: request received
+	answered    bool // roleToManager: report queued
+	count       int  // roleManager: edges the peer announced, once haveCount
+	haveCount   bool
+	edges       []Edge // roleManager: the peer's report
+	done        bool   // the close completed
+}
+
+// Open implements App.Open.
+func (x *Exchange) Open(c *Conn) error {
+	return x.open(c.Local, c.Peer, c.DNA, c.Offset, c)
+}
+
+// open starts the link end local of a node with DNA dna, whose peer is peer and whose
+// measured offset is offset, on s.
+func (x *Exchange) open(local, peer Endpoint, dna [12]byte, offset int, s stream) error {
+	if x.ends == nil {
+		x.ends = map[Endpoint]*exchangeEnd{}
+	}
+	if _, ok := x.ends[local]; ok {
+		return fmt.Errorf("exchange: link end %v opened twice", local)
+	}
+	latency := offset
+	if x.Latency != nil {
+		var ok bool
+		if latency, ok = x.Latency(local); !ok {
+			return fmt.Errorf("exchange on link end %v: no measured latency", local)
+		}
+	}
+	e := &exchangeEnd{local: local, peer: peer,
+		edge: Edge{SrcDNA: dna, SrcPort: uint32(local.Port), Latency: int64(latency)}}
+	e.s = s
+	switch {
+	case local.Node == x.Manager:
+		e.role = roleManager
+	case peer.Node == x.Manager:
+		e.role = roleToManager
+	default:
+		e.lastWord = true
+	}
+	e.out, _ = LinkInfo{DNA: dna, Port: uint32(local.Port)}.AppendBinary(nil)
+	x.ends[local] = e
+	x.order = insertEndpoint(x.order, local)
+	return nil
+}
+
+// Step implements App.Step: it reads and checks what arrived on every end, sends the
+// request or the report where it is due, and closes each connection when both directions
+// ended. It reports true once every end's close completed.
+func (x *Exchange) Step(_ uint64) (bool, error) {
+	if x.rbuf == nil {
+		x.rbuf = make([]byte, 4<<10)
+	}
+	for _, ep := range x.order {
+		if err := x.ends[ep].receiveAll(x.rbuf); err != nil {
+			return false, fmt.Errorf("exchange on link end %v: %w", ep, err)
+		}
+	}
+	finished := len(x.order) > 0
+	for _, ep := range x.order {
+		e := x.ends[ep]
+		if e.done {
+			continue
+		}
+		switch {
+		case e.role == roleManager && !e.requested && x.exchanged(ep.Node):
+			e.out, _ = CommandRequestReport.AppendBinary(e.out)
+			e.requested, e.lastWord = true, true
+		case e.role == roleToManager && e.requested && !e.answered && x.exchanged(ep.Node):
+			edges := x.Edges(ep.Node)
+			e.out = AppendReportHeader(e.out, len(edges))
+			for _, ed := range edges {
+				e.out, _ = ed.AppendBinary(e.out)
+			}
+			e.answered, e.lastWord = true, true
+		}
+		if err := e.flush(); err != nil {
+			return false, fmt.Errorf("exchange on link end %v: %w", ep, err)
+		}
+		if err := e.shutdown(); err != nil {
+			return false, fmt.Errorf("exchange on link end %v: %w", ep, err)
+		}
+		done, err := e.finish()
+		if err != nil {
+			return false, fmt.Errorf("exchange on link end %v: %w", ep, err)
+		}
+		e.done = done
+		finished = finished && e.done
+	}
+	if finished && x.report == nil {
+		x.report = x.collect()
+	}
+	return finished, nil
+}
+
+// exchanged reports whether every link end of node has the peer's LinkInfo.
+func (x *Exchange) exchanged(node int) bool {
+	for _, ep := range x.order {
+		if ep.Node == node && !x.ends[ep].haveInfo {
+			return false
+		}
+	}
+	return true
+}
+
+// Edges returns the edges node recorded, one per link end that received the peer's
+// LinkInfo, in port order.
+func (x *Exchange) Edges(node int) []Edge {
+	var edges []Edge
+	for _, ep := range x.order {
+		if e := x.ends[ep]; ep.Node == node && e.haveInfo {
+			edges = append(edges, e.edge)
+		}
+	}
+	return edges
+}
+
+// collect is the manager's report: its own edges and its neighbours', sorted, each once
+// (a neighbour reached over several links reports its edges on each of them).
+func (x *Exchange) collect() []Edge {
+	edges := x.Edges(x.Manager)
+	for _, ep := range x.order {
+		if e := x.ends[ep]; e.role == roleManager {
+			edges = append(edges, e.edges...)
+		}
+	}
+	slices.SortFunc(edges, CompareEdges)
+	return slices.Compact(edges)
+}
+
+// Report returns the manager's report, sorted by CompareEdges, once every end finished;
+// nil before.
+func (x *Exchange) Report() []Edge { return slices.Clone(x.report) }
+
+// Pending describes the first end that has not finished, for timeout messages.
+func (x *Exchange) Pending() string {
+	for _, ep := range x.order {
+		e := x.ends[ep]
+		if !e.done {
+			return fmt.Sprintf("exchange on link end %v: waiting for %s; %d bytes queued, shut %v, eof %v, closed %v (TCP %v)",
+				ep, e.awaiting(), len(e.out), e.shut, e.eof, e.closed, e.s.State())
+		}
+	}
+	return "exchange: waiting for connections"
+}
+
+// receiveAll reads and parses everything that arrived on the end.
+func (e *exchangeEnd) receiveAll(rbuf []byte) error {
+	eof := e.eof
+	if err := e.receive(rbuf, e.deliver); err != nil {
+		return err
+	}
+	if e.eof && !eof {
+		if what := e.missing(); what != "" {
+			return fmt.Errorf("%w: peer closed its side %s", ErrUnexpected, what)
+		}
+	}
+	return nil
+}
+
+func (e *exchangeEnd) deliver(p []byte) error {
+	e.in = append(e.in, p...)
+	return e.parse()
+}
+
+// take removes and returns the next n received bytes, if they arrived.
+func (e *exchangeEnd) take(n int) ([]byte, bool) {
+	if len(e.in) < n {
+		return nil, false
+	}
+	b := e.in[:n:n]
+	e.in = e.in[n:]
+	return b, true
+}
+
+// parse consumes the received bytes the protocol allows at this point.
+func (e *exchangeEnd) parse() error {
+	for {
+		switch {
+		case !e.haveInfo:
+			b, ok := e.take(LinkInfoLen)
+			if !ok {
+				return nil
+			}
+			if err := e.info.UnmarshalBinary(b); err != nil {
+				return fmt.Errorf("link info: %w", err)
+			}
+			e.haveInfo = true
+			e.edge.DstDNA, e.edge.DstPort = e.info.DNA, e.info.Port
+		case e.role == roleToManager && !e.requested:
+			b, ok := e.take(CommandLen)
+			if !ok {
+				return nil
+			}
+			var c Command
+			if err := c.UnmarshalBinary(b); err != nil {
+				return fmt.Errorf("request: %w", err)
+			}
+			e.requested = true
+		case e.role == roleManager && e.requested && !e.haveCount:
+			b, ok := e.take(ReportHeaderLen)
+			if !ok {
+				return nil
+			}
+			n, err := ParseReportHeader(b)
+			if err != nil {
+				return fmt.Errorf("report: %w", err)
+			}
+			e.count, e.haveCount = n, true
+		case e.role == roleManager && e.haveCount && len(e.edges) < e.count:
+			b, ok := e.take(EdgeLen)
+			if !ok {
+				return nil
+			}
+			var ed Edge
+			if err := ed.UnmarshalBinary(b); err != nil {
+				return fmt.Errorf("report edge %d: %w", len(e.edges), err)
+			}
+			if err := e.checkEdge(ed); err != nil {
+				return fmt.Errorf("report edge %d: %w", len(e.edges), err)
+			}
+			e.edges = append(e.edges, ed)
+		default:
+			if len(e.in) > 0 {
+				return fmt.Errorf("%w: %d bytes (% x) %s", ErrUnexpected, len(e.in), e.in[:min(len(e.in), 8)], e.nothingDue())
+			}
+			return nil
+		}
+	}
+}
+
+// nothingDue says why no data may arrive at this point.
+func (e *exchangeEnd) nothingDue() string {
+	if e.role == roleManager && !e.requested {
+		return "before the report request"
+	}
+	return "after the protocol's end"
+}
+
+// checkEdge checks that an edge of the peer's report was recorded by the peer, and that
+// its edge back to this end names this end.
+func (e *exchangeEnd) checkEdge(ed Edge) error {
+	if ed.SrcDNA != e.info.DNA {
+		return fmt.Errorf("%w: edge %v was not recorded by the peer (DNA %x)", ErrUnexpected, ed, e.info.DNA)
+	}
+	if ed.SrcPort == e.info.Port && (ed.DstDNA != e.edge.SrcDNA || ed.DstPort != e.edge.SrcPort) {
+		return fmt.Errorf("%w: the peer's edge %v on this link does not end at this end (%x.%d)",
+			ErrUnexpected, ed, e.edge.SrcDNA, e.edge.SrcPort)
+	}
+	return nil
+}
+
+// missing describes what the protocol still expects from the peer, or "" if nothing.
+func (e *exchangeEnd) missing() string {
+	switch {
+	case !e.haveInfo:
+		return fmt.Sprintf("before its link info (%d of %d bytes)", len(e.in), LinkInfoLen)
+	case e.role == roleToManager && !e.requested:
+		return fmt.Sprintf("before the report request (%d of %d bytes)", len(e.in), CommandLen)
+	case e.role == roleManager && !e.requested:
+		return "before the report was requested"
+	case e.role == roleManager && !e.haveCount:
+		return fmt.Sprintf("before the report header (%d of %d bytes)", len(e.in), ReportHeaderLen)
+	case e.role == roleManager && len(e.edges) < e.count:
+		return fmt.Sprintf("after %d of %d report edges", len(e.edges), e.count)
+	}
+	return ""
+}
+
+// awaiting describes what the end waits for, for Pending.
+func (e *exchangeEnd) awaiting() string {
+	switch {
+	case !e.haveInfo:
+		return fmt.Sprintf("the peer's link info (%d of %d bytes)", len(e.in), LinkInfoLen)
+	case e.role == roleManager && !e.requested:
+		return "the node's other exchanges, to request the report"
+	case e.role == roleManager && !e.haveCount:
+		return fmt.Sprintf("the report header (%d of %d bytes)", len(e.in), ReportHeaderLen)
+	case e.role == roleManager && len(e.edges) < e.count:
+		return fmt.Sprintf("report edge %d of %d", len(e.edges), e.count)
+	case e.role == roleToManager && !e.requested:
+		return fmt.Sprintf("the manager's report request (%d of %d bytes)", len(e.in), CommandLen)
+	case e.role == roleToManager && !e.answered:
+		return "the node's other exchanges, to answer the report request"
+	case !e.eof:
+		return "the peer's end of stream"
+	}
+	return "the close to complete"
+}
