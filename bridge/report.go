@@ -47,6 +47,9 @@ type Report struct {
 	CorruptedAccepted uint64 `json:"corrupted_accepted"`
 	StackDropped      uint64 `json:"stack_dropped"`
 
+	// Edges is the manager's report of the exchange app (empty for other apps).
+	Edges []Edge `json:"edges,omitempty"`
+
 	Links  []LinkReport `json:"links"`
 	Stacks []NodeReport `json:"node_stacks"`
 

@@ -55,6 +55,7 @@ type runFlags struct {
 	rtlDir     string
 	logLevel   string
 	progress   string
+	app        string
 }
 
 func (f *runFlags) register(fs *flag.FlagSet) {
@@ -85,6 +86,8 @@ func (f *runFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.rtlDir, "rtl", "", "node RTL directory implementing the port contract (default: ringsim's)")
 	fs.StringVar(&f.logLevel, "log-level", "warn", "log level: trace, debug, info, warn, error")
 	fs.StringVar(&f.progress, "progress", "auto", "progress display: auto (bar on a terminal), bar, lines, none")
+	fs.StringVar(&f.app, "app", "transfer", "what runs over the connections: transfer (--bytes each way, SHA-256 checked), "+
+		"hello (upstream's simultaneous-open greeting) or exchange (upstream's DNA and port exchange; node 0 collects the report)")
 }
 
 func runMain(ctx context.Context, args []string) int {
@@ -185,6 +188,11 @@ func (f *runFlags) plan() (*job, error) {
 	if f.tracePath != "" && f.simAddr != "" {
 		return nil, errors.New("-trace works with the embedded simulator; with -sim, call StartWaveform on the server")
 	}
+	switch f.app {
+	case "transfer", "hello", "exchange":
+	default:
+		return nil, fmt.Errorf("-app %q: want transfer, hello or exchange", f.app)
+	}
 	switch f.progress {
 	case "auto":
 		j.bar = term.IsTerminal(int(os.Stdout.Fd()))
@@ -237,7 +245,7 @@ func (j *job) run(ctx context.Context) int {
 		peers[bridge.Endpoint{Node: l.To.Node, Port: l.To.Port}] = bridge.Endpoint{Node: l.From.Node, Port: l.From.Port}
 		maxLatency = max(maxLatency, uint64(l.Latency))
 	}
-	app := bridge.NewTransfer(j.bytes, j.f.seed)
+	app, verify := j.newApp()
 	deadline := j.f.deadline
 	if deadline == 0 {
 		deadline = 2_000_000_000
@@ -270,10 +278,13 @@ func (j *job) run(ctx context.Context) int {
 		}
 	}
 	if runErr == nil {
-		if err := app.Verify(); err != nil {
+		if err := verify(); err != nil {
 			runErr = fmt.Errorf("verify: %w", err)
 			rep.Error = runErr.Error()
 		}
+	}
+	if x, ok := app.(*bridge.Exchange); ok && runErr == nil {
+		rep.Edges = x.Report()
 	}
 	j.summary(rep, runErr)
 	if j.f.jsonPath != "" {
@@ -286,6 +297,25 @@ func (j *job) run(ctx context.Context) int {
 		return 1
 	}
 	return 0
+}
+
+// newApp returns the application and the check that it did its job.
+func (j *job) newApp() (bridge.App, func() error) {
+	switch j.f.app {
+	case "hello":
+		h := bridge.NewHello(3)
+		return h, h.Verify
+	case "exchange":
+		x := bridge.NewExchange(0, nil)
+		return x, func() error {
+			if got, want := len(x.Report()), len(j.topo.Links); got != want {
+				return fmt.Errorf("the manager's report has %d edges, want one per link end: %d", got, want)
+			}
+			return nil
+		}
+	}
+	t := bridge.NewTransfer(j.bytes, j.f.seed)
+	return t, t.Verify
 }
 
 // start creates the machine: the embedded engine, or a session with a remote server.
@@ -415,9 +445,17 @@ func (j *job) summary(r *bridge.Report, err error) {
 		}
 		fmt.Fprintf(w, "  cycle %10d  %s\n", s.Cycle, s.Name)
 	}
-	if err != nil {
+	switch {
+	case err != nil:
 		fmt.Fprintf(w, "FAIL: %v\n", err)
-	} else {
+	case j.f.app == "hello":
+		fmt.Fprintf(w, "PASS: greetings and messages exchanged and verified on %d link(s)\n", len(r.Links)/2)
+	case j.f.app == "exchange":
+		fmt.Fprintf(w, "PASS: node 0 collected %d edges (DNA, DNA, src port, dst port, latency):\n", len(r.Edges))
+		for _, e := range r.Edges {
+			fmt.Fprintf(w, "    %s\n", e)
+		}
+	default:
 		fmt.Fprintf(w, "PASS: %s each way on %d link(s) arrived intact (SHA-256 match)\n", human(j.bytes), len(r.Links)/2)
 	}
 	fmt.Fprintf(w, "  %d cycles = %.3f ms simulated in %.2f s (%.2f M cycles/s)\n",

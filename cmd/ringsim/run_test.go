@@ -110,6 +110,7 @@ func TestRunBadFlags(t *testing.T) {
 		{"missing topology file", []string{"--topology", "/nonexistent.json"}},
 		{"bad addressing", []string{"--addressing", "dhcp"}},
 		{"bad progress", []string{"--progress", "fancy"}},
+		{"bad app", []string{"--app", "ftp"}},
 		{"bad log level", []string{"--log-level", "loud"}},
 		{"stray argument", []string{"extra"}},
 		{"trace with remote", []string{"--trace", "x.fst", "--sim", "unix:/nonexistent"}},
