@@ -249,19 +249,17 @@ type nodeState struct {
 
 // Runtime runs the nodes' firmware in lockstep with the machine.
 type Runtime struct {
-	cfg    Config
-	m      Machine
-	log    hclog.Logger
-	nodes  []*nodeState
-	links  []*linkState
-	clock  *netstack.Clock
-	ns     float64 // nanoseconds per cycle
-	stop   bool
-	report *Report
-	err    error
-	wall   time.Time
-	guard  uint64
-	steps  map[string]uint64
+	cfg   Config
+	m     Machine
+	log   hclog.Logger
+	nodes []*nodeState
+	links []*linkState
+	clock *netstack.Clock
+	ns    float64 // nanoseconds per cycle
+	stop  bool
+	wall  time.Time
+	guard uint64
+	steps map[string]uint64
 }
 
 // New checks cfg and prepares a run.
@@ -458,9 +456,6 @@ func (rt *Runtime) Run(ctx context.Context) (*Report, error) {
 			n.results = res
 			n.busy = false
 		}
-	}
-	if runErr == nil && rt.err != nil {
-		runErr = rt.err
 	}
 	rep := rt.buildReport(start)
 	if runErr != nil {

@@ -402,9 +402,17 @@ func (j *job) progressFunc() func(bridge.Progress) {
 	if j.quiet {
 		return nil
 	}
+	quarter := 0 // plain lines: the last quarter of the transfer reported
 	return func(p bridge.Progress) {
 		if p.Step == "transfer" {
-			if !j.bar || p.Total == 0 {
+			if p.Total == 0 {
+				return
+			}
+			if !j.bar {
+				if q := int(4 * p.Done / p.Total); q > quarter && q < 4 {
+					quarter = q
+					fmt.Fprintf(j.out, "  cycle %10d  transfer %d%% (%s of %s)\n", p.Cycle, 25*q, human(p.Done), human(p.Total))
+				}
 				return
 			}
 			const width = 30
