@@ -368,6 +368,8 @@ func (b *Builder) Build(ctx context.Context, spec Spec) (*Model, error) {
 	}
 	os.RemoveAll(filepath.Join(tmp, "obj"))
 	os.RemoveAll(filepath.Join(tmp, "rtl"))
+	os.RemoveAll(filepath.Join(tmp, "csrc"))
+	os.Chmod(tmp, 0o755) // MkdirTemp made it private; the cache may be shared
 	if err := os.Rename(tmp, final); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrCacheSetup, err)
 	}
@@ -538,6 +540,7 @@ func (b *Builder) runtime(ctx context.Context, t Tools, trace, pic bool) (runtim
 		return runtimeObjs{}, fmt.Errorf("%w: %v", ErrCacheSetup, err)
 	}
 	os.RemoveAll(filepath.Join(tmp, "csrc"))
+	os.Chmod(tmp, 0o755)
 	if err := os.Rename(tmp, dir); err != nil {
 		return runtimeObjs{}, fmt.Errorf("%w: %v", ErrCacheSetup, err)
 	}

@@ -1,0 +1,121 @@
+package modelbuild
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/ringsim/ringsim/rtl"
+)
+
+func TestSpecValidate(t *testing.T) {
+	tests := []struct {
+		spec Spec
+		ok   bool
+	}{
+		{Spec{Depth: 2, Ports: 1}, true},
+		{Spec{Depth: 1 << 20, Ports: 64}, true},
+		{Spec{Depth: 1, Ports: 1}, false},
+		{Spec{Depth: 1<<20 + 1, Ports: 1}, false},
+		{Spec{Depth: 16, Ports: 0}, false},
+		{Spec{Depth: 16, Ports: 65}, false},
+	}
+	for _, tt := range tests {
+		err := tt.spec.Validate()
+		if (err == nil) != tt.ok {
+			t.Errorf("%+v: Validate() = %v, want ok %v", tt.spec, err, tt.ok)
+		}
+		if err != nil && !errors.Is(err, ErrBadSpec) {
+			t.Errorf("%+v: error %v does not wrap ErrBadSpec", tt.spec, err)
+		}
+	}
+}
+
+func TestSources(t *testing.T) {
+	if _, err := Sources(t.TempDir()); !errors.Is(err, ErrNoSources) {
+		t.Errorf("empty dir: got %v, want ErrNoSources", err)
+	}
+	f := filepath.Join(t.TempDir(), "x.sv")
+	os.WriteFile(f, []byte("module x; endmodule\n"), 0o644)
+	if _, err := Sources(f); err == nil || !strings.Contains(err.Error(), "not a directory") {
+		t.Errorf("a file: got %v, want a not-a-directory error", err)
+	}
+	if _, err := Sources("/nonexistent/rtl"); err == nil {
+		t.Errorf("missing dir: got nil error")
+	}
+	srcs, err := Sources("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, s := range srcs {
+		names = append(names, s.name)
+	}
+	if got := strings.Join(names, " "); got != "node_regs.sv ringsim.vlt ringsim_node.sv rx_ring_buffer.sv tx_ring_buffer.sv" {
+		t.Errorf("embedded sources: got %q", got)
+	}
+}
+
+// TestMissingTools checks the message a machine without Verilator gets.
+func TestMissingTools(t *testing.T) {
+	t.Setenv("PATH", t.TempDir())
+	_, err := findTools()
+	if !errors.Is(err, ErrNoTool) || !strings.Contains(err.Error(), "apt-get install -y verilator") {
+		t.Errorf("got %v, want ErrNoTool naming the install command", err)
+	}
+}
+
+// copyRTL copies ringsim's RTL into a new directory and returns it.
+func copyRTL(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	entries, _ := rtl.FS.ReadDir(".")
+	for _, e := range entries {
+		b, _ := rtl.FS.ReadFile(e.Name())
+		if err := os.WriteFile(filepath.Join(dir, e.Name()), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// TestBuildCache builds a user RTL directory twice (the second time from the cache), then
+// after an edit (a new key), and checks that broken RTL fails with Verilator's message.
+func TestBuildCache(t *testing.T) {
+	ctx := context.Background()
+	b := &Builder{CacheDir: t.TempDir()}
+	dir := copyRTL(t)
+	spec := Spec{RTLDir: dir, Depth: 4, Ports: 1}
+	m1, err := b.Build(ctx, spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m1.Cached {
+		t.Errorf("first build reported as cached")
+	}
+	if _, err := os.Stat(m1.Path); err != nil {
+		t.Fatalf("model not in the cache: %v", err)
+	}
+	m2, err := b.Build(ctx, spec)
+	if err != nil || !m2.Cached || m2.Key != m1.Key {
+		t.Errorf("second build: cached %v key %s err %v; want a cache hit with key %s", m2.Cached, m2.Key, err, m1.Key)
+	}
+	f := filepath.Join(dir, "node_regs.sv")
+	src, _ := os.ReadFile(f)
+	os.WriteFile(f, append(src, []byte("\n// an edit\n")...), 0o644)
+	m3, err := b.Build(ctx, spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m3.Key == m1.Key || m3.RTLHash == m1.RTLHash || m3.Cached {
+		t.Errorf("edited RTL: key %s (was %s), cached %v; want a new build", m3.Key, m1.Key, m3.Cached)
+	}
+	os.WriteFile(f, []byte("module node_regs(; endmodule\n"), 0o644)
+	_, err = b.Build(ctx, spec)
+	if !errors.Is(err, ErrVerilator) || !strings.Contains(err.Error(), "node_regs.sv") {
+		t.Errorf("broken RTL: got %v, want ErrVerilator naming node_regs.sv", err)
+	}
+}
