@@ -25,6 +25,9 @@ type DeviceStats struct {
 	// and its disabling RX for the read (the header it then read had changed).
 	TornRX uint64 `json:"torn_rx"`
 	Polls  uint64 `json:"polls"` // header polls
+	// Unconfirmed counts seed-framing (ip) reads that disagreed with the read before: a
+	// corrupted or torn copy that the receiver did not take for the packet.
+	Unconfirmed uint64 `json:"unconfirmed"`
 	// Dropped counts accepted packets the device threw away on purpose (Config.DropRate):
 	// injected frame loss on top of what the hardware does by itself.
 	Dropped uint64 `json:"dropped_injected"`
@@ -58,11 +61,20 @@ type device struct {
 	hdrN    int      // 64-bit header words polled
 	lastHdr []uint32 // the header words last acted on
 	retries int      // reads of the current header that failed the framing's checks
-	drop    float64  // probability of dropping an accepted packet
-	rng     *rand.Rand
-	nextTX  uint64 // first cycle a new packet write may start
-	buf     []byte
-	writes  []framing.Write32
+	// cand (ip framing) is a frame read once and waiting for confirmation: with no link
+	// checksum, the seed framing's receiver hands a packet to the stack only when two reads
+	// at least a rotation apart agree byte for byte (each rotation brings fresh bit errors
+	// and tears), so a corrupted read is never taken for the packet. candAt is its cycle.
+	cand   []byte
+	candAt uint64
+	// readOnce turns the confirmation off: the design note's literal receiver, which
+	// leaves corrupted reads to the IP and TCP checksums.
+	readOnce bool
+	drop     float64 // probability of dropping an accepted packet
+	rng      *rand.Rand
+	nextTX   uint64 // first cycle a new packet write may start
+	buf      []byte
+	writes   []framing.Write32
 }
 
 func newDevice(p Port, kind framing.Kind, cost Cost, pacing, release, shift uint64, n nic) (*device, error) {
@@ -75,12 +87,14 @@ func newDevice(p Port, kind framing.Kind, cost Cost, pacing, release, shift uint
 		return nil, err
 	}
 	d := &device{port: p, cost: cost, pacing: pacing, release: release, shift: shift, enc: enc, dec: dec, nic: n}
-	// CRC framing: word 0 holds CRC, seq and len. IP framing: the first 32 bytes hold the IP
-	// header and the TCP ports, sequence and acknowledgement numbers, which change with
-	// every new segment.
+	// CRC framing: word 0 holds CRC, seq and len, and changes with every packet sent. IP
+	// framing has no such field: the first 56 bytes hold the IPv4 and TCP headers with the
+	// timestamp option (sequence, acknowledgement, window, timestamps), so two different
+	// TCP segments differ there; a shorter prefix misses window updates and duplicate
+	// acknowledgements, which share ports, sequence and acknowledgement numbers.
 	d.hdrN = 1
 	if kind == framing.IP {
-		d.hdrN = 4
+		d.hdrN = 7
 	}
 	d.lastHdr = make([]uint32, 2*d.hdrN)
 	return d, nil
@@ -129,7 +143,7 @@ func (d *device) receive(c *cpu, r bus.Result, now uint64) (bool, uint64, error)
 	}
 	d.stats.Polls++
 	hdr := r.Words
-	if equalWords(hdr, d.lastHdr) {
+	if equalWords(hdr, d.lastHdr) && !(d.cand != nil && now >= d.candAt+uint64(p.Depth)) {
 		return false, now, nil
 	}
 	hb := wordsToBytes(hdr)
@@ -139,7 +153,7 @@ func (d *device) receive(c *cpu, r bus.Result, now uint64) (bool, uint64, error)
 		copy(d.lastHdr, hdr)
 		return false, now, nil
 	}
-	words := (n + 7) / 8
+	words := max((n+7)/8, d.hdrN) // a corrupted IP length may be shorter than the header polled
 	// Word 0 of a new packet has arrived; the rest of the packet arrives in the same pass of
 	// the RX write counter. If the counter has not passed the packet's last word yet, wait
 	// for it, or the read mixes in the previous pass's words.
@@ -158,6 +172,20 @@ func (d *device) receive(c *cpu, r bus.Result, now uint64) (bool, uint64, error)
 	frame := wordsToBytes(res[rd].Words)
 	if !bytes.Equal(frame[:len(hb)], hb) {
 		d.stats.TornRX++
+	}
+	if d.dec.Kind() == framing.IP && !d.readOnce {
+		if d.cand == nil || !bytes.Equal(d.cand, frame[:n]) {
+			if d.cand != nil {
+				d.stats.Unconfirmed++
+			}
+			// First read of this packet, or two reads that disagree: read it again a
+			// rotation later.
+			d.cand = append(d.cand[:0], frame[:n]...)
+			d.candAt = res[rd].Cycle
+			copy(d.lastHdr, hdr)
+			return false, now, nil
+		}
+		d.cand = nil
 	}
 	pkt, v := d.dec.Decode(frame[:n])
 	switch v {

@@ -24,3 +24,7 @@ scripts/proto.sh check
 
 step "go test"
 go test -count=1 -timeout 30m ./...
+
+step "pre-synthesis gate on our RTL: ringsim check --quick (evidence in out/check)"
+go build -o bin/ringsim ./cmd/ringsim
+bin/ringsim check --quick --out out/check --junit out/check/junit.xml --json out/check/report.json

@@ -1,0 +1,440 @@
+// Package check is ringsim's pre-synthesis gate for ring buffer RTL: five named checks
+// (lint, synth, conformance, alignment, soak), each made of cases that pass or fail with a
+// reason, the first failing cycle and kept evidence, reported for people (Summary), for CI
+// (JUnit XML) and for machines (JSON), sharded over machines and merged back.
+package check
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+)
+
+// The checks, in the order they run.
+const (
+	Lint        = "lint"
+	Synth       = "synth"
+	Conformance = "conformance"
+	Alignment   = "alignment"
+	Soak        = "soak"
+)
+
+// Names returns the check names in the order they run.
+func Names() []string { return []string{Lint, Synth, Conformance, Alignment, Soak} }
+
+// Status is the outcome of a case or a check.
+type Status string
+
+// The statuses. Error means the case could not run (a missing tool, RTL that does not
+// compile, an interrupted run): the gate has no verdict on it.
+const (
+	Pass  Status = "pass"
+	Fail  Status = "fail"
+	Error Status = "error"
+	Skip  Status = "skip"
+)
+
+// Errors returned by Run, ParseShard and Merge.
+var (
+	ErrBadOptions = errors.New("bad check options")
+	ErrNoRTL      = errors.New("no RTL to check")
+	ErrMerge      = errors.New("cannot merge shard reports")
+)
+
+// Shard selects a deterministic share of the plan: the cases whose plan index i satisfies
+// i mod Count == Index-1. The zero value selects everything.
+type Shard struct {
+	Index int `json:"index"` // 1-based
+	Count int `json:"count"`
+}
+
+// String returns "i/n", or "" for no sharding.
+func (s Shard) String() string {
+	if s.Count == 0 {
+		return ""
+	}
+	return fmt.Sprintf("%d/%d", s.Index, s.Count)
+}
+
+// ParseShard parses "i/n" with 1 <= i <= n.
+func ParseShard(s string) (Shard, error) {
+	is, ns, ok := strings.Cut(s, "/")
+	i, err1 := strconv.Atoi(is)
+	n, err2 := strconv.Atoi(ns)
+	if !ok || err1 != nil || err2 != nil || n < 1 || i < 1 || i > n {
+		return Shard{}, fmt.Errorf("%w: shard %q: want i/n with 1 <= i <= n, such as 2/4", ErrBadOptions, s)
+	}
+	return Shard{Index: i, Count: n}, nil
+}
+
+func (s Shard) has(index int) bool { return s.Count == 0 || index%s.Count == s.Index-1 }
+
+// Options configures a gate run.
+type Options struct {
+	// Profile says what each check runs (Quick or Full).
+	Profile Profile
+	// RTLDir is the RTL under test (the node port contract); empty means ringsim's own.
+	RTLDir string
+	// Only restricts the run to these checks ("soak") or cases ("soak/crc-d256-clean-s1").
+	Only []string
+	// Shard runs a share of the plan.
+	Shard Shard
+	// OutDir keeps the evidence of failures; empty keeps none (and reruns nothing).
+	OutDir string
+	// CacheDir is the model cache; empty means the default.
+	CacheDir string
+	// Program is how the reproduce commands invoke ringsim; empty means "ringsim".
+	Program string
+	// Progress, if set, is called after each check finishes.
+	Progress func(CheckResult)
+	// Logger is defaulted when nil.
+	Logger hclog.Logger
+}
+
+// Report is the result of a gate run, or of merged shard runs.
+type Report struct {
+	Tool    string    `json:"tool"`
+	Format  int       `json:"format"`
+	Profile string    `json:"profile"`
+	RTL     string    `json:"rtl"`
+	RTLHash string    `json:"rtl_hash"`
+	Only    []string  `json:"only,omitempty"`
+	Shard   Shard     `json:"shard"`
+	Merged  []Shard   `json:"merged_shards,omitempty"`
+	Started time.Time `json:"started"`
+	Seconds float64   `json:"seconds"`
+	Status  Status    `json:"status"`
+	// Message says why the run has no verdict (Status error), if it has none.
+	Message string        `json:"message,omitempty"`
+	Checks  []CheckResult `json:"checks"`
+}
+
+// reportFormat is Report.Format; Merge refuses other formats.
+const reportFormat = 1
+
+// CheckResult is one check's outcome.
+type CheckResult struct {
+	Name    string  `json:"name"`
+	Status  Status  `json:"status"`
+	Reason  string  `json:"reason"`
+	Seconds float64 `json:"seconds"`
+	// Parameters describes what the check ran in this profile.
+	Parameters string `json:"parameters"`
+	// Planned is the number of the check's cases in the whole plan (all shards).
+	Planned int          `json:"planned_cases"`
+	Cases   []CaseResult `json:"cases"`
+}
+
+// CaseResult is one case's outcome.
+type CaseResult struct {
+	// ID is "check/case", accepted by Options.Only.
+	ID string `json:"id"`
+	// Index is the case's position in the whole plan (what sharding splits).
+	Index   int     `json:"index"`
+	Status  Status  `json:"status"`
+	Reason  string  `json:"reason,omitempty"`
+	Seconds float64 `json:"seconds"`
+	Seed    uint64  `json:"seed,omitempty"`
+	// Cycle is the first cycle where the RTL's behaviour diverged, when a failure has one.
+	Cycle    *uint64        `json:"cycle,omitempty"`
+	Details  map[string]any `json:"details,omitempty"`
+	Repro    string         `json:"repro,omitempty"`
+	Evidence *Evidence      `json:"evidence,omitempty"`
+}
+
+// Evidence is what a failing case left in the output directory.
+type Evidence struct {
+	Dir   string   `json:"dir"`
+	Files []string `json:"files"`
+	// WaveformFrom is the first cycle of the FST, if there is one.
+	WaveformFrom *uint64 `json:"waveform_from,omitempty"`
+	// Note says what could not be kept, if anything.
+	Note string `json:"note,omitempty"`
+}
+
+// ExitCode is the gate's process exit code for r: 0 every check passed (or was skipped),
+// 1 a check failed, 2 the gate could not run some of it.
+func (r *Report) ExitCode() int {
+	switch r.Status {
+	case Pass, Skip:
+		return 0
+	case Fail:
+		return 1
+	}
+	return 2
+}
+
+// combine is the status of a set of outcomes: error over fail over pass over skip.
+func combine(st []Status) Status {
+	out := Skip
+	for _, s := range st {
+		switch {
+		case s == Error:
+			return Error
+		case s == Fail:
+			out = Fail
+		case s == Pass && out == Skip:
+			out = Pass
+		}
+	}
+	return out
+}
+
+// Run runs the gate. It returns an error only when it cannot start (bad options, no RTL);
+// everything else, missing tools included, is in the report.
+func Run(ctx context.Context, opt Options) (*Report, error) {
+	if opt.Logger == nil {
+		opt.Logger = hclog.NewNullLogger()
+	}
+	if opt.Program == "" {
+		opt.Program = "ringsim"
+	}
+	if opt.Shard.Count != 0 && (opt.Shard.Index < 1 || opt.Shard.Index > opt.Shard.Count) {
+		return nil, fmt.Errorf("%w: shard %d/%d", ErrBadOptions, opt.Shard.Index, opt.Shard.Count)
+	}
+	if err := opt.Profile.validate(); err != nil {
+		return nil, err
+	}
+	src, err := loadRTL(opt.RTLDir)
+	if err != nil {
+		return nil, err
+	}
+	tasks, err := plan(opt.Profile)
+	if err != nil {
+		return nil, err
+	}
+	if tasks, err = only(tasks, opt.Only); err != nil {
+		return nil, err
+	}
+	work, err := os.MkdirTemp("", "ringsim-check-")
+	if err != nil {
+		return nil, fmt.Errorf("work dir: %w", err)
+	}
+	defer os.RemoveAll(work)
+	if err := src.materialize(filepath.Join(work, "rtl")); err != nil {
+		return nil, err
+	}
+	env := &env{opt: opt, src: src, toolDir: filepath.Join(work, "rtl"), work: work,
+		log: opt.Logger.Named("check")}
+	rep := &Report{Tool: "ringsim check", Format: reportFormat, Profile: opt.Profile.Name, RTL: src.name,
+		RTLHash: src.hash, Only: opt.Only, Shard: opt.Shard, Started: time.Now().UTC()}
+	for _, name := range Names() {
+		var mine []task
+		planned := 0
+		for _, t := range tasks {
+			if t.check == name {
+				planned++
+				if opt.Shard.has(t.index) {
+					mine = append(mine, t)
+				}
+			}
+		}
+		if planned == 0 {
+			continue
+		}
+		cr := env.runCheck(ctx, name, mine)
+		cr.Planned = planned
+		cr.Parameters = opt.Profile.describe(name)
+		rep.Checks = append(rep.Checks, cr)
+		if opt.Progress != nil {
+			opt.Progress(cr)
+		}
+	}
+	rep.Seconds = time.Since(rep.Started).Seconds()
+	rep.finish()
+	return rep, nil
+}
+
+// finish computes the report's status from its checks.
+func (r *Report) finish() {
+	var st []Status
+	for _, c := range r.Checks {
+		st = append(st, c.Status)
+	}
+	r.Status = combine(st)
+	if r.Status == Error && r.Message == "" {
+		for _, c := range r.Checks {
+			if c.Status == Error {
+				r.Message = fmt.Sprintf("check %s could not run: %s", c.Name, c.Reason)
+				break
+			}
+		}
+	}
+}
+
+// env is the state shared by a run's cases.
+type env struct {
+	opt     Options
+	src     *rtlSource
+	toolDir string // the RTL as files, for Verilator and Yosys
+	work    string // scratch space, removed at the end
+	log     hclog.Logger
+}
+
+// simRTL is the RTL directory for the simulator ("" for ringsim's embedded RTL, which the
+// model cache knows by content).
+func (e *env) simRTL() string { return e.src.dir }
+
+// task is one case of the plan.
+type task struct {
+	check string
+	name  string // the case part of the ID
+	index int
+	seed  uint64
+	run   func(ctx context.Context, e *env, ev *evidence) outcome
+}
+
+func (t task) id() string { return t.check + "/" + t.name }
+
+// outcome is what a case's run returns.
+type outcome struct {
+	status  Status
+	reason  string
+	cycle   *uint64
+	details map[string]any
+	// log is tool output worth keeping as evidence.
+	log string
+}
+
+func pass(details map[string]any) outcome { return outcome{status: Pass, details: details} }
+
+func failAt(cycle uint64, reason string, details map[string]any) outcome {
+	return outcome{status: Fail, reason: reason, cycle: &cycle, details: details}
+}
+
+func errorOutcome(err error) outcome { return outcome{status: Error, reason: err.Error()} }
+
+// runCheck runs a check's cases in plan order. The first failing case of the check is run
+// again to keep its evidence (waveforms, pcap), the others only get a reproduce command.
+func (e *env) runCheck(ctx context.Context, name string, tasks []task) CheckResult {
+	start := time.Now()
+	cr := CheckResult{Name: name}
+	log := e.log.With("check", name)
+	evidenced := false
+	for _, t := range tasks {
+		cs := CaseResult{ID: t.id(), Index: t.index, Seed: t.seed}
+		if err := ctx.Err(); err != nil {
+			cs.Status, cs.Reason = Error, fmt.Sprintf("not run: %v", err)
+			cr.Cases = append(cr.Cases, cs)
+			continue
+		}
+		t0 := time.Now()
+		o := t.run(ctx, e, nil)
+		cs.Seconds = time.Since(t0).Seconds()
+		cs.Status, cs.Reason, cs.Cycle, cs.Details = o.status, o.reason, o.cycle, o.details
+		if o.status == Fail {
+			cs.Repro = e.repro(t)
+			log.Warn("case failed", "case", t.id(), "reason", firstLine(o.reason))
+			if e.opt.OutDir != "" {
+				ev, err := e.keep(ctx, t, &cs, o, !evidenced)
+				if err != nil {
+					log.Error("keeping evidence failed", "case", t.id(), "error", err)
+				}
+				cs.Evidence = ev
+				evidenced = true
+			}
+		} else if o.status == Error {
+			log.Error("case could not run", "case", t.id(), "error", firstLine(o.reason))
+		}
+		cr.Cases = append(cr.Cases, cs)
+	}
+	cr.Seconds = time.Since(start).Seconds()
+	cr.summarize()
+	return cr
+}
+
+// summarize sets a check's status and reason from its cases.
+func (cr *CheckResult) summarize() {
+	var st []Status
+	n := map[Status]int{}
+	for _, c := range cr.Cases {
+		st = append(st, c.Status)
+		n[c.Status]++
+	}
+	cr.Status = combine(st)
+	first := func(s Status) *CaseResult {
+		for i := range cr.Cases {
+			if cr.Cases[i].Status == s {
+				return &cr.Cases[i]
+			}
+		}
+		return nil
+	}
+	switch cr.Status {
+	case Skip:
+		cr.Reason = "no cases in this shard"
+	case Pass:
+		cr.Reason = fmt.Sprintf("%d of %d cases passed", n[Pass], len(cr.Cases))
+	case Fail:
+		c := first(Fail)
+		cr.Reason = fmt.Sprintf("%d of %d cases failed; first %s: %s", n[Fail], len(cr.Cases), c.ID, c.Reason)
+	case Error:
+		c := first(Error)
+		cr.Reason = fmt.Sprintf("%d of %d cases could not run; first %s: %s", n[Error], len(cr.Cases), c.ID, c.Reason)
+	}
+}
+
+// only keeps the tasks named by checks or case IDs.
+func only(tasks []task, names []string) ([]task, error) {
+	if len(names) == 0 {
+		return tasks, nil
+	}
+	want := map[string]bool{}
+	for _, n := range names {
+		want[n] = false
+	}
+	var out []task
+	for _, t := range tasks {
+		hit := false
+		for _, k := range []string{t.check, t.id()} {
+			if _, ok := want[k]; ok {
+				want[k] = true
+				hit = true
+			}
+		}
+		if hit {
+			out = append(out, t)
+		}
+	}
+	var missing []string
+	for n, seen := range want {
+		if !seen {
+			missing = append(missing, n)
+		}
+	}
+	if len(missing) > 0 {
+		sort.Strings(missing)
+		return nil, fmt.Errorf("%w: --only %s: no such check or case in this profile (checks: %s)",
+			ErrBadOptions, strings.Join(missing, ", "), strings.Join(Names(), ", "))
+	}
+	return out, nil
+}
+
+// Plan returns the IDs of the cases Run would run with opt, in order.
+func Plan(opt Options) ([]string, error) {
+	if err := opt.Profile.validate(); err != nil {
+		return nil, err
+	}
+	tasks, err := plan(opt.Profile)
+	if err != nil {
+		return nil, err
+	}
+	if tasks, err = only(tasks, opt.Only); err != nil {
+		return nil, err
+	}
+	var ids []string
+	for _, t := range tasks {
+		if opt.Shard.has(t.index) {
+			ids = append(ids, t.id())
+		}
+	}
+	return ids, nil
+}

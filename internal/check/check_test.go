@@ -1,0 +1,447 @@
+package check
+
+import (
+	"bytes"
+	"context"
+	"encoding/xml"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// brokenDir is where the deliberately broken copies of ringsim's RTL live.
+const brokenDir = "../../testdata/broken"
+
+// run runs the gate and fails the test if it cannot start.
+func run(t *testing.T, opt Options) *Report {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	rep, err := Run(ctx, opt)
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	return rep
+}
+
+// firstFailure returns the first check that failed and its first failing case.
+func firstFailure(rep *Report) (*CheckResult, *CaseResult) {
+	for i := range rep.Checks {
+		c := &rep.Checks[i]
+		for j := range c.Cases {
+			if c.Cases[j].Status != Pass {
+				return c, &c.Cases[j]
+			}
+		}
+	}
+	return nil, nil
+}
+
+// small is a profile that runs every check once on the models the package's tests share
+// (depths 16 and 200, one port), so that the tests build few models.
+func small() Profile {
+	return Profile{
+		Name:         "small",
+		Lint:         []Geometry{{16, 1}, {13, 2}},
+		Synth:        []Geometry{{16, 1}},
+		Directed:     []int{16},
+		Differential: []DiffCase{{Depth: 16, Ports: 1, Cycles: 50_000, Seed: 1}},
+		Align:        []AlignSweep{{Topology: "pair", Depths: []int{16}, Latencies: []uint32{0, 7}, Seeds: []uint64{1, 2}}},
+		Soak: SoakSweep{Targets: []SoakTarget{{"crc", 16, 2 << 10}, {"ip", 200, 16 << 10}},
+			Faults: []FaultSet{clean}, Seeds: []uint64{1}, Latency: 16},
+	}
+}
+
+// TestOurRTLPasses runs every check on ringsim's own RTL (the quick profile runs in
+// scripts/test.sh).
+func TestOurRTLPasses(t *testing.T) {
+	rep := run(t, Options{Profile: small()})
+	var buf bytes.Buffer
+	rep.Summary(&buf)
+	if rep.Status != Pass || rep.ExitCode() != 0 {
+		t.Fatalf("got %s (exit %d), want pass:\n%s", rep.Status, rep.ExitCode(), buf.String())
+	}
+	var names []string
+	for _, c := range rep.Checks {
+		names = append(names, c.Name)
+		if c.Status != Pass || len(c.Cases) != c.Planned || c.Seconds <= 0 {
+			t.Errorf("check %s: status %s, %d of %d cases, %.3fs", c.Name, c.Status, len(c.Cases), c.Planned, c.Seconds)
+		}
+	}
+	if diff := cmp.Diff(Names(), names); diff != "" {
+		t.Errorf("checks (-want +got):\n%s", diff)
+	}
+	align := rep.Checks[3].Cases[0].Details
+	if align["bound_cycles"] == nil || align["links"] == nil {
+		t.Errorf("alignment details lack the bound or the links: %v", align)
+	}
+}
+
+// TestBrokenVariants runs the gate on each broken copy of ringsim's RTL in testdata/broken
+// and checks that it fails the right check, in the right case, at the first cycle where
+// the RTL's behaviour diverged from the SPEC (worked out in the comments).
+func TestBrokenVariants(t *testing.T) {
+	rtlOnly := []string{Lint, Synth}
+	sims := []string{Lint, Synth, Conformance, Alignment}
+	tests := []struct {
+		variant string
+		only    []string
+		check   string
+		caseID  string
+		cycle   uint64 // 0: no cycle (lint, synth)
+		reason  string // a part of the failure's reason
+		// also lists other checks that must fail too, with a part of their reason.
+		also map[string]string
+		// evidence runs this variant with an output directory and checks what it kept.
+		evidence bool
+	}{
+		// The worked example at D = 16 (release 4): clear_at_count(10) presented in cycle 6
+		// while the counter is 2 is acknowledged in cycle 14; the frame of cycle 15 belongs
+		// at word 1, the broken counter puts it at word 0.
+		{variant: "clear-off-by-one", only: sims, check: Conformance, caseID: "conformance/d16-clear-at-count", cycle: 15,
+			reason: "RX word 0 holds the frame of cycle 15", also: map[string]string{Alignment: "alignment did not complete"}},
+		// TX is disabled again in cycle 68; frame(70) must be zero, the broken TX repeats
+		// its last word.
+		{variant: "tx-stale-while-disabled", only: sims, check: Conformance, caseID: "conformance/d16-tx-output", cycle: 70,
+			reason: "TX frame of port 0", evidence: true},
+		// The first tagged frame, of cycle 6 (release 4 + 2), reaches a disabled RX.
+		{variant: "rx-write-while-disabled", only: sims, check: Conformance, caseID: "conformance/d16-rx-input", cycle: 6,
+			reason: "which the SPEC has not written (RX disabled)"},
+		// The first data read, presented in cycle 5, must be acknowledged in cycle 6.
+		{variant: "read-latency-2", only: sims, check: Conformance, caseID: "conformance/d16-bus-timing", cycle: 6,
+			reason: "completion cycle: RTL 7, reference 6"},
+		// TX is enabled in cycle 43 with the counter at 7: frame(45) must be word 8; the
+		// stopped counter sends word 0.
+		{variant: "tx-counter-stops-while-disabled", only: sims, check: Conformance, caseID: "conformance/d16-tx-output", cycle: 45,
+			reason: "TX frame of port 0", also: map[string]string{Alignment: "measured offset"}},
+		// RX is enabled in cycle 43: the frame of cycle 44 belongs at word 8 (the counter ran
+		// 40 cycles since reset), the stopped counter writes it to word 0.
+		{variant: "rx-counter-stops-while-disabled", only: sims, check: Conformance, caseID: "conformance/d16-rx-input", cycle: 44,
+			reason: "RX word 0 holds the frame of cycle 44", also: map[string]string{Alignment: "measured offset"}},
+		{variant: "synth-display", only: rtlOnly, check: Synth, caseID: "synth/d16x1",
+			reason: "System task `$display' outside initial block is unsupported"},
+		{variant: "synth-initial", only: rtlOnly, check: Synth, caseID: "synth/d16x1",
+			reason: `step "no initial values"`},
+		{variant: "lint-unused", only: rtlOnly, check: Lint, caseID: "lint/d16x1", reason: "UNUSEDSIGNAL"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.variant, func(t *testing.T) {
+			opt := Options{Profile: small(), RTLDir: filepath.Join(brokenDir, tt.variant), Only: tt.only}
+			if tt.evidence {
+				opt.OutDir = t.TempDir()
+			}
+			rep := run(t, opt)
+			c, cs := firstFailure(rep)
+			if c == nil {
+				t.Fatalf("the gate passed %s", tt.variant)
+			}
+			if rep.Status != Fail || rep.ExitCode() != 1 {
+				t.Errorf("got status %s (exit %d), want fail (exit 1)", rep.Status, rep.ExitCode())
+			}
+			if c.Name != tt.check || c.Status != Fail || cs.ID != tt.caseID {
+				t.Fatalf("first failure in check %s (%s) case %s: %s; want check %s case %s",
+					c.Name, c.Status, cs.ID, cs.Reason, tt.check, tt.caseID)
+			}
+			switch {
+			case tt.cycle == 0 && cs.Cycle != nil:
+				t.Errorf("got cycle %d, want none", *cs.Cycle)
+			case tt.cycle != 0 && cs.Cycle == nil:
+				t.Errorf("got no cycle, want %d", tt.cycle)
+			case tt.cycle != 0 && *cs.Cycle != tt.cycle:
+				t.Errorf("got first failing cycle %d, want %d (%s)", *cs.Cycle, tt.cycle, cs.Reason)
+			}
+			if !strings.Contains(cs.Reason, tt.reason) {
+				t.Errorf("reason %q does not mention %q", cs.Reason, tt.reason)
+			}
+			if cs.Repro == "" || !strings.Contains(cs.Repro, "--only "+tt.caseID) {
+				t.Errorf("reproduce command %q does not name the case", cs.Repro)
+			}
+			for _, other := range rep.Checks {
+				want, mustFail := tt.also[other.Name]
+				switch {
+				case other.Name == tt.check:
+				case mustFail && (other.Status != Fail || !strings.Contains(other.Reason, want)):
+					t.Errorf("check %s: %s: %s; want a failure mentioning %q", other.Name, other.Status, other.Reason, want)
+				case !mustFail && other.Status != Pass:
+					t.Errorf("check %s: %s: %s; want pass", other.Name, other.Status, other.Reason)
+				}
+			}
+			if tt.evidence {
+				checkEvidence(t, cs)
+			}
+		})
+	}
+}
+
+// checkEvidence checks what a failing simulation case kept: an FST from before the
+// failing cycle, the case with its seed, and the reproduce script.
+func checkEvidence(t *testing.T, cs *CaseResult) {
+	t.Helper()
+	ev := cs.Evidence
+	if ev == nil {
+		t.Fatal("no evidence kept")
+	}
+	if diff := cmp.Diff([]string{"case.json", "repro.sh", "wave.fst"}, ev.Files); diff != "" {
+		t.Errorf("evidence files (-want +got):\n%s", diff)
+	}
+	if ev.WaveformFrom == nil || *ev.WaveformFrom > *cs.Cycle {
+		t.Errorf("waveform starts at %v, want at or before the failing cycle %d", ev.WaveformFrom, *cs.Cycle)
+	}
+	if ev.Note != "" {
+		t.Errorf("evidence note %q: the rerun should have failed the same way", ev.Note)
+	}
+	for _, f := range ev.Files {
+		if st, err := os.Stat(filepath.Join(ev.Dir, f)); err != nil || st.Size() == 0 {
+			t.Errorf("evidence file %s: %v", f, err)
+		}
+	}
+	b, err := os.ReadFile(filepath.Join(ev.Dir, "repro.sh"))
+	if err != nil || !strings.Contains(string(b), cs.Repro) {
+		t.Errorf("repro.sh = %q (%v), want the command %q", b, err, cs.Repro)
+	}
+}
+
+// TestCannotRun checks the cases without a verdict: a missing tool and RTL that does not
+// compile make the gate exit 2.
+func TestCannotRun(t *testing.T) {
+	bad := t.TempDir()
+	if err := os.WriteFile(filepath.Join(bad, "ringsim_node.sv"), []byte("module ringsim_node(;\nendmodule\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name   string
+		rtl    string
+		only   []string
+		path   string // PATH for the run; "" leaves it
+		check  string
+		reason string
+	}{
+		{name: "no yosys", only: []string{Synth}, path: t.TempDir(), check: Synth, reason: "yosys is not on PATH"},
+		{name: "no verilator", only: []string{Lint}, path: t.TempDir(), check: Lint, reason: "verilator is not on PATH"},
+		{name: "rtl does not compile", rtl: bad, only: []string{Lint, Conformance}, check: Lint, reason: "RTL does not compile"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.path != "" {
+				t.Setenv("PATH", tt.path)
+			}
+			p := small()
+			p.Lint = p.Lint[:1]
+			rep := run(t, Options{Profile: p, RTLDir: tt.rtl, Only: tt.only})
+			if rep.Status != Error || rep.ExitCode() != 2 {
+				t.Fatalf("got %s (exit %d), want error (exit 2)", rep.Status, rep.ExitCode())
+			}
+			for _, c := range rep.Checks {
+				if c.Status != Error {
+					t.Errorf("check %s: %s, want error", c.Name, c.Status)
+				}
+			}
+			if c := rep.Checks[0]; c.Name != tt.check || !strings.Contains(c.Reason, tt.reason) {
+				t.Errorf("check %s: %q, want %s mentioning %q", c.Name, c.Reason, tt.check, tt.reason)
+			}
+			if !strings.Contains(rep.Message, tt.reason) {
+				t.Errorf("message %q does not say %q", rep.Message, tt.reason)
+			}
+		})
+	}
+}
+
+// TestBadOptions checks the options Run refuses before running anything.
+func TestBadOptions(t *testing.T) {
+	tests := []struct {
+		name string
+		opt  Options
+		want error
+	}{
+		{"unknown check", Options{Profile: Quick(), Only: []string{"timing"}}, ErrBadOptions},
+		{"unknown case", Options{Profile: Quick(), Only: []string{"soak/crc-d1-clean-s1"}}, ErrBadOptions},
+		{"bad shard", Options{Profile: Quick(), Shard: Shard{Index: 3, Count: 2}}, ErrBadOptions},
+		{"ip framing too shallow", Options{Profile: Profile{Name: "x", Soak: SoakSweep{Targets: []SoakTarget{{"ip", 16, 1}}}}}, ErrBadOptions},
+		{"no such rtl", Options{Profile: Quick(), RTLDir: "/nonexistent"}, ErrNoRTL},
+		{"no rtl files", Options{Profile: Quick(), RTLDir: t.TempDir()}, ErrNoRTL},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if _, err := Run(context.Background(), tt.opt); !errors.Is(err, tt.want) {
+				t.Errorf("got %v, want %v", err, tt.want)
+			}
+		})
+	}
+}
+
+// TestParseShard is a table of shard specifications.
+func TestParseShard(t *testing.T) {
+	tests := []struct {
+		in   string
+		want Shard
+		ok   bool
+	}{
+		{"1/1", Shard{1, 1}, true},
+		{"2/4", Shard{2, 4}, true},
+		{"4/4", Shard{4, 4}, true},
+		{"0/4", Shard{}, false},
+		{"5/4", Shard{}, false},
+		{"1/0", Shard{}, false},
+		{"1", Shard{}, false},
+		{"a/b", Shard{}, false},
+		{"1/2/3", Shard{}, false},
+		{"", Shard{}, false},
+	}
+	for _, tt := range tests {
+		got, err := ParseShard(tt.in)
+		if (err == nil) != tt.ok || got != tt.want {
+			t.Errorf("ParseShard(%q) = %v, %v; want %v, ok %v", tt.in, got, err, tt.want, tt.ok)
+		}
+		if err != nil && !errors.Is(err, ErrBadOptions) {
+			t.Errorf("ParseShard(%q): error %v does not wrap ErrBadOptions", tt.in, err)
+		}
+	}
+}
+
+// TestShardsPartitionThePlan checks that the shards of both profiles split the plan into
+// disjoint, deterministic shares that together are the whole plan.
+func TestShardsPartitionThePlan(t *testing.T) {
+	for _, p := range []Profile{Quick(), Full()} {
+		all, err := Plan(Options{Profile: p})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, n := range []int{1, 3, 7} {
+			seen := map[string]int{}
+			for i := 1; i <= n; i++ {
+				ids, err := Plan(Options{Profile: p, Shard: Shard{i, n}})
+				if err != nil {
+					t.Fatal(err)
+				}
+				again, _ := Plan(Options{Profile: p, Shard: Shard{i, n}})
+				if !cmp.Equal(ids, again) {
+					t.Errorf("%s shard %d/%d is not deterministic", p.Name, i, n)
+				}
+				for _, id := range ids {
+					seen[id]++
+				}
+			}
+			if len(seen) != len(all) {
+				t.Errorf("%s in %d shards: %d distinct cases, plan has %d", p.Name, n, len(seen), len(all))
+			}
+			for id, k := range seen {
+				if k != 1 {
+					t.Errorf("%s in %d shards: case %s in %d shards", p.Name, n, id, k)
+				}
+			}
+		}
+	}
+}
+
+// TestMerge runs lint and synth whole and in two shards, merges the shards and compares,
+// and checks the merge's refusals.
+func TestMerge(t *testing.T) {
+	opt := Options{Profile: small(), Only: []string{Lint, Synth}}
+	whole := run(t, opt)
+	var shards []*Report
+	dir := t.TempDir()
+	for i := 1; i <= 2; i++ {
+		o := opt
+		o.Shard = Shard{i, 2}
+		r := run(t, o)
+		path := filepath.Join(dir, "shard", "s.json")
+		if err := r.WriteJSON(path); err != nil {
+			t.Fatal(err)
+		}
+		back, err := ReadJSON(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		shards = append(shards, back)
+	}
+	merged, err := Merge([]*Report{shards[1], shards[0]})
+	if err != nil {
+		t.Fatalf("Merge: %v", err)
+	}
+	ids := func(r *Report) []string {
+		var out []string
+		for _, c := range r.Checks {
+			out = append(out, c.Name+":"+string(c.Status))
+			for _, cs := range c.Cases {
+				out = append(out, cs.ID+":"+string(cs.Status))
+			}
+		}
+		return out
+	}
+	if diff := cmp.Diff(ids(whole), ids(merged)); diff != "" {
+		t.Errorf("merged shards differ from the whole run (-whole +merged):\n%s", diff)
+	}
+	if merged.Status != Pass || len(merged.Merged) != 2 {
+		t.Errorf("merged: status %s from %v, want pass from 2 shards", merged.Status, merged.Merged)
+	}
+	// A missing shard leaves the merge without a verdict.
+	part, err := Merge(shards[:1])
+	if err != nil {
+		t.Fatalf("Merge of one shard: %v", err)
+	}
+	if part.ExitCode() != 2 || !strings.Contains(part.Message, "missing shard(s) 2/2") {
+		t.Errorf("one of two shards: exit %d, message %q; want 2 and the missing shard", part.ExitCode(), part.Message)
+	}
+	other := *shards[1]
+	other.RTLHash = "0000"
+	for _, bad := range [][]*Report{{shards[0], shards[0]}, {shards[0], &other}, {shards[0], whole}, nil} {
+		if _, err := Merge(bad); !errors.Is(err, ErrMerge) {
+			t.Errorf("Merge of %d mismatched reports: got %v, want ErrMerge", len(bad), err)
+		}
+	}
+}
+
+// TestReports checks the JUnit XML and the summary of a report with a failure.
+func TestReports(t *testing.T) {
+	cycle := uint64(42)
+	rep := &Report{Tool: "ringsim check", Format: reportFormat, Profile: "quick", RTL: "x", RTLHash: "abc",
+		Started: time.Unix(0, 0).UTC(), Seconds: 1.5, Checks: []CheckResult{
+			{Name: Lint, Planned: 1, Cases: []CaseResult{{ID: "lint/d16x1", Status: Pass, Seconds: 0.5}}},
+			{Name: Conformance, Planned: 2, Cases: []CaseResult{
+				{ID: "conformance/d16-tx-output", Status: Fail, Reason: "cycle 42: TX frame", Seed: 16, Cycle: &cycle,
+					Repro:    "ringsim check --quick --only conformance/d16-tx-output",
+					Evidence: &Evidence{Dir: "out/conformance/d16-tx-output", Files: []string{"case.json", "wave.fst"}}},
+				{ID: "conformance/d16-rx-input", Status: Error, Reason: "model did not build"}}},
+		}}
+	for i := range rep.Checks {
+		rep.Checks[i].summarize()
+	}
+	rep.finish()
+	if rep.Status != Error || rep.Checks[1].Status != Error {
+		t.Errorf("status %s, conformance %s; want error for both (an error outweighs a failure)", rep.Status, rep.Checks[1].Status)
+	}
+	path := filepath.Join(t.TempDir(), "junit.xml")
+	if err := rep.WriteJUnit(path); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got junitSuites
+	if err := xml.Unmarshal(b, &got); err != nil {
+		t.Fatalf("JUnit XML does not parse: %v", err)
+	}
+	if got.Tests != 3 || got.Failures != 1 || got.Errors != 1 || len(got.Suites) != 2 {
+		t.Errorf("JUnit: %d tests, %d failures, %d errors, %d suites; want 3, 1, 1, 2",
+			got.Tests, got.Failures, got.Errors, len(got.Suites))
+	}
+	f := got.Suites[1].Cases[0].Failure
+	if f == nil || !strings.Contains(f.Text, "first failing cycle: 42") || !strings.Contains(f.Text, "reproduce: ringsim check") {
+		t.Errorf("JUnit failure = %+v, want the cycle and the reproduce command", f)
+	}
+	var sum bytes.Buffer
+	rep.Summary(&sum)
+	for _, want := range []string{"PASS  lint", "ERROR conformance", "FAIL conformance/d16-tx-output: cycle 42",
+		"first failing cycle 42, seed 16", "evidence: out/conformance/d16-tx-output: case.json wave.fst",
+		"reproduce: ringsim check --quick", "ERROR: the gate could not run everything"} {
+		if !strings.Contains(sum.String(), want) {
+			t.Errorf("summary lacks %q:\n%s", want, sum.String())
+		}
+	}
+}

@@ -1,0 +1,135 @@
+package check
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+)
+
+// evidence is what a case's rerun records for a failure: an FST from shortly before the
+// failing cycle, pcaps, and notes on what it could not record.
+type evidence struct {
+	dir   string
+	cycle uint64 // the failing cycle of the first run
+	start *uint64
+	files []string
+	notes []string
+}
+
+// file returns the path of a new evidence file called name.
+func (ev *evidence) file(name string) string {
+	ev.files = append(ev.files, name)
+	return filepath.Join(ev.dir, name)
+}
+
+// waveFrom is the first cycle the FST dumps: a few rotations and at least 2000 cycles
+// before the failing cycle, so that the cause is in view and the file stays small.
+func (ev *evidence) waveFrom(depth int) uint64 {
+	from := ev.cycle - min(ev.cycle, uint64(8*depth+2000))
+	ev.start = &from
+	return from
+}
+
+func (ev *evidence) note(format string, a ...any) {
+	ev.notes = append(ev.notes, fmt.Sprintf(format, a...))
+}
+
+// keep writes a failing case's evidence into the output directory: the case's result
+// (with its seed and first failing cycle), the reproduce command, tool output and, when
+// rerun is set, the waveforms and pcaps of a second run of the case.
+func (e *env) keep(ctx context.Context, t task, cs *CaseResult, o outcome, rerun bool) (*Evidence, error) {
+	dir := filepath.Join(e.opt.OutDir, t.check, t.name)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("evidence dir: %w", err)
+	}
+	ev := &evidence{dir: dir}
+	if o.cycle != nil {
+		ev.cycle = *o.cycle
+	}
+	if o.log != "" {
+		name := "tool.log" // lint and synth: the tool's output
+		if o.cycle != nil {
+			name = "panic.log" // simulations: the firmware's stack
+		}
+		if err := writeFile(ev.file(name), o.log); err != nil {
+			return nil, err
+		}
+	}
+	if rerun && o.cycle != nil {
+		again := t.run(ctx, e, ev)
+		switch {
+		case again.status != Fail:
+			ev.note("the rerun with waveforms did not fail (%s: %s): the case is not deterministic", again.status, again.reason)
+		case again.cycle == nil || *again.cycle != *o.cycle:
+			ev.note("the rerun with waveforms failed at another cycle: %s", again.reason)
+		}
+	} else if o.cycle != nil {
+		ev.note("waveforms are kept for the first failing case of each check only; rerun this one with its command")
+	}
+	script := "#!/bin/sh\n# Reproduces " + t.id() + " (seed " + fmt.Sprint(t.seed) + ").\n" + cs.Repro + "\n"
+	if err := writeFile(ev.file("repro.sh"), script); err != nil {
+		return nil, err
+	}
+	if err := os.Chmod(filepath.Join(dir, "repro.sh"), 0o755); err != nil {
+		return nil, fmt.Errorf("evidence: %w", err)
+	}
+	out := &Evidence{Dir: dir, WaveformFrom: ev.start, Note: strings.Join(ev.notes, "; ")}
+	out.Files = append(out.Files, "case.json")
+	for _, f := range ev.files {
+		if st, err := os.Stat(filepath.Join(dir, f)); err == nil && st.Size() > 0 {
+			out.Files = append(out.Files, f)
+		}
+	}
+	sort.Strings(out.Files)
+	withEv := *cs
+	withEv.Evidence = out
+	b, err := json.MarshalIndent(withEv, "", "  ")
+	if err != nil {
+		return out, fmt.Errorf("evidence: %w", err)
+	}
+	return out, writeFile(filepath.Join(dir, "case.json"), string(b)+"\n")
+}
+
+// repro is the command that runs one case again, as this run ran it.
+func (e *env) repro(t task) string {
+	args := []string{e.opt.Program, "check"}
+	switch e.opt.Profile.Name {
+	case "quick":
+		args = append(args, "--quick")
+	case "full":
+	default:
+		args = append(args, "--profile", e.opt.Profile.Name)
+	}
+	if e.src.dir != "" {
+		args = append(args, "--rtl", e.src.dir)
+	}
+	args = append(args, "--only", t.id())
+	if e.opt.OutDir != "" {
+		if abs, err := filepath.Abs(e.opt.OutDir); err == nil {
+			args = append(args, "--out", filepath.Join(abs, "repro"))
+		}
+	}
+	for i, a := range args {
+		args[i] = shellQuote(a)
+	}
+	return strings.Join(args, " ")
+}
+
+// shellQuote quotes s for a POSIX shell if it needs it.
+func shellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./=:@+,") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+func writeFile(path, s string) error {
+	if err := os.WriteFile(path, []byte(s), 0o644); err != nil {
+		return fmt.Errorf("write %s: %w", filepath.Base(path), err)
+	}
+	return nil
+}

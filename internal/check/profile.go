@@ -1,0 +1,274 @@
+package check
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/ringsim/ringsim/bridge/framing"
+	"github.com/ringsim/ringsim/internal/conformance"
+)
+
+// Geometry is a node's Depth and Ports parameters.
+type Geometry struct {
+	Depth int
+	Ports int
+}
+
+// String returns "d16x2".
+func (g Geometry) String() string { return fmt.Sprintf("d%dx%d", g.Depth, g.Ports) }
+
+// DiffCase is one differential run against the reference model.
+type DiffCase struct {
+	Depth, Ports int
+	Cycles       uint64
+	Seed         uint64
+}
+
+// AlignSweep is part of the alignment sweep: every combination of its depths, latencies
+// and seeds on its topology is one case.
+type AlignSweep struct {
+	// Topology is "pair" (two nodes, one port each) or "ring3" (three nodes, two ports
+	// each, so every node aligns two links at once).
+	Topology  string
+	Depths    []int
+	Latencies []uint32
+	// Seeds choose the nodes' start offsets (uniform in [0, 4D]).
+	Seeds []uint64
+}
+
+// SoakTarget is a framing at a depth, with the bytes to move each way.
+type SoakTarget struct {
+	Framing string // "crc" or "ip"
+	Depth   int
+	Bytes   int64
+}
+
+// FaultSet is a named set of injected fault rates.
+type FaultSet struct {
+	Name      string
+	BitFlip   float64 // per bit on the link
+	FrameZero float64 // per 64-bit frame on the link
+	Drop      float64 // per packet at the receiving device
+}
+
+// SoakSweep is the protocol soak: every target with every fault set and seed is one case,
+// a TCP transfer over a pair of nodes.
+type SoakSweep struct {
+	Targets []SoakTarget
+	Faults  []FaultSet
+	Seeds   []uint64
+	Latency uint32
+}
+
+// Profile says what each check runs.
+type Profile struct {
+	Name  string
+	Lint  []Geometry
+	Synth []Geometry
+	// Directed are the depths the directed tests run at (one port).
+	Directed     []int
+	Differential []DiffCase
+	Align        []AlignSweep
+	Soak         SoakSweep
+}
+
+var (
+	clean = FaultSet{Name: "clean"}
+	noisy = FaultSet{Name: "noisy", BitFlip: 1e-6, FrameZero: 1e-5, Drop: 0.01}
+)
+
+func seeds(n int) []uint64 {
+	s := make([]uint64, n)
+	for i := range s {
+		s[i] = uint64(i + 1)
+	}
+	return s
+}
+
+// Quick is the profile for every commit: under two minutes on a 2-core machine, model
+// builds for new RTL included. It simulates two depths only, 16 and upstream's 200 (not a
+// power of two, and deep enough for the IP framing), because each depth of new RTL costs
+// a model build.
+func Quick() Profile {
+	return Profile{
+		Name:     "quick",
+		Lint:     []Geometry{{8, 1}, {13, 2}, {16, 1}, {200, 1}},
+		Synth:    []Geometry{{13, 2}, {16, 1}, {200, 1}},
+		Directed: []int{16, 200},
+		Differential: []DiffCase{
+			{Depth: 16, Ports: 1, Cycles: 1_000_000, Seed: 1},
+			{Depth: 200, Ports: 1, Cycles: 500_000, Seed: 2},
+		},
+		Align: []AlignSweep{
+			{Topology: "pair", Depths: []int{16, 200}, Latencies: []uint32{0, 1, 7, 64, 300}, Seeds: seeds(12)},
+			{Topology: "ring3", Depths: []int{16}, Latencies: []uint32{0, 7}, Seeds: seeds(4)},
+		},
+		Soak: SoakSweep{
+			Targets: []SoakTarget{{"crc", 16, 8 << 10}, {"crc", 200, 128 << 10}, {"ip", 200, 128 << 10}},
+			Faults:  []FaultSet{clean, noisy}, Seeds: seeds(2), Latency: 16,
+		},
+	}
+}
+
+// Full is the default profile: under fifteen minutes on a 2-core machine.
+func Full() Profile {
+	return Profile{
+		Name:     "full",
+		Lint:     []Geometry{{8, 1}, {13, 2}, {16, 1}, {16, 2}, {128, 1}, {200, 1}, {256, 1}, {4000, 1}},
+		Synth:    []Geometry{{8, 1}, {13, 2}, {16, 2}, {128, 1}, {200, 1}, {256, 1}},
+		Directed: []int{8, 13, 16, 128, 200, 256, 4000},
+		Differential: []DiffCase{
+			{Depth: 16, Ports: 2, Cycles: 2_000_000, Seed: 1},
+			{Depth: 13, Ports: 1, Cycles: 1_000_000, Seed: 2},
+			{Depth: 8, Ports: 1, Cycles: 1_000_000, Seed: 3},
+			{Depth: 200, Ports: 1, Cycles: 1_000_000, Seed: 4},
+			{Depth: 256, Ports: 1, Cycles: 1_000_000, Seed: 5},
+		},
+		Align: []AlignSweep{
+			{Topology: "pair", Depths: []int{8, 13, 16, 128, 200, 256}, Latencies: []uint32{0, 1, 7, 64, 300}, Seeds: seeds(10)},
+			{Topology: "ring3", Depths: []int{16}, Latencies: []uint32{0, 7, 64}, Seeds: seeds(6)},
+		},
+		Soak: SoakSweep{
+			Targets: []SoakTarget{{"crc", 16, 16 << 10}, {"crc", 128, 256 << 10}, {"crc", 200, 256 << 10},
+				{"crc", 256, 1 << 20}, {"ip", 200, 256 << 10}, {"ip", 256, 1 << 20}},
+			Faults: []FaultSet{clean, noisy, {Name: "bitflip", BitFlip: 3e-6},
+				{Name: "zero", FrameZero: 1e-4}, {Name: "drop", Drop: 0.03}},
+			Seeds: seeds(3), Latency: 16,
+		},
+	}
+}
+
+// validate checks that every case of the profile can run.
+func (p Profile) validate() error {
+	bad := func(format string, a ...any) error {
+		return fmt.Errorf("%w: profile %s: %s", ErrBadOptions, p.Name, fmt.Sprintf(format, a...))
+	}
+	for _, g := range append(append([]Geometry(nil), p.Lint...), p.Synth...) {
+		if g.Depth < 2 || g.Ports < 1 || g.Ports > 64 {
+			return bad("geometry %v", g)
+		}
+	}
+	for _, d := range p.Directed {
+		if d < conformance.MinDirectedDepth {
+			return bad("directed depth %d below %d", d, conformance.MinDirectedDepth)
+		}
+	}
+	for _, d := range p.Differential {
+		if d.Depth < 2 || d.Ports < 1 || d.Cycles == 0 {
+			return bad("differential case %+v", d)
+		}
+	}
+	for _, a := range p.Align {
+		if a.Topology != "pair" && a.Topology != "ring3" {
+			return bad("alignment topology %q: want pair or ring3", a.Topology)
+		}
+		for _, d := range a.Depths {
+			if d < 4 {
+				return bad("alignment depth %d below 4", d)
+			}
+		}
+	}
+	for _, t := range p.Soak.Targets {
+		k, err := framing.ParseKind(t.Framing)
+		if err != nil {
+			return bad("soak framing: %v", err)
+		}
+		if _, err := framing.MTU(k, t.Depth); err != nil {
+			return bad("soak %s at depth %d: %v", t.Framing, t.Depth, err)
+		}
+		if t.Bytes <= 0 {
+			return bad("soak of %d bytes", t.Bytes)
+		}
+	}
+	return nil
+}
+
+// plan lists the profile's cases in order; a case's index is its place in the list.
+func plan(p Profile) ([]task, error) {
+	var tasks []task
+	add := func(t task) { t.index = len(tasks); tasks = append(tasks, t) }
+	for _, g := range p.Lint {
+		add(lintTask(g))
+	}
+	for _, g := range p.Synth {
+		add(synthTask(g))
+	}
+	for _, d := range p.Directed {
+		for _, dt := range conformance.DirectedTests() {
+			add(directedTask(dt, d))
+		}
+	}
+	for _, dc := range p.Differential {
+		add(diffTask(dc))
+	}
+	for _, a := range p.Align {
+		for _, d := range a.Depths {
+			for _, l := range a.Latencies {
+				for _, s := range a.Seeds {
+					add(alignTask(alignCase{topo: a.Topology, depth: d, latency: l, seed: s}))
+				}
+			}
+		}
+	}
+	for _, t := range p.Soak.Targets {
+		for _, f := range p.Soak.Faults {
+			for _, s := range p.Soak.Seeds {
+				add(soakTask(soakCase{target: t, faults: f, seed: s, latency: p.Soak.Latency}))
+			}
+		}
+	}
+	seen := map[string]bool{}
+	for _, t := range tasks {
+		if seen[t.id()] {
+			return nil, fmt.Errorf("%w: profile %s has case %s twice", ErrBadOptions, p.Name, t.id())
+		}
+		seen[t.id()] = true
+	}
+	return tasks, nil
+}
+
+// describe says what a check runs in this profile, for the reports.
+func (p Profile) describe(check string) string {
+	geos := func(gs []Geometry) string {
+		var s []string
+		for _, g := range gs {
+			s = append(s, fmt.Sprintf("%dx%d", g.Depth, g.Ports))
+		}
+		return strings.Join(s, " ")
+	}
+	switch check {
+	case Lint:
+		return "verilator --lint-only -Wall with the RTL's .vlt files, Depth x Ports " + geos(p.Lint)
+	case Synth:
+		return "yosys read_verilog -sv (SYNTHESIS defined), hierarchy -check, proc, no initial values, " +
+			"check -assert, opt, memory -nomap; Depth x Ports " + geos(p.Synth)
+	case Conformance:
+		var diffs []string
+		for _, d := range p.Differential {
+			diffs = append(diffs, fmt.Sprintf("%dx%d %d cycles", d.Depth, d.Ports, d.Cycles))
+		}
+		return fmt.Sprintf("%d directed tests (SPEC section 2) at depths %v; differential vs the reference model: %s",
+			len(conformance.DirectedTests()), p.Directed, strings.Join(diffs, ", "))
+	case Alignment:
+		var parts []string
+		for _, a := range p.Align {
+			parts = append(parts, fmt.Sprintf("%s: depths %v x latencies %v x %d seeded start offsets (uniform in [0, 4D])",
+				a.Topology, a.Depths, a.Latencies, len(a.Seeds)))
+		}
+		return strings.Join(parts, "; ") + "; every link aligned within " + boundFormula +
+			" after the later release, with offset n = (release[a] - release[b] + latency + 1) mod D " +
+			"for the link a->b, then TX word i lands at RX word i"
+	case Soak:
+		s := p.Soak
+		var ts, fs []string
+		for _, t := range s.Targets {
+			ts = append(ts, fmt.Sprintf("%s D=%d %d bytes", t.Framing, t.Depth, t.Bytes))
+		}
+		for _, f := range s.Faults {
+			fs = append(fs, fmt.Sprintf("%s(flip %g, zero %g, drop %g)", f.Name, f.BitFlip, f.FrameZero, f.Drop))
+		}
+		return fmt.Sprintf("TCP transfer each way over a pair, latency %d: %s; faults %s; %d seed(s); every byte intact (SHA-256)",
+			s.Latency, strings.Join(ts, ", "), strings.Join(fs, ", "), len(s.Seeds))
+	}
+	return ""
+}
