@@ -445,3 +445,59 @@ func TestReports(t *testing.T) {
 		}
 	}
 }
+
+// TestBrokenVariantsTrackRTL keeps the broken copies honest: each must equal ringsim's RTL
+// except for its one deliberate change (a few lines in one or two files). When rtl/ is
+// edited, this fails until the variants are refreshed, so the gate is never tested against
+// stale RTL.
+func TestBrokenVariantsTrackRTL(t *testing.T) {
+	variants, err := os.ReadDir(brokenDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range variants {
+		t.Run(v.Name(), func(t *testing.T) {
+			changedFiles, changedLines := 0, 0
+			entries, err := os.ReadDir(filepath.Join("..", "..", "rtl"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, e := range entries {
+				if !strings.HasSuffix(e.Name(), ".sv") && !strings.HasSuffix(e.Name(), ".vlt") {
+					continue
+				}
+				want, _ := os.ReadFile(filepath.Join("..", "..", "rtl", e.Name()))
+				got, err := os.ReadFile(filepath.Join(brokenDir, v.Name(), e.Name()))
+				if err != nil {
+					t.Fatalf("%s is missing: %v", e.Name(), err)
+				}
+				if n := lineDiff(string(want), string(got)); n > 0 {
+					changedFiles++
+					changedLines += n
+				}
+			}
+			if changedFiles == 0 || changedFiles > 2 || changedLines > 24 {
+				t.Errorf("differs from rtl/ in %d files, %d lines; want one deliberate change (1-2 files, <= 24 lines): refresh the variant from rtl/", changedFiles, changedLines)
+			}
+		})
+	}
+}
+
+// lineDiff counts the lines that occur in one text and not the other (as multisets).
+func lineDiff(a, b string) int {
+	count := map[string]int{}
+	for _, l := range strings.Split(a, "\n") {
+		count[l]++
+	}
+	for _, l := range strings.Split(b, "\n") {
+		count[l]--
+	}
+	n := 0
+	for _, c := range count {
+		if c < 0 {
+			c = -c
+		}
+		n += c
+	}
+	return n
+}
