@@ -50,14 +50,14 @@ func directedTask(dt conformance.Directed, depth int) task {
 func diffTask(dc DiffCase) task {
 	return task{check: Conformance, name: fmt.Sprintf("d%dx%d-differential-s%d", dc.Depth, dc.Ports, dc.Seed), seed: dc.Seed,
 		run: func(ctx context.Context, e *env, ev *evidence) outcome {
-			rep, err := conformance.Differential(ctx, conformance.DiffConfig{Depth: dc.Depth, Ports: dc.Ports,
+			cfg := conformance.DiffConfig{Depth: dc.Depth, Ports: dc.Ports,
 				Cycles: dc.Cycles, Seed: dc.Seed, Release: 5 + dc.Seed%11, RTLDir: e.simRTL(),
-				CacheDir: e.opt.CacheDir, Logger: e.log})
-			details := map[string]any{"cycles": rep.Cycles, "batches": rep.Batches, "ops": rep.Ops, "frames": rep.Frames}
+				CacheDir: e.opt.CacheDir, Logger: e.log}
 			if ev != nil {
-				ev.note("the differential test has no waveform option (conformance.DiffConfig): " +
-					"the directed tests and `ringsim run --trace` dump FST")
+				cfg.Waveform, cfg.WaveformFrom = ev.file("wave.fst"), ev.waveFrom(dc.Depth)
 			}
+			rep, err := conformance.Differential(ctx, cfg)
+			details := map[string]any{"cycles": rep.Cycles, "batches": rep.Batches, "ops": rep.Ops, "frames": rep.Frames}
 			if rep.Divergence != nil {
 				return failAt(rep.Divergence.Cycle, err.Error(), details)
 			}

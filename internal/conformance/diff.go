@@ -28,6 +28,10 @@ type DiffConfig struct {
 	RTLDir   string
 	CacheDir string
 	Logger   hclog.Logger
+	// Waveform, if set, dumps an FST of the RTL to this path from cycle WaveformFrom on
+	// (the model is then built with waveform support).
+	Waveform     string
+	WaveformFrom uint64
 }
 
 // Divergence is the first cycle where RTL and reference model disagreed.
@@ -70,6 +74,7 @@ func Differential(ctx context.Context, cfg DiffConfig) (DiffReport, error) {
 		Topology: sim.Topology{Name: "single", Nodes: 1, Ports: cfg.Ports},
 		Depth:    cfg.Depth, Seed: cfg.Seed, Release: []uint64{cfg.Release},
 		DNA: [][3]uint32{dna}, RTLDir: cfg.RTLDir, CacheDir: cfg.CacheDir, Logger: cfg.Logger,
+		Waveforms: cfg.Waveform != "",
 	})
 	if err != nil {
 		return rep, err
@@ -80,7 +85,8 @@ func Differential(ctx context.Context, cfg DiffConfig) (DiffReport, error) {
 	if err != nil {
 		return rep, err
 	}
-	d := &differ{e: e, ref: ref, rng: rng, cfg: cfg, rep: &rep}
+	d := &differ{e: &Traced{Engine: e, Path: cfg.Waveform, From: cfg.WaveformFrom}, ref: ref,
+		rng: rng, cfg: cfg, rep: &rep}
 	for e.Cycle() < cfg.Cycles {
 		if err := ctx.Err(); err != nil {
 			return rep, err
@@ -93,7 +99,7 @@ func Differential(ctx context.Context, cfg DiffConfig) (DiffReport, error) {
 }
 
 type differ struct {
-	e     *sim.Engine
+	e     *Traced
 	ref   *refmodel.System
 	rng   *rand.Rand
 	cfg   DiffConfig
