@@ -378,7 +378,6 @@ func (rt *Runtime) Run(ctx context.Context) (*Report, error) {
 	start := rt.now()
 	defer rt.close()
 	for _, n := range rt.nodes {
-		n := n
 		if len(n.links) == 0 {
 			n.finished = true
 			continue

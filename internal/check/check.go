@@ -200,18 +200,12 @@ func Run(ctx context.Context, opt Options) (*Report, error) {
 	if opt.Shard.Count != 0 && (opt.Shard.Index < 1 || opt.Shard.Index > opt.Shard.Count) {
 		return nil, fmt.Errorf("%w: shard %d/%d", ErrBadOptions, opt.Shard.Index, opt.Shard.Count)
 	}
-	if err := opt.Profile.validate(); err != nil {
+	tasks, err := selected(opt)
+	if err != nil {
 		return nil, err
 	}
 	src, err := loadRTL(opt.RTLDir)
 	if err != nil {
-		return nil, err
-	}
-	tasks, err := plan(opt.Profile)
-	if err != nil {
-		return nil, err
-	}
-	if tasks, err = only(tasks, opt.Only); err != nil {
 		return nil, err
 	}
 	work, err := os.MkdirTemp("", "ringsim-check-")
@@ -418,8 +412,8 @@ func only(tasks []task, names []string) ([]task, error) {
 	return out, nil
 }
 
-// Plan returns the IDs of the cases Run would run with opt, in order.
-func Plan(opt Options) ([]string, error) {
+// selected returns the cases of opt's profile that --only keeps, in order.
+func selected(opt Options) ([]task, error) {
 	if err := opt.Profile.validate(); err != nil {
 		return nil, err
 	}
@@ -427,7 +421,13 @@ func Plan(opt Options) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	if tasks, err = only(tasks, opt.Only); err != nil {
+	return only(tasks, opt.Only)
+}
+
+// Plan returns the IDs of the cases Run would run with opt, in order.
+func Plan(opt Options) ([]string, error) {
+	tasks, err := selected(opt)
+	if err != nil {
 		return nil, err
 	}
 	var ids []string
