@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/ringsim/ringsim/internal/check"
 )
 
 // checkRun runs `ringsim check` in process and returns its exit code and output.
@@ -134,7 +136,11 @@ func TestCheckShardsAndMerge(t *testing.T) {
 // TestCheckFails checks that a failing check exits 1 and keeps its evidence.
 func TestCheckFails(t *testing.T) {
 	out := t.TempDir()
-	code, stdout, _ := checkRun(t, "--quick", "--only", "lint/d16x1", "--rtl", "../../testdata/broken/lint-unused", "--out", out)
+	rtlDir := t.TempDir()
+	if err := check.OverlayRTL(rtlDir, "../../testdata/broken/lint-unused"); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, _ := checkRun(t, "--quick", "--only", "lint/d16x1", "--rtl", rtlDir, "--out", out)
 	if code != 1 {
 		t.Fatalf("exit %d, want 1:\n%s", code, stdout)
 	}

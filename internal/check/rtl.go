@@ -95,3 +95,38 @@ func (s *rtlSource) materialize(dir string) error {
 	}
 	return nil
 }
+
+// OverlayRTL writes ringsim's own RTL into dst and then the files of overlay over it: a
+// variant of our RTL that differs in a few files (testdata/broken keeps only those).
+func OverlayRTL(dst, overlay string) error {
+	entries, err := rtl.FS.ReadDir(".")
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		b, err := rtl.FS.ReadFile(e.Name())
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(dst, e.Name()), b, 0o644); err != nil {
+			return fmt.Errorf("overlay rtl: %w", err)
+		}
+	}
+	over, err := os.ReadDir(overlay)
+	if err != nil {
+		return fmt.Errorf("overlay rtl: %w", err)
+	}
+	for _, e := range over {
+		if e.IsDir() {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(overlay, e.Name()))
+		if err != nil {
+			return fmt.Errorf("overlay rtl: %w", err)
+		}
+		if err := os.WriteFile(filepath.Join(dst, e.Name()), b, 0o644); err != nil {
+			return fmt.Errorf("overlay rtl: %w", err)
+		}
+	}
+	return nil
+}
