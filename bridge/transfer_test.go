@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
@@ -36,7 +37,7 @@ func TestReliability(t *testing.T) {
 	tallies := map[framing.Kind]*tally{framing.CRC: {}, framing.IP: {}}
 	for _, tt := range tests {
 		for _, seed := range []uint64{1, 2} {
-			t.Run(tt.name+"/seed"+string(rune('0'+seed)), func(t *testing.T) {
+			t.Run(fmt.Sprintf("%s/seed%d", tt.name, seed), func(t *testing.T) {
 				rep, err := runTransfer(t, transferCase{depth: 256, latency: 16, seed: seed, framing: tt.kind,
 					ber: tt.ber, drop: tt.drop, bytes: 128 << 10, cost: bridge.DefaultCost})
 				if err != nil {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -18,7 +19,7 @@ import (
 // the Verilated RTL: node 0's TX port feeds node 1's RX port.
 func TestRingBufferScenario(t *testing.T) {
 	for _, depth := range []int{16, 4000} {
-		t.Run(string(rune('0'+depth/1000))+"_depth", func(t *testing.T) {
+		t.Run(fmt.Sprintf("D%d", depth), func(t *testing.T) {
 			testRingBufferScenario(t, depth)
 		})
 	}
