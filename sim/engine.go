@@ -44,6 +44,15 @@ var (
 	ErrNoVerilator  = modelbuild.ErrNoTool
 )
 
+// BuildEvent reports a model build's progress (Config.OnModelBuild).
+type BuildEvent = modelbuild.Event
+
+// The stages a BuildEvent reports.
+const (
+	BuildStart = modelbuild.StageStart
+	BuildDone  = modelbuild.StageDone
+)
+
 // DefaultClockHz is bittide's link clock in upstream's hardware demo.
 const DefaultClockHz = 125e6
 
@@ -71,6 +80,9 @@ type Config struct {
 	NoAssert bool
 	// CacheDir is the model cache; empty means the default (see modelbuild.DefaultCacheDir).
 	CacheDir string
+	// OnModelBuild, if set, is told when a model has to be built (not found in the cache),
+	// at each stage of the build and when it ends, so a command can show what it waits for.
+	OnModelBuild func(BuildEvent)
 	// Logger is defaulted when nil.
 	Logger hclog.Logger
 }
@@ -168,7 +180,7 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 		return nil, err
 	}
 	log := cfg.Logger.Named("sim")
-	b := &modelbuild.Builder{CacheDir: cfg.CacheDir, Logger: log}
+	b := &modelbuild.Builder{CacheDir: cfg.CacheDir, Logger: log, OnEvent: cfg.OnModelBuild}
 	m, err := b.Build(ctx, modelbuild.Spec{
 		RTLDir: cfg.RTLDir, Depth: cfg.Depth, Ports: cfg.Topology.Ports,
 		Trace: cfg.Waveforms, Assert: !cfg.NoAssert,

@@ -130,6 +130,7 @@ func (f *checkFlags) options(stderr io.Writer) (check.Options, error) {
 		return opt, fmt.Errorf("--log-level %q: want trace, debug, info, warn or error", f.logLevel)
 	}
 	opt.Logger = hclog.New(&hclog.LoggerOptions{Name: "ringsim", Level: level, Output: stderr})
+	opt.OnModelBuild = newBuildLine().event
 	switch {
 	case f.quick && f.profile != "full" && f.profile != "quick":
 		return opt, fmt.Errorf("--quick and --profile %s disagree", f.profile)

@@ -323,7 +323,7 @@ func (j *job) start(ctx context.Context) error {
 	if j.f.simAddr == "" {
 		e, err := sim.New(ctx, sim.Config{
 			Topology: j.topo, Depth: j.f.depth, Seed: j.f.seed, ClockHz: j.f.clockHz,
-			Waveforms: j.f.tracePath != "", RTLDir: j.f.rtlDir, Logger: j.log,
+			Waveforms: j.f.tracePath != "", RTLDir: j.f.rtlDir, Logger: j.log, OnModelBuild: newBuildLine().event,
 		})
 		if err != nil {
 			return err

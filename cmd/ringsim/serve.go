@@ -58,7 +58,7 @@ func runServe(ctx context.Context, args []string) int {
 		log.Error("cannot listen", "error", err)
 		return 2
 	}
-	srv := server.New(server.Options{Logger: log, CacheDir: *cacheDir})
+	srv := server.New(server.Options{Logger: log, CacheDir: *cacheDir, OnModelBuild: newBuildLine().event})
 	gs := srv.NewGRPCServer()
 	served := make(chan error, 1)
 	go func() { served <- gs.Serve(lis) }()

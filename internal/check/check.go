@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+
+	"github.com/ringsim/ringsim/sim"
 )
 
 // The checks, in the order they run.
@@ -91,6 +93,8 @@ type Options struct {
 	OutDir string
 	// CacheDir is the model cache; empty means the default.
 	CacheDir string
+	// OnModelBuild, if set, is told about model builds (sim.Config.OnModelBuild).
+	OnModelBuild func(sim.BuildEvent)
 	// Program is how the reproduce commands invoke ringsim; empty means "ringsim".
 	Program string
 	// Progress, if set, is called after each check finishes.

@@ -38,7 +38,7 @@ func directedTask(dt conformance.Directed, depth int) task {
 	return task{check: Conformance, name: fmt.Sprintf("d%d-%s", depth, dt.Name), seed: seed,
 		run: func(ctx context.Context, e *env, ev *evidence) outcome {
 			cfg := conformance.DirectedConfig{Depth: depth, Seed: seed, RTLDir: e.simRTL(),
-				CacheDir: e.opt.CacheDir, Logger: e.log}
+				CacheDir: e.opt.CacheDir, OnModelBuild: e.opt.OnModelBuild, Logger: e.log}
 			if ev != nil {
 				cfg.Waveform, cfg.WaveformFrom = ev.file("wave.fst"), ev.waveFrom(depth)
 			}
@@ -52,7 +52,7 @@ func diffTask(dc DiffCase) task {
 		run: func(ctx context.Context, e *env, ev *evidence) outcome {
 			cfg := conformance.DiffConfig{Depth: dc.Depth, Ports: dc.Ports,
 				Cycles: dc.Cycles, Seed: dc.Seed, Release: 5 + dc.Seed%11, RTLDir: e.simRTL(),
-				CacheDir: e.opt.CacheDir, Logger: e.log}
+				CacheDir: e.opt.CacheDir, OnModelBuild: e.opt.OnModelBuild, Logger: e.log}
 			if ev != nil {
 				cfg.Waveform, cfg.WaveformFrom = ev.file("wave.fst"), ev.waveFrom(dc.Depth)
 			}
@@ -86,7 +86,7 @@ func peers(t sim.Topology) map[bridge.Endpoint]bridge.Endpoint {
 // cycle when it is an evidence rerun.
 func (e *env) newMachine(ctx context.Context, topo sim.Topology, depth int, seed uint64, ev *evidence) (*conformance.Traced, error) {
 	eng, err := sim.New(ctx, sim.Config{Topology: topo, Depth: depth, Seed: seed, Waveforms: ev != nil,
-		RTLDir: e.simRTL(), CacheDir: e.opt.CacheDir, Logger: e.log})
+		RTLDir: e.simRTL(), CacheDir: e.opt.CacheDir, OnModelBuild: e.opt.OnModelBuild, Logger: e.log})
 	if err != nil {
 		return nil, err
 	}

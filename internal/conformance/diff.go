@@ -28,6 +28,8 @@ type DiffConfig struct {
 	RTLDir   string
 	CacheDir string
 	Logger   hclog.Logger
+	// OnModelBuild, if set, is told about model builds (sim.Config.OnModelBuild).
+	OnModelBuild func(sim.BuildEvent)
 	// Waveform, if set, dumps an FST of the RTL to this path from cycle WaveformFrom on
 	// (the model is then built with waveform support).
 	Waveform     string
@@ -73,7 +75,7 @@ func Differential(ctx context.Context, cfg DiffConfig) (DiffReport, error) {
 	e, err := sim.New(ctx, sim.Config{
 		Topology: sim.Topology{Name: "single", Nodes: 1, Ports: cfg.Ports},
 		Depth:    cfg.Depth, Seed: cfg.Seed, Release: []uint64{cfg.Release},
-		DNA: [][3]uint32{dna}, RTLDir: cfg.RTLDir, CacheDir: cfg.CacheDir, Logger: cfg.Logger,
+		DNA: [][3]uint32{dna}, RTLDir: cfg.RTLDir, CacheDir: cfg.CacheDir, Logger: cfg.Logger, OnModelBuild: cfg.OnModelBuild,
 		Waveforms: cfg.Waveform != "",
 	})
 	if err != nil {

@@ -39,6 +39,8 @@ type DirectedConfig struct {
 	// RTLDir is the RTL under test; empty means ringsim's own.
 	RTLDir   string
 	CacheDir string
+	// OnModelBuild, if set, is told about model builds (sim.Config.OnModelBuild).
+	OnModelBuild func(sim.BuildEvent)
 	// Waveform, if set, dumps an FST of the run to this path from cycle WaveformFrom on
 	// (the model is then built with waveform support).
 	Waveform     string
@@ -102,7 +104,7 @@ func (d Directed) Run(ctx context.Context, cfg DirectedConfig) error {
 	e, err := sim.New(ctx, sim.Config{
 		Topology: topo, Depth: cfg.Depth, Seed: cfg.Seed, Release: release,
 		DNA:       [][3]uint32{{0x01234567, 0x89ABCDEF, uint32(cfg.Seed)}, {0x76543210, 0xFEDCBA98, 0x55AA55AA}}[:topo.Nodes],
-		Waveforms: cfg.Waveform != "", RTLDir: cfg.RTLDir, CacheDir: cfg.CacheDir,
+		Waveforms: cfg.Waveform != "", RTLDir: cfg.RTLDir, CacheDir: cfg.CacheDir, OnModelBuild: cfg.OnModelBuild,
 		Logger: cfg.Logger.Named("directed").With("test", d.Name),
 	})
 	if err != nil {

@@ -51,6 +51,8 @@ type Options struct {
 	Logger hclog.Logger
 	// CacheDir is the model cache; empty means the engine's default.
 	CacheDir string
+	// OnModelBuild, if set, is told about model builds that a reset starts.
+	OnModelBuild func(sim.BuildEvent)
 	// MaxCycles bounds the cycles one call simulates; 0 means DefaultMaxCycles.
 	MaxCycles uint64
 }
@@ -62,6 +64,7 @@ type Server struct {
 
 	log       hclog.Logger
 	cacheDir  string
+	onBuild   func(sim.BuildEvent)
 	maxCycles uint64
 	health    *health.Server
 	// newEngine makes engines; tests replace it.
@@ -88,6 +91,7 @@ func New(opts Options) *Server {
 	s := &Server{
 		log:       opts.Logger,
 		cacheDir:  opts.CacheDir,
+		onBuild:   opts.OnModelBuild,
 		maxCycles: opts.MaxCycles,
 		health:    health.NewServer(),
 		newEngine: sim.New,

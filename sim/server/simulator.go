@@ -100,6 +100,7 @@ func (s *Server) ResetSimulation(ctx context.Context, req *pb.ResetSimulationReq
 		}
 	}
 	cfg.CacheDir = s.cacheDir
+	cfg.OnModelBuild = s.onBuild
 	cfg.Logger = s.log
 	e, err := s.newEngine(ctx, cfg)
 	if err != nil {

@@ -93,6 +93,90 @@ type Builder struct {
 	CacheDir string
 	// Logger is defaulted when nil.
 	Logger hclog.Logger
+	// OnEvent, if set, is told when a build starts, at each of its stages and when it ends,
+	// so that a command can show what it is waiting for. It is not called for cache hits.
+	OnEvent func(Event)
+}
+
+// Stage is a step of a model build.
+type Stage string
+
+// The stages of a build, in order; Done is the last event of every build, failed or not.
+const (
+	StageStart    Stage = "start"
+	StageVerilate Stage = "verilating"
+	StageRuntime  Stage = "compiling Verilator's runtime (once per tool version)"
+	StageCompile  Stage = "compiling"
+	StageLink     Stage = "linking"
+	StageDone     Stage = "done"
+)
+
+// Event reports a build's progress to Builder.OnEvent.
+type Event struct {
+	Spec  Spec
+	Stage Stage
+	// Reason says why the model is built: "first build of this shape", "the RTL changed
+	// since the cached build", "Verilator or the C++ compiler changed".
+	Reason string
+	// Detail adds to the stage ("12 files").
+	Detail string
+	// Elapsed is the time since the build started.
+	Elapsed time.Duration
+	// Err is the build's error (Done only).
+	Err error
+}
+
+// Describe is a short description of the model: "D=128, 7 ports, assertions on, no waveforms".
+func (s Spec) Describe() string {
+	a, w := "assertions on", "no waveforms"
+	if !s.Assert {
+		a = "assertions off"
+	}
+	if s.Trace {
+		w = "waveforms"
+	}
+	d := fmt.Sprintf("D=%d, %d port(s), %s, %s", s.Depth, s.Ports, a, w)
+	if s.RTLDir != "" {
+		d += ", RTL from " + s.RTLDir
+	}
+	return d
+}
+
+func (b *Builder) event(start time.Time, ev Event) {
+	if b.OnEvent != nil {
+		ev.Elapsed = time.Since(start)
+		b.OnEvent(ev)
+	}
+}
+
+// reason says why spec has to be built although the cache may hold models of the same shape:
+// it looks for one built from other RTL or with other tools.
+func (b *Builder) reason(spec Spec, rtlHash, versions string) string {
+	metas, _ := filepath.Glob(filepath.Join(b.cacheDir(), "models", "*", "meta.json"))
+	why := "first build of this shape"
+	for _, path := range metas {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			continue
+		}
+		var m struct {
+			RTLHash  string `json:"rtl_hash"`
+			Versions string `json:"versions"`
+			Spec     Spec   `json:"spec"`
+		}
+		if json.Unmarshal(data, &m) != nil || m.Spec != spec {
+			continue
+		}
+		switch {
+		case m.RTLHash != rtlHash:
+			why = "the RTL changed since the cached build of this shape"
+		case m.Versions != versions:
+			return "Verilator or the C++ compiler changed since the cached build"
+		default:
+			return "ringsim's harness or build recipe changed since the cached build"
+		}
+	}
+	return why
 }
 
 // DefaultCacheDir is where models are cached when Builder.CacheDir is empty.
@@ -340,27 +424,44 @@ func (b *Builder) Build(ctx context.Context, spec Spec) (*Model, error) {
 	log := b.logger().With("depth", spec.Depth, "ports", spec.Ports, "trace", spec.Trace)
 	log.Info("building model", "key", key[:12])
 	start := time.Now()
+	why := b.reason(spec, rtlHash, t.Versions)
+	b.event(start, Event{Spec: spec, Stage: StageStart, Reason: why})
+	m, err = b.build(ctx, t, spec, srcs, hfiles, m, root, final, key, start, why)
+	b.event(start, Event{Spec: spec, Stage: StageDone, Reason: why, Err: err})
+	if err != nil {
+		return nil, err
+	}
+	log.Info("model built", "seconds", time.Since(start).Round(time.Millisecond).Seconds())
+	return m, nil
+}
 
+// build does Build's work once the lock is held and the model is known to be missing.
+func (b *Builder) build(ctx context.Context, t Tools, spec Spec, srcs, hfiles []source, m *Model,
+	root, final, key string, start time.Time, why string) (*Model, error) {
+	stage := func(s Stage, detail string) {
+		b.event(start, Event{Spec: spec, Stage: s, Reason: why, Detail: detail})
+	}
 	tmp, err := os.MkdirTemp(root, "build-")
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrCacheSetup, err)
 	}
 	defer os.RemoveAll(tmp)
+	stage(StageVerilate, "")
 	vlog, err := verilate(ctx, t, spec, srcs, tmp)
 	if err != nil {
 		return nil, err
 	}
 	m.BuildLog = vlog
-	rt, err := b.runtime(ctx, t, spec.Trace, true)
+	rt, err := b.runtime(ctx, t, spec.Trace, true, func() { stage(StageRuntime, "") })
 	if err != nil {
 		return nil, err
 	}
 	so := filepath.Join(tmp, "model.so")
-	if err := compileModel(ctx, t, spec, tmp, hfiles, rt, so, true); err != nil {
+	if err := compileModel(ctx, t, spec, tmp, hfiles, rt, so, true, stage); err != nil {
 		return nil, err
 	}
 	meta, _ := json.MarshalIndent(map[string]any{
-		"key": key, "rtl_hash": rtlHash, "versions": t.Versions, "spec": spec,
+		"key": key, "rtl_hash": m.RTLHash, "versions": t.Versions, "spec": spec,
 		"built": time.Now().UTC().Format(time.RFC3339),
 	}, "", "  ")
 	if err := os.WriteFile(filepath.Join(tmp, "meta.json"), meta, 0o644); err != nil {
@@ -373,7 +474,6 @@ func (b *Builder) Build(ctx context.Context, spec Spec) (*Model, error) {
 	if err := os.Rename(tmp, final); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrCacheSetup, err)
 	}
-	log.Info("model built", "seconds", time.Since(start).Round(time.Millisecond).Seconds())
 	return m, nil
 }
 
@@ -492,7 +592,9 @@ type runtimeObjs struct {
 	dir string
 }
 
-func (b *Builder) runtime(ctx context.Context, t Tools, trace, pic bool) (runtimeObjs, error) {
+// runtime returns the compiled runtime, compiling it first if needed (then it calls
+// building, if not nil).
+func (b *Builder) runtime(ctx context.Context, t Tools, trace, pic bool, building func()) (runtimeObjs, error) {
 	h := sha256.New()
 	fmt.Fprintf(h, "%s\x00%s\x00%q", formatVersion, t.Versions, cxxFlags(t, trace, pic))
 	for _, f := range []string{"rs_printf.h"} {
@@ -515,6 +617,9 @@ func (b *Builder) runtime(ctx context.Context, t Tools, trace, pic bool) (runtim
 	defer unlock()
 	if _, err := os.Stat(filepath.Join(dir, "done")); err == nil {
 		return runtimeObjs{dir: dir}, nil
+	}
+	if building != nil {
+		building()
 	}
 	tmp, err := os.MkdirTemp(root, "build-")
 	if err != nil {
@@ -588,7 +693,12 @@ func writeHarness(dir string) (string, error) {
 
 // compileModel compiles the generated model and the harness (or, for the standalone
 // benchmark, main) and links them with the runtime into out.
-func compileModel(ctx context.Context, t Tools, spec Spec, dir string, hfiles []source, rt runtimeObjs, out string, shared bool) error {
+// stage, if not nil, is told when compiling and linking start.
+func compileModel(ctx context.Context, t Tools, spec Spec, dir string, hfiles []source, rt runtimeObjs, out string, shared bool,
+	stage func(Stage, string)) error {
+	if stage == nil {
+		stage = func(Stage, string) {}
+	}
 	obj := filepath.Join(dir, "obj")
 	cls, err := readClasses(obj)
 	if err != nil {
@@ -610,6 +720,7 @@ func compileModel(ctx context.Context, t Tools, spec Spec, dir string, hfiles []
 		main = "standalone.cpp"
 	}
 	jobs = append(jobs, compileJob{src: filepath.Join(inc, main), obj: filepath.Join(obj, "rs_main.o")})
+	stage(StageCompile, fmt.Sprintf("%d files", len(jobs)))
 	if err := compileAll(ctx, t, flags, jobs); err != nil {
 		return err
 	}
@@ -617,6 +728,7 @@ func compileModel(ctx context.Context, t Tools, spec Spec, dir string, hfiles []
 	if err != nil {
 		return err
 	}
+	stage(StageLink, "")
 	args := []string{"-o", out}
 	if shared {
 		args = append(args, "-shared", "-Wl,--no-undefined")
@@ -712,12 +824,12 @@ func (b *Builder) BuildStandalone(ctx context.Context, spec Spec, dir string) (s
 	if _, err := verilate(ctx, t, spec, srcs, dir); err != nil {
 		return "", err
 	}
-	rt, err := b.runtime(ctx, t, spec.Trace, false)
+	rt, err := b.runtime(ctx, t, spec.Trace, false, nil)
 	if err != nil {
 		return "", err
 	}
 	exe := filepath.Join(dir, "standalone")
-	if err := compileModel(ctx, t, spec, dir, hfiles, rt, exe, false); err != nil {
+	if err := compileModel(ctx, t, spec, dir, hfiles, rt, exe, false, nil); err != nil {
 		return "", err
 	}
 	return exe, nil

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/ringsim/ringsim/rtl"
 )
 
@@ -86,13 +88,31 @@ func copyRTL(t *testing.T) string {
 // after an edit (a new key), and checks that broken RTL fails with Verilator's message.
 func TestBuildCache(t *testing.T) {
 	ctx := context.Background()
-	b := &Builder{CacheDir: t.TempDir()}
+	var events []Event
+	b := &Builder{CacheDir: t.TempDir(), OnEvent: func(ev Event) { events = append(events, ev) }}
 	dir := copyRTL(t)
 	spec := Spec{RTLDir: dir, Depth: 4, Ports: 1}
 	m1, err := b.Build(ctx, spec)
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The first build on an empty cache compiles the runtime too; every event names the
+	// shape and why it is built.
+	var stages []string
+	for _, ev := range events {
+		stages = append(stages, string(ev.Stage))
+		if ev.Spec != spec || ev.Reason != "first build of this shape" {
+			t.Errorf("event %+v: want spec %+v and reason %q", ev, spec, "first build of this shape")
+		}
+	}
+	want := []string{"start", "verilating", string(StageRuntime), "compiling", "linking", "done"}
+	if diff := cmp.Diff(want, stages); diff != "" {
+		t.Errorf("build stages (-want +got):\n%s", diff)
+	}
+	if last := events[len(events)-1]; last.Err != nil || last.Elapsed <= 0 {
+		t.Errorf("done event: err %v, elapsed %v; want no error and the build's time", last.Err, last.Elapsed)
+	}
+	events = nil
 	if m1.Cached {
 		t.Errorf("first build reported as cached")
 	}
@@ -102,6 +122,9 @@ func TestBuildCache(t *testing.T) {
 	m2, err := b.Build(ctx, spec)
 	if err != nil || !m2.Cached || m2.Key != m1.Key {
 		t.Errorf("second build: cached %v key %s err %v; want a cache hit with key %s", m2.Cached, m2.Key, err, m1.Key)
+	}
+	if len(events) != 0 {
+		t.Errorf("a cache hit reported build events: %+v", events)
 	}
 	f := filepath.Join(dir, "node_regs.sv")
 	src, _ := os.ReadFile(f)
@@ -113,9 +136,16 @@ func TestBuildCache(t *testing.T) {
 	if m3.Key == m1.Key || m3.RTLHash == m1.RTLHash || m3.Cached {
 		t.Errorf("edited RTL: key %s (was %s), cached %v; want a new build", m3.Key, m1.Key, m3.Cached)
 	}
+	if len(events) == 0 || events[0].Reason != "the RTL changed since the cached build of this shape" {
+		t.Errorf("edited RTL: events %+v; want the reason that the RTL changed", events)
+	}
+	events = nil
 	os.WriteFile(f, []byte("module node_regs(; endmodule\n"), 0o644)
 	_, err = b.Build(ctx, spec)
 	if !errors.Is(err, ErrVerilator) || !strings.Contains(err.Error(), "node_regs.sv") {
 		t.Errorf("broken RTL: got %v, want ErrVerilator naming node_regs.sv", err)
+	}
+	if len(events) == 0 || events[len(events)-1].Stage != StageDone || !errors.Is(events[len(events)-1].Err, ErrVerilator) {
+		t.Errorf("broken RTL: events %+v; want a done event carrying the error", events)
 	}
 }
