@@ -28,3 +28,6 @@ go test -count=1 -timeout 30m ./...
 step "pre-synthesis gate on our RTL: ringsim check --quick (evidence in out/check)"
 go build -o bin/ringsim ./cmd/ringsim
 bin/ringsim check --quick --out out/check --junit out/check/junit.xml --json out/check/report.json
+
+step "the quick gate's verdicts, cases and cycles match the golden file"
+scripts/verdicts.py out/check/report.json | diff -u internal/check/testdata/golden/verdicts-ours-quick.txt -

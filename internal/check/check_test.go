@@ -87,6 +87,7 @@ func TestOurRTLPasses(t *testing.T) {
 	if diff := cmp.Diff(Names(), names); diff != "" {
 		t.Errorf("checks (-want +got):\n%s", diff)
 	}
+	golden(t, "verdicts-ours-small.txt", verdicts(rep))
 	align := rep.Checks[3].Cases[0].Details
 	if align["bound_cycles"] == nil || align["links"] == nil {
 		t.Errorf("alignment details lack the bound or the links: %v", align)
@@ -147,6 +148,7 @@ func TestBrokenVariants(t *testing.T) {
 				opt.OutDir = t.TempDir()
 			}
 			rep := run(t, opt)
+			golden(t, "verdicts-"+tt.variant+".txt", verdicts(rep))
 			c, cs := firstFailure(rep)
 			if c == nil {
 				t.Fatalf("the gate passed %s", tt.variant)
