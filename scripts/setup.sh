@@ -5,7 +5,7 @@
 # everything is there. Run as root (or with sudo). Sourced by run.sh and test.sh.
 #
 #   Debian packages: verilator (5.006), g++, zlib, yosys (the pre-synthesis check),
-#   tshark (pcap tests), python3-grpcio / python3-grpc-tools / python3-protobuf (the Python
+#   tshark (pcap tests), python3-grpcio / python3-protobuf (the Python
 #   example), protobuf-compiler.
 #   Go tools (buf, protoc plugins, grpcurl) come from the Go module proxy at pinned
 #   versions through tools/go.mod, on first use.
@@ -21,8 +21,14 @@ APT_PACKAGES=(
   tshark
   protobuf-compiler
   python3-grpcio
-  python3-grpc-tools
   python3-protobuf
+  # The Python client (python/): stub generators matching the runtime, the health proto,
+  # and an offline venv install (scripts/python-stubs.sh, scripts/python-test.sh).
+  protobuf-compiler-grpc
+  grpc-proto
+  python3-setuptools
+  python3-wheel
+  python3-venv
 )
 
 missing=()

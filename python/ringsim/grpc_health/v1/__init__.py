@@ -1,0 +1,1 @@
+"""Generated stubs of grpc.health.v1 (Debian grpc-proto): scripts/python-stubs.sh."""
