@@ -59,6 +59,11 @@ type aligner struct {
 
 func newAligner(p Port, cost Cost) *aligner { return &aligner{port: p, cost: cost} }
 
+// result is the link's alignment as data.
+func (a *aligner) result() LinkAlignment {
+	return LinkAlignment{Port: a.port.Index, Offset: a.offset, Clears: a.clears, Scans: a.scans, Entered: a.entered}
+}
+
 // step runs one action of the current phase through the node's CPU.
 func (a *aligner) step(c *cpu) error {
 	p := a.port

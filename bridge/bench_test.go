@@ -6,8 +6,9 @@ import (
 	"time"
 
 	"github.com/ringsim/ringsim/bridge"
+	"github.com/ringsim/ringsim/bridge/app"
 	"github.com/ringsim/ringsim/bridge/framing"
-	"github.com/ringsim/ringsim/sim"
+	"github.com/ringsim/ringsim/hw"
 )
 
 // BenchmarkCoSim measures, in one run so that the ratio is fair on a shared machine, the
@@ -23,8 +24,8 @@ import (
 func BenchmarkCoSim(b *testing.B) {
 	var idle, xfer, goodput, share []float64
 	for i := 0; i < b.N; i++ {
-		topo := sim.Pair(16)
-		e := engine(b, sim.Config{Topology: topo, Depth: 256, Seed: uint64(i + 1)})
+		topo := hw.Pair(16)
+		e := engine(b, hw.Config{Topology: topo, Depth: 256, Seed: uint64(i + 1)})
 		start, c0 := time.Now(), e.Cycle()
 		if err := e.Step(10_000_000); err != nil {
 			b.Fatal(err)
@@ -33,16 +34,15 @@ func BenchmarkCoSim(b *testing.B) {
 		e.Close()
 
 		for k := range topo.Links {
-			topo.Links[k].Faults = sim.Faults{BitFlip: 1e-7}
+			topo.Links[k].Faults = hw.Faults{BitFlip: 1e-7}
 		}
-		e = engine(b, sim.Config{Topology: topo, Depth: 256, Seed: uint64(i + 1)})
-		app := bridge.NewTransfer(1<<20, uint64(i+1))
-		rt, err := bridge.New(bridge.Config{Machine: e, Peers: peers(topo), Framing: framing.CRC,
-			Cost: bridge.DefaultCost, Seed: uint64(i + 1), App: app, Deadline: 1_000_000_000})
+		e = engine(b, hw.Config{Topology: topo, Depth: 256, Seed: uint64(i + 1)})
+		app := app.NewTransfer(1<<20, uint64(i+1))
+		rt, err := bridge.New(bridge.Config{Machine: e, Wiring: topo.Wiring(), Framing: framing.CRC,
+			Cost: bridge.DefaultCost, Seed: uint64(i + 1), App: app, Deadline: 1_000_000_000, LinkLatency: 16})
 		if err != nil {
 			b.Fatal(err)
 		}
-		rt.SetGuardLatency(16)
 		rep, err := rt.Run(context.Background())
 		if err != nil {
 			b.Fatal(err)

@@ -3,7 +3,6 @@ package bridge
 import (
 	"bytes"
 	"encoding/binary"
-	"math/rand/v2"
 
 	"github.com/ringsim/ringsim/bridge/framing"
 	"github.com/ringsim/ringsim/sim/bus"
@@ -28,21 +27,9 @@ type DeviceStats struct {
 	// Unconfirmed counts seed-framing (ip) reads that disagreed with the read before: a
 	// corrupted or torn copy that the receiver did not take for the packet.
 	Unconfirmed uint64 `json:"unconfirmed"`
-	// Dropped counts accepted packets the device threw away on purpose (Config.DropRate):
-	// injected frame loss on top of what the hardware does by itself.
+	// Dropped counts accepted packets thrown away on purpose (Config.DropRate): injected
+	// frame loss on top of what the hardware does by itself.
 	Dropped uint64 `json:"dropped_injected"`
-}
-
-// packetSink receives a link's sent (out) and accepted packets.
-type packetSink interface {
-	packet(cycle uint64, pkt []byte, out bool)
-}
-
-// nic is the netstack side of a device: inbound delivery and the outbound queue.
-type nic interface {
-	Deliver(pkt []byte) bool
-	Pending() int
-	Pop() []byte
 }
 
 // device is the IP-only packet device of one link (SPEC section 4): one packet at a time
@@ -54,8 +41,7 @@ type device struct {
 	release uint64 // the node's reset release cycle, known from its cycle counter
 	enc     *framing.Encoder
 	dec     *framing.Decoder
-	nic     nic
-	sink    packetSink
+	nic     nic // the stack's endpoint, wrapped (nic.go)
 	stats   DeviceStats
 	shift   uint64   // the RX counter's total clear_at_count shift (the aligned offset)
 	hdrN    int      // 64-bit header words polled
@@ -70,32 +56,23 @@ type device struct {
 	// readOnce turns the confirmation off: the design note's literal receiver, which
 	// leaves corrupted reads to the IP and TCP checksums.
 	readOnce bool
-	drop     float64 // probability of dropping an accepted packet
-	rng      *rand.Rand
 	nextTX   uint64 // first cycle a new packet write may start
 	buf      []byte
 	writes   []framing.Write32
 }
 
-func newDevice(p Port, kind framing.Kind, cost Cost, pacing, release, shift uint64, n nic) (*device, error) {
-	enc, err := framing.NewEncoder(kind, p.Depth)
+func newDevice(p Port, codec framing.Codec, cost Cost, pacing, release, shift uint64, n nic) (*device, error) {
+	enc, err := framing.NewEncoder(codec, p.Depth)
 	if err != nil {
 		return nil, err
 	}
-	dec, err := framing.NewDecoder(kind, p.Depth)
+	dec, err := framing.NewDecoder(codec, p.Depth)
 	if err != nil {
 		return nil, err
 	}
 	d := &device{port: p, cost: cost, pacing: pacing, release: release, shift: shift, enc: enc, dec: dec, nic: n}
-	// CRC framing: word 0 holds CRC, seq and len, and changes with every packet sent. IP
-	// framing has no such field: the first 56 bytes hold the IPv4 and TCP headers with the
-	// timestamp option (sequence, acknowledgement, window, timestamps), so two different
-	// TCP segments differ there; a shorter prefix misses window updates and duplicate
-	// acknowledgements, which share ports, sequence and acknowledgement numbers.
-	d.hdrN = 1
-	if kind == framing.IP {
-		d.hdrN = 7
-	}
+	// The words a poll reads to tell a new frame from the last (framing.Codec.PollWords).
+	d.hdrN = codec.PollWords()
 	d.lastHdr = make([]uint32, 2*d.hdrN)
 	return d, nil
 }
@@ -173,7 +150,7 @@ func (d *device) receive(c *cpu, r bus.Result, now uint64) (bool, uint64, error)
 	if !bytes.Equal(frame[:len(hb)], hb) {
 		d.stats.TornRX++
 	}
-	if d.dec.Kind() == framing.IP && !d.readOnce {
+	if d.dec.Codec().Confirms() && !d.readOnce {
 		if d.cand == nil || !bytes.Equal(d.cand, frame[:n]) {
 			if d.cand != nil {
 				d.stats.Unconfirmed++
@@ -192,14 +169,7 @@ func (d *device) receive(c *cpu, r bus.Result, now uint64) (bool, uint64, error)
 	case framing.Accepted:
 		copy(d.lastHdr, res[rd].Words[:len(d.lastHdr)])
 		d.retries = 0
-		if d.drop > 0 && d.rng.Float64() < d.drop {
-			d.stats.Dropped++
-			return true, now, nil
-		}
-		if d.sink != nil {
-			d.sink.packet(res[rd].Cycle, pkt, false)
-		}
-		d.nic.Deliver(pkt)
+		d.nic.Deliver(pkt, res[rd].Cycle)
 		return true, now, nil
 	case framing.Repeat:
 		copy(d.lastHdr, res[rd].Words[:len(d.lastHdr)])
@@ -263,9 +233,7 @@ func (d *device) send(c *cpu) (uint64, error) {
 		return 0, err
 	}
 	d.stats.Sent++
-	if d.sink != nil {
-		d.sink.packet(res[nw-1].Cycle, pkt, true)
-	}
+	d.nic.Sent(pkt, res[nw-1].Cycle)
 	d.stats.TornTX += d.torn(ops[:nw], res[:nw])
 	end := res[len(res)-1].Cycle
 	d.nextTX = res[nw-1].Cycle + d.pacing

@@ -9,28 +9,38 @@ import (
 	"time"
 
 	"github.com/ringsim/ringsim/bridge"
+	"github.com/ringsim/ringsim/bridge/app"
 	"github.com/ringsim/ringsim/bridge/framing"
 	"github.com/ringsim/ringsim/bridge/pcap"
+	"github.com/ringsim/ringsim/hw"
 	"github.com/ringsim/ringsim/sim"
+	"github.com/ringsim/ringsim/sim/simtest"
 )
 
-var _ bridge.Machine = (*sim.Engine)(nil)
+var (
+	_ bridge.Machine = (*sim.Engine)(nil)
+	_ bridge.Machine = (*simtest.Machine)(nil)
+)
 
-// peers returns the bridge's wiring plan for a topology.
-func peers(t sim.Topology) map[bridge.Endpoint]bridge.Endpoint {
-	m := map[bridge.Endpoint]bridge.Endpoint{}
-	for _, l := range t.Links {
-		m[bridge.Endpoint{Node: l.To.Node, Port: l.To.Port}] = bridge.Endpoint{Node: l.From.Node, Port: l.From.Port}
+// machine starts the reference machine (sim/simtest) for a test: the firmware's tests run
+// on it, fast and under -race. internal/conformance checks that the firmware runs on it
+// exactly as on the Verilated RTL (TestReferenceMachineRunsTheFirmwareLikeRTL).
+func machine(t testing.TB, cfg hw.Config) *simtest.Machine {
+	t.Helper()
+	m, err := simtest.New(context.Background(), cfg)
+	if err != nil {
+		t.Fatalf("simtest.New: %v", err)
 	}
+	t.Cleanup(func() { m.Close() })
 	return m
 }
 
-// engine starts a simulation for a test.
-func engine(t testing.TB, cfg sim.Config) *sim.Engine {
+// engine starts the Verilated engine, for the benchmarks of the co-simulation's speed.
+func engine(t testing.TB, cfg hw.Config) *sim.Engine {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	e, err := sim.New(ctx, cfg)
+	e, err := sim.New(ctx, cfg, sim.Options{})
 	if err != nil {
 		t.Fatalf("sim.New: %v", err)
 	}
@@ -43,7 +53,7 @@ type transferCase struct {
 	depth      int
 	latency    uint32
 	seed       uint64
-	framing    framing.Kind
+	framing    framing.Codec
 	ber        float64
 	drop       float64
 	bytes      int64
@@ -56,20 +66,21 @@ type transferCase struct {
 // runTransfer runs a pair through the whole job and returns the report and the error.
 func runTransfer(t testing.TB, tc transferCase) (*bridge.Report, error) {
 	t.Helper()
-	topo := sim.Pair(tc.latency)
+	topo := hw.Pair(tc.latency)
 	for i := range topo.Links {
-		topo.Links[i].Faults = sim.Faults{BitFlip: tc.ber}
+		topo.Links[i].Faults = hw.Faults{BitFlip: tc.ber}
 	}
-	e := engine(t, sim.Config{Topology: topo, Depth: tc.depth, Seed: tc.seed})
-	app := bridge.NewTransfer(tc.bytes, tc.seed)
+	e := machine(t, hw.Config{Topology: topo, Depth: tc.depth, Seed: tc.seed})
+	app := app.NewTransfer(tc.bytes, tc.seed)
 	deadline := tc.deadline
 	if deadline == 0 {
 		deadline = 400_000_000
 	}
-	cfg := bridge.Config{Machine: e, Peers: peers(topo), Framing: tc.framing, Cost: tc.cost,
-		DropRate: tc.drop, Seed: tc.seed, App: app, Deadline: deadline, Addressing: tc.addressing}
+	cfg := bridge.Config{Machine: e, Wiring: topo.Wiring(), Framing: tc.framing, Cost: tc.cost,
+		DropRate: tc.drop, Seed: tc.seed, App: app, Deadline: deadline, Addressing: tc.addressing,
+		LinkLatency: uint64(tc.latency)}
 	if tc.pcapDir != "" {
-		cfg.Pcap = func(ep bridge.Endpoint, _ float64) (bridge.PacketWriter, error) {
+		cfg.Pcap = func(ep hw.Endpoint, _ float64) (bridge.PacketWriter, error) {
 			f, err := os.Create(filepath.Join(tc.pcapDir, ep.String()+".pcap"))
 			if err != nil {
 				return nil, err
@@ -85,7 +96,6 @@ func runTransfer(t testing.TB, tc transferCase) (*bridge.Report, error) {
 	if err != nil {
 		t.Fatalf("bridge.New: %v", err)
 	}
-	rt.SetGuardLatency(uint64(tc.latency))
 	rep, err := rt.Run(context.Background())
 	if err == nil {
 		err = app.Verify()

@@ -4,7 +4,7 @@ import (
 	"sort"
 	"time"
 
-	"github.com/ringsim/ringsim/bridge/framing"
+	"github.com/ringsim/ringsim/hw"
 )
 
 // Report is the outcome of a run: what the README's figures and `ringsim run --json` show.
@@ -47,9 +47,6 @@ type Report struct {
 	CorruptedAccepted uint64 `json:"corrupted_accepted"`
 	StackDropped      uint64 `json:"stack_dropped"`
 
-	// Edges is the manager's report of the exchange app (empty for other apps).
-	Edges []Edge `json:"edges,omitempty"`
-
 	Links  []LinkReport `json:"links"`
 	Stacks []NodeReport `json:"node_stacks"`
 
@@ -64,8 +61,8 @@ type Step struct {
 
 // LinkReport describes one direction-pair end of a link, from the local node's view.
 type LinkReport struct {
-	Local Endpoint `json:"local"`
-	Peer  Endpoint `json:"peer"`
+	Local hw.Endpoint `json:"local"`
+	Peer  hw.Endpoint `json:"peer"`
 	// AlignedCycle is when this end reached Aligned; Offset the measured offset n (the
 	// total clear_at_count shift), Clears and Scans how it got there.
 	AlignedCycle uint64 `json:"aligned_cycle"`
@@ -120,7 +117,7 @@ func (rt *Runtime) buildReport(start uint64) *Report {
 		lr := LinkReport{
 			Local: l.ep, Peer: l.peer, AlignedCycle: l.al.entered[Aligned], Offset: l.al.offset,
 			Clears: l.al.clears, Scans: l.al.scans, EstablishedCycle: l.estab,
-			PhaseCycles: map[string]uint64{}, CorruptAccepted: l.corrupted,
+			PhaseCycles: map[string]uint64{}, CorruptAccepted: l.tally.corrupted,
 		}
 		for ph := FindingAlignment; ph <= Aligned; ph++ {
 			if l.al.phase >= ph {
@@ -133,7 +130,10 @@ func (rt *Runtime) buildReport(start uint64) *Report {
 		if l.dev != nil {
 			lr.Frames = l.dev.counters()
 		}
-		r.CorruptedAccepted += l.corrupted
+		if l.drop != nil {
+			lr.Frames.Dropped = l.drop.dropped
+		}
+		r.CorruptedAccepted += l.tally.corrupted
 		r.Links = append(r.Links, lr)
 	}
 	var delivered, valid uint64
@@ -221,9 +221,7 @@ func (rt *Runtime) goodputBound() float64 {
 	p := float64(mtu.MTU() - 80)
 	pkt := p + 52 // IPv4 + TCP headers + the timestamp option
 	frame := pkt
-	if rt.cfg.Framing == framing.CRC {
-		frame += framing.HeaderLen
-	}
+	frame += float64(rt.cfg.Framing.Overhead())
 	w := 2 * float64((int(frame)+7)/8)
 	c := rt.cfg.Cost
 	cpu := float64(c.PerPacket) + float64(c.PerByte16)/16*frame

@@ -11,8 +11,9 @@ import (
 	"testing"
 
 	"github.com/ringsim/ringsim/bridge"
+	"github.com/ringsim/ringsim/bridge/app"
 	"github.com/ringsim/ringsim/bridge/framing"
-	"github.com/ringsim/ringsim/sim"
+	"github.com/ringsim/ringsim/hw"
 )
 
 // TestReliability moves data over both framings while the links flip bits (up to 1e-5 per
@@ -22,7 +23,7 @@ import (
 func TestReliability(t *testing.T) {
 	tests := []struct {
 		name string
-		kind framing.Kind
+		kind framing.Codec
 		ber  float64
 		drop float64
 	}{
@@ -34,7 +35,7 @@ func TestReliability(t *testing.T) {
 		{"ip/ber1e-6+drop2%", framing.IP, 1e-6, 0.02},
 	}
 	type tally struct{ caught, corrupted, stack, frames uint64 }
-	tallies := map[framing.Kind]*tally{framing.CRC: {}, framing.IP: {}}
+	tallies := map[framing.Codec]*tally{framing.CRC: {}, framing.IP: {}}
 	for _, tt := range tests {
 		for _, seed := range []uint64{1, 2} {
 			t.Run(fmt.Sprintf("%s/seed%d", tt.name, seed), func(t *testing.T) {
@@ -70,7 +71,7 @@ func TestReliability(t *testing.T) {
 			})
 		}
 	}
-	for _, k := range []framing.Kind{framing.CRC, framing.IP} {
+	for _, k := range []framing.Codec{framing.CRC, framing.IP} {
 		ta := tallies[k]
 		t.Logf("%s framing: %d frames accepted; %d corrupted reads caught by the framing, %d let through to the stack, %d dropped by IP/TCP",
 			k, ta.frames, ta.caught, ta.corrupted, ta.stack)
@@ -85,13 +86,13 @@ func TestReliability(t *testing.T) {
 func TestSeedFramingReadOnce(t *testing.T) {
 	var through, caught uint64
 	for _, seed := range []uint64{1, 2} {
-		topo := sim.Pair(16)
+		topo := hw.Pair(16)
 		for i := range topo.Links {
-			topo.Links[i].Faults = sim.Faults{BitFlip: 1e-5}
+			topo.Links[i].Faults = hw.Faults{BitFlip: 1e-5}
 		}
-		e := engine(t, sim.Config{Topology: topo, Depth: 256, Seed: seed})
-		rt, err := bridge.New(bridge.Config{Machine: e, Peers: peers(topo), Framing: framing.IP,
-			Cost: bridge.DefaultCost, Seed: seed, IPReadOnce: true, App: bridge.NewTransfer(64<<10, seed),
+		e := machine(t, hw.Config{Topology: topo, Depth: 256, Seed: seed})
+		rt, err := bridge.New(bridge.Config{Machine: e, Wiring: topo.Wiring(), Framing: framing.IP,
+			Cost: bridge.DefaultCost, Seed: seed, IPReadOnce: true, App: app.NewTransfer(64<<10, seed),
 			Deadline: 200_000_000})
 		if err != nil {
 			t.Fatal(err)
@@ -192,9 +193,9 @@ func TestAlignmentGuard(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			topo := sim.Pair(latency)
-			e := engine(t, sim.Config{Topology: topo, Depth: depth, Seed: 1, Release: []uint64{0, 0}})
-			rt, err := bridge.New(bridge.Config{Machine: e, Peers: peers(topo), Framing: framing.CRC,
+			topo := hw.Pair(latency)
+			e := machine(t, hw.Config{Topology: topo, Depth: depth, Seed: 1, Release: []uint64{0, 0}})
+			rt, err := bridge.New(bridge.Config{Machine: e, Wiring: topo.Wiring(), Framing: framing.CRC,
 				Cost: bridge.DefaultCost, NodeCost: map[int]bridge.Cost{1: slow}, Guard: tt.guard,
 				Addressing: bridge.Upstream, Seed: 1, AlignTimeout: 2_000_000, Deadline: 5_000_000})
 			if err != nil {

@@ -1,19 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 //
 // Node block: read-only identity and geometry registers and the free-running 64-bit cycle
-// counter that firmware uses as its timer. Register map (byte offsets, 32-bit registers):
-//   0x00 MAGIC        0x4D495352 ("RSIM" little endian)
-//   0x04 VERSION      register map version, 1
-//   0x08 NODE_ID      node id (simulator input)
-//   0x0C DEPTH        ring buffer depth D in 64-bit words
-//   0x10 PORTS        number of link ports
-//   0x14 WINDOW_LOG2  each device occupies 1 << WINDOW_LOG2 bytes of the address space
-//   0x18 DNA0         device DNA bits [31:0]   (simulator input)
-//   0x1C DNA1         device DNA bits [63:32]
-//   0x20 DNA2         device DNA bits [95:64]
-//   0x28 CYCLE_LO     cycles since reset, low half; reading it latches the high half
-//   0x2C CYCLE_HI     high half latched by the last CYCLE_LO read
-// All reads are answered in the cycle they are presented; writes and other offsets ERR.
+// counter that firmware uses as its timer. The register map (MAGIC, VERSION, NODE_ID,
+// DEPTH, PORTS, WINDOW_LOG2, DNA0-2, CYCLE_LO/HI) is ringsim_regs_pkg's, generated from
+// internal/regmap/regmap.json. All reads are answered in the cycle they are presented;
+// writes and other offsets ERR.
 module node_regs #(
   parameter int unsigned Depth      = 16,
   parameter int unsigned Ports      = 1,
@@ -34,9 +25,6 @@ module node_regs #(
   output logic               wb_err_o
 );
 
-  localparam logic [31:0] MAGIC   = 32'h4D49_5352;
-  localparam logic [31:0] VERSION = 32'd1;
-
   logic        req;
   logic [63:0] cycle_d, cycle_q;
   logic [31:0] cycle_hi_d, cycle_hi_q;
@@ -52,20 +40,30 @@ module node_regs #(
     if (req) begin
       hit = 1'b1;
       unique case (wb_adr_i)
-        OffsetW'(8'h00): wb_dat_o = MAGIC;
-        OffsetW'(8'h04): wb_dat_o = VERSION;
-        OffsetW'(8'h08): wb_dat_o = node_id_i;
-        OffsetW'(8'h0C): wb_dat_o = 32'(Depth);
-        OffsetW'(8'h10): wb_dat_o = 32'(Ports);
-        OffsetW'(8'h14): wb_dat_o = 32'(WindowLog2);
-        OffsetW'(8'h18): wb_dat_o = dna_i[31:0];
-        OffsetW'(8'h1C): wb_dat_o = dna_i[63:32];
-        OffsetW'(8'h20): wb_dat_o = dna_i[95:64];
-        OffsetW'(8'h28): begin
+        OffsetW'(ringsim_regs_pkg::NODE_MAGIC_OFFSET):
+          wb_dat_o = ringsim_regs_pkg::NODE_MAGIC_VALUE;
+        OffsetW'(ringsim_regs_pkg::NODE_VERSION_OFFSET):
+          wb_dat_o = ringsim_regs_pkg::NODE_VERSION_VALUE;
+        OffsetW'(ringsim_regs_pkg::NODE_NODE_ID_OFFSET):
+          wb_dat_o = node_id_i;
+        OffsetW'(ringsim_regs_pkg::NODE_DEPTH_OFFSET):
+          wb_dat_o = 32'(Depth);
+        OffsetW'(ringsim_regs_pkg::NODE_PORTS_OFFSET):
+          wb_dat_o = 32'(Ports);
+        OffsetW'(ringsim_regs_pkg::NODE_WINDOW_LOG2_OFFSET):
+          wb_dat_o = 32'(WindowLog2);
+        OffsetW'(ringsim_regs_pkg::NODE_DNA0_OFFSET):
+          wb_dat_o = dna_i[31:0];
+        OffsetW'(ringsim_regs_pkg::NODE_DNA1_OFFSET):
+          wb_dat_o = dna_i[63:32];
+        OffsetW'(ringsim_regs_pkg::NODE_DNA2_OFFSET):
+          wb_dat_o = dna_i[95:64];
+        OffsetW'(ringsim_regs_pkg::NODE_CYCLE_LO_OFFSET): begin
           wb_dat_o = cycle_q[31:0];
           if (!wb_we_i) cycle_hi_d = cycle_q[63:32];
         end
-        OffsetW'(8'h2C): wb_dat_o = cycle_hi_q;
+        OffsetW'(ringsim_regs_pkg::NODE_CYCLE_HI_OFFSET):
+          wb_dat_o = cycle_hi_q;
         default: hit = 1'b0;
       endcase
     end

@@ -5,11 +5,15 @@
 // with an address decoder. This module's parameters and ports are the node port contract
 // (docs/port-contract.md): bring-your-own RTL implements exactly this interface.
 //
-// Address map: the address space is cut into windows of 1 << WindowLog2 bytes, where
-// WindowLog2 = max(8, clog2(8*Depth + 16)); window 0 is the node block, window 1 + 2p the TX
-// ring buffer of port p and window 2 + 2p its RX ring buffer. Inside a ring buffer window
-// the offsets are bittide's (data at 0, enable at 8*Depth, clear_at_count at 8*Depth + 8).
-// Misaligned addresses and windows past the last device answer ERR in the same cycle.
+// Address map (ringsim_regs_pkg, generated from internal/regmap/regmap.json): the address
+// space is cut into windows of 1 << WindowLog2 bytes, WindowLog2 = max(8, clog2(8*Depth +
+// 16)); window 0 is the node block, window 1 + 2p the TX ring buffer of port p and window
+// 2 + 2p its RX ring buffer. Inside a ring buffer window the offsets are bittide's (data at
+// 0, enable at 8*Depth, clear_at_count at 8*Depth + 8). Misaligned addresses and windows
+// past the last device answer ERR in the same cycle.
+
+`include "ringsim_assert.svh"
+
 module ringsim_node #(
   parameter int unsigned Depth = 16,
   parameter int unsigned Ports = 1
@@ -34,9 +38,9 @@ module ringsim_node #(
   input  logic [Ports*64-1:0]   rx_frames_i
 );
 
-  localparam int unsigned MinLog2    = $clog2(8 * Depth + 16);
-  localparam int unsigned WindowLog2 = (MinLog2 < 8) ? 8 : MinLog2;
-  localparam int unsigned Devices    = 1 + 2 * Ports;
+  localparam int unsigned WindowLog2 = ringsim_regs_pkg::window_log2(Depth);
+  localparam int unsigned Devices    = ringsim_regs_pkg::num_windows(Ports);
+  localparam int unsigned NodeWin    = ringsim_regs_pkg::NODE_WINDOW;
   localparam int unsigned DevW       = 32 - WindowLog2;
 
   logic [DevW-1:0]       dev;
@@ -74,15 +78,18 @@ module ringsim_node #(
     .dna_i     (dna_i),
     .node_id_i (node_id_i),
     .wb_cyc_i  (wb_cyc_i),
-    .wb_stb_i  (dev_stb[0]),
+    .wb_stb_i  (dev_stb[NodeWin]),
     .wb_we_i   (wb_we_i),
     .wb_adr_i  (offset),
-    .wb_dat_o  (dev_dat[0]),
-    .wb_ack_o  (dev_ack[0]),
-    .wb_err_o  (dev_err[0])
+    .wb_dat_o  (dev_dat[NodeWin]),
+    .wb_ack_o  (dev_ack[NodeWin]),
+    .wb_err_o  (dev_err[NodeWin])
   );
 
   for (genvar p = 0; p < Ports; p++) begin : g_port
+    localparam int unsigned TxWin = ringsim_regs_pkg::tx_window(p);
+    localparam int unsigned RxWin = ringsim_regs_pkg::rx_window(p);
+
     tx_ring_buffer #(
       .Depth   (Depth),
       .OffsetW (WindowLog2)
@@ -90,14 +97,14 @@ module ringsim_node #(
       .clk_i    (clk_i),
       .rst_ni   (rst_ni),
       .wb_cyc_i (wb_cyc_i),
-      .wb_stb_i (dev_stb[1 + 2 * p]),
+      .wb_stb_i (dev_stb[TxWin]),
       .wb_we_i  (wb_we_i),
       .wb_adr_i (offset),
       .wb_dat_i (wb_dat_i),
       .wb_sel_i (wb_sel_i),
-      .wb_dat_o (dev_dat[1 + 2 * p]),
-      .wb_ack_o (dev_ack[1 + 2 * p]),
-      .wb_err_o (dev_err[1 + 2 * p]),
+      .wb_dat_o (dev_dat[TxWin]),
+      .wb_ack_o (dev_ack[TxWin]),
+      .wb_err_o (dev_err[TxWin]),
       .frame_o  (tx_frames_o[64 * p +: 64])
     );
 
@@ -108,14 +115,14 @@ module ringsim_node #(
       .clk_i    (clk_i),
       .rst_ni   (rst_ni),
       .wb_cyc_i (wb_cyc_i),
-      .wb_stb_i (dev_stb[2 + 2 * p]),
+      .wb_stb_i (dev_stb[RxWin]),
       .wb_we_i  (wb_we_i),
       .wb_adr_i (offset),
       .wb_dat_i (wb_dat_i),
       .wb_sel_i (wb_sel_i),
-      .wb_dat_o (dev_dat[2 + 2 * p]),
-      .wb_ack_o (dev_ack[2 + 2 * p]),
-      .wb_err_o (dev_err[2 + 2 * p]),
+      .wb_dat_o (dev_dat[RxWin]),
+      .wb_ack_o (dev_ack[RxWin]),
+      .wb_err_o (dev_err[RxWin]),
       .frame_i  (rx_frames_i[64 * p +: 64])
     );
   end
@@ -136,10 +143,8 @@ module ringsim_node #(
   end
 
 `ifndef SYNTHESIS
-  assert property (@(posedge clk_i) disable iff (!rst_ni) $onehot0(dev_ack | dev_err))
-    else $error("ringsim_node: two devices answered");
-  assert property (@(posedge clk_i) disable iff (!rst_ni) !(wb_ack_o && wb_err_o))
-    else $error("ringsim_node: ACK and ERR together");
+  `RS_ASSERT(OneDeviceAnswers_A, $onehot0(dev_ack | dev_err), "two devices answered")
+  `RS_ASSERT(NoAckWithErr_A, !(wb_ack_o && wb_err_o), "ACK and ERR together")
 `endif
 
 endmodule

@@ -4,7 +4,8 @@ package rtl
 
 import "embed"
 
-// FS holds the RTL sources (*.sv) and the Verilator configuration (*.vlt).
+// FS holds the RTL sources (*.sv), the assertion macros (*.svh) and the Verilator
+// configuration (*.vlt).
 //
-//go:embed *.sv *.vlt
+//go:embed *.sv *.svh *.vlt
 var FS embed.FS

@@ -22,11 +22,21 @@ go vet ./...
 step "protobuf API: buf lint, buf breaking, generated code up to date"
 scripts/proto.sh check
 
-step "go test"
+step "Python client: generated stubs up to date"
+scripts/python-stubs.sh check
+
+step "go test: every test (the RTL tier runs on the Verilated model)"
 go test -count=1 -timeout 30m ./...
 
-step "pre-synthesis gate on our RTL: ringsim check --quick (evidence in out/check)"
+step "go test -race: the fast tier (reference machine, no Verilator; tests named RTL are the RTL tier's)"
+go test -race -count=1 -timeout 20m -skip 'RTL' $(scripts/fast-tier.sh)
+
 go build -o bin/ringsim ./cmd/ringsim
+
+step "Python client: offline venv install, tests against ringsim serve"
+RINGSIM_BIN=bin/ringsim scripts/python-test.sh
+
+step "pre-synthesis gate on our RTL: ringsim check --quick (evidence in out/check)"
 bin/ringsim check --quick --out out/check --junit out/check/junit.xml --json out/check/report.json
 
 step "the quick gate's verdicts, cases and cycles match the golden file"

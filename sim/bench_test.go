@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ringsim/ringsim/hw"
 	"github.com/ringsim/ringsim/sim/bus"
 	"github.com/ringsim/ringsim/sim/internal/modelbuild"
 )
@@ -30,7 +31,7 @@ func BenchmarkEngine(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	e := newEngine(b, Config{Topology: Pair(16), Depth: depth, Seed: 1, Release: []uint64{0, 0}})
+	e := newEngine(b, hw.Config{Topology: hw.Pair(16), Depth: depth, Seed: 1, Release: []uint64{0, 0}})
 	m := bus.Map{Depth: depth, Ports: 1}
 	writes := make([]bus.Op, 100_000)
 	for i := range writes {

@@ -15,33 +15,34 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"runtime"
 	"unsafe"
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/ringsim/ringsim/hw"
 	"github.com/ringsim/ringsim/sim/bus"
 	"github.com/ringsim/ringsim/sim/internal/modelbuild"
 )
 
-// Errors returned by the engine.
+// Errors returned by the engine: the contract's (package hw), named here too for callers
+// of the engine.
 var (
-	ErrBadConfig    = errors.New("bad configuration")
-	ErrClosed       = errors.New("engine closed")
-	ErrBadNode      = errors.New("no such node")
-	ErrBadPort      = errors.New("no such port")
-	ErrBadLink      = errors.New("no such link")
-	ErrBadBatch     = errors.New("bad batch")
-	ErrBusy         = errors.New("node has a batch in flight")
-	ErrNoResults    = errors.New("no completed batch")
-	ErrStopped      = errors.New("RTL stopped the simulation")
-	ErrNoWaveforms  = errors.New("model built without waveform support")
-	ErrWaveform     = errors.New("waveform dump failed")
-	ErrNoBackdoor   = errors.New("RTL does not expose the backdoor variable")
-	ErrBadBackdoor  = errors.New("bad backdoor access")
-	ErrPastDeadline = errors.New("run target is not after the current cycle")
-	ErrNoVerilator  = modelbuild.ErrNoTool
+	ErrBadConfig   = hw.ErrBadConfig
+	ErrClosed      = hw.ErrClosed
+	ErrBadNode     = hw.ErrBadNode
+	ErrBadPort     = hw.ErrBadPort
+	ErrBadLink     = hw.ErrBadLink
+	ErrBadBatch    = hw.ErrBadBatch
+	ErrBusy        = hw.ErrBusy
+	ErrNoResults   = hw.ErrNoResults
+	ErrStopped     = hw.ErrStopped
+	ErrNoWaveforms = hw.ErrNoWaveforms
+	ErrWaveform    = hw.ErrWaveform
+	ErrNoBackdoor  = hw.ErrNoBackdoor
+	ErrBadBackdoor = hw.ErrBadBackdoor
+	// ErrNoVerilator: Verilator or the C++ compiler is missing (an hw.ErrNoTool).
+	ErrNoVerilator = hw.ErrNoTool
 )
 
 // BuildEvent reports a model build's progress (Config.OnModelBuild).
@@ -53,31 +54,9 @@ const (
 	BuildDone  = modelbuild.StageDone
 )
 
-// DefaultClockHz is bittide's link clock in upstream's hardware demo.
-const DefaultClockHz = 125e6
-
-// Config describes a simulation.
-type Config struct {
-	// Topology gives the node count, ports per node and the links.
-	Topology Topology
-	// Depth is the ring buffer depth D in 64-bit words.
-	Depth int
-	// Seed fixes every random choice: start offsets, DNA, fault injection.
-	Seed uint64
-	// Release is each node's reset release cycle. Nil means seeded, uniform in [0, MaxSkew].
-	Release []uint64
-	// MaxSkew bounds seeded release cycles; 0 means 4*Depth.
-	MaxSkew uint64
-	// DNA is each node's 96-bit device DNA (bits [31:0], [63:32], [95:64]); nil means seeded.
-	DNA [][3]uint32
-	// ClockHz is the link clock, used for waveform time and by clients; 0 means 125 MHz.
-	ClockHz float64
-	// Waveforms builds the model with FST support so StartWaveform works (7-10 % slower).
-	Waveforms bool
-	// RTLDir is a directory of node RTL implementing the port contract; empty means ringsim's.
-	RTLDir string
-	// NoAssert builds the model without the RTL's assertions.
-	NoAssert bool
+// Options are the engine's settings that are not part of the simulation's configuration:
+// where models are cached and who hears about their builds.
+type Options struct {
 	// CacheDir is the model cache; empty means the default (see modelbuild.DefaultCacheDir).
 	CacheDir string
 	// OnModelBuild, if set, is told when a model has to be built (not found in the cache),
@@ -87,75 +66,13 @@ type Config struct {
 	Logger hclog.Logger
 }
 
-// normalize fills defaults and checks the configuration.
-func (c Config) normalize() (Config, error) {
-	if err := c.Topology.Validate(); err != nil {
-		return c, err
-	}
-	if c.Depth < 2 || c.Depth > 1<<20 {
-		return c, fmt.Errorf("%w: depth %d outside [2, 1048576]", ErrBadConfig, c.Depth)
-	}
-	if c.ClockHz == 0 {
-		c.ClockHz = DefaultClockHz
-	}
-	if !(c.ClockHz >= 1e3 && c.ClockHz <= 1e12) {
-		return c, fmt.Errorf("%w: clock %v Hz outside [1 kHz, 1 THz]", ErrBadConfig, c.ClockHz)
-	}
-	n := c.Topology.Nodes
-	rng := rand.New(rand.NewPCG(c.Seed, 0x72696e6773696d)) // "ringsim"
-	if c.MaxSkew == 0 {
-		c.MaxSkew = 4 * uint64(c.Depth)
-	}
-	if c.Release == nil {
-		c.Release = make([]uint64, n)
-		for i := range c.Release {
-			c.Release[i] = rng.Uint64N(c.MaxSkew + 1)
-		}
-	} else if len(c.Release) != n {
-		return c, fmt.Errorf("%w: %d release cycles for %d nodes", ErrBadConfig, len(c.Release), n)
-	}
-	if c.DNA == nil {
-		c.DNA = make([][3]uint32, n)
-		for i := range c.DNA {
-			c.DNA[i] = [3]uint32{rng.Uint32(), rng.Uint32(), rng.Uint32()}
-		}
-	} else if len(c.DNA) != n {
-		return c, fmt.Errorf("%w: %d DNA values for %d nodes", ErrBadConfig, len(c.DNA), n)
-	}
-	if c.Logger == nil {
-		c.Logger = hclog.NewNullLogger()
-	}
-	return c, nil
-}
-
-// Info describes a running simulation.
-type Info struct {
-	Nodes, Ports, Depth int
-	ClockHz             float64
-	Cycle               uint64
-	Links               []Link
-	Release             []uint64
-	DNA                 [][3]uint32
-	Seed                uint64
-	Waveforms           bool
-	Model               ModelInfo
-}
-
-// ModelInfo identifies the model build.
-type ModelInfo struct {
-	Path     string
-	Key      string // hash of everything that went into the build
-	RTLHash  string // hash of the RTL sources
-	Versions string // Verilator and C++ compiler versions
-	Cached   bool
-}
-
-// Engine is a running simulation. It is not safe for concurrent use: callers serialize.
+// Engine is a running simulation of the Verilated RTL. It is not safe for concurrent use:
+// callers serialize.
 type Engine struct {
-	cfg   Config
+	cfg   hw.Config
 	lib   *lib
 	sim   *C.rs_sim
-	model ModelInfo
+	model hw.ModelInfo
 	log   hclog.Logger
 	nodes []nodeState
 	done  []uint64
@@ -171,22 +88,27 @@ type nodeState struct {
 	ready   bool
 }
 
+var _ hw.Simulator = (*Engine)(nil)
+
 // New builds (or loads from the cache) the model for cfg and starts a simulation at cycle 0.
 // Building needs Verilator and a C++ compiler; a missing tool gives ErrNoVerilator with the
-// install command.
-func New(ctx context.Context, cfg Config) (*Engine, error) {
-	cfg, err := cfg.normalize()
+// install command, RTL that does not build hw.ErrBadRTL with the tool's messages.
+func New(ctx context.Context, cfg hw.Config, opt Options) (*Engine, error) {
+	cfg, err := cfg.Normalize()
 	if err != nil {
 		return nil, err
 	}
-	log := cfg.Logger.Named("sim")
-	b := &modelbuild.Builder{CacheDir: cfg.CacheDir, Logger: log, OnEvent: cfg.OnModelBuild}
+	if opt.Logger == nil {
+		opt.Logger = hclog.NewNullLogger()
+	}
+	log := opt.Logger.Named("sim")
+	b := &modelbuild.Builder{CacheDir: opt.CacheDir, Logger: log, OnEvent: opt.OnModelBuild}
 	m, err := b.Build(ctx, modelbuild.Spec{
 		RTLDir: cfg.RTLDir, Depth: cfg.Depth, Ports: cfg.Topology.Ports,
 		Trace: cfg.Waveforms, Assert: !cfg.NoAssert,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("build model: %w", err)
+		return nil, fmt.Errorf("build model: %w", buildErr(err))
 	}
 	l, err := loadLib(m.Path)
 	if err != nil {
@@ -199,7 +121,7 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 	e := &Engine{
 		cfg: cfg,
 		lib: l,
-		model: ModelInfo{Path: m.Path, Key: m.Key, RTLHash: m.RTLHash, Versions: m.Versions,
+		model: hw.ModelInfo{Path: m.Path, Key: m.Key, RTLHash: m.RTLHash, Versions: m.Versions,
 			Cached: m.Cached},
 		log:   log,
 		nodes: make([]nodeState, cfg.Topology.Nodes),
@@ -257,7 +179,7 @@ func (e *Engine) create() error {
 		return fmt.Errorf("%w: create simulation: %s", ErrBadConfig, C.GoString(&msg[0]))
 	}
 	for i, l := range t.Links {
-		if l.Faults != (Faults{}) {
+		if l.Faults != (hw.Faults{}) {
 			if err := e.SetFaults(i, l.Faults); err != nil {
 				e.Close()
 				return err
@@ -284,14 +206,24 @@ func (e *Engine) Close() error {
 	return err
 }
 
-// Info describes the simulation.
-func (e *Engine) Info() Info {
-	return Info{
-		Nodes: e.cfg.Topology.Nodes, Ports: e.cfg.Topology.Ports, Depth: e.cfg.Depth,
-		ClockHz: e.cfg.ClockHz, Cycle: e.Cycle(), Links: append([]Link(nil), e.cfg.Topology.Links...),
-		Release: append([]uint64(nil), e.cfg.Release...), DNA: append([][3]uint32(nil), e.cfg.DNA...),
-		Seed: e.cfg.Seed, Waveforms: e.lib.trace, Model: e.model,
+// Info implements hw.Simulator.Info.
+func (e *Engine) Info() hw.Info {
+	c := e.cfg
+	c.Topology.Links = append([]hw.Link(nil), c.Topology.Links...)
+	c.Release = append([]uint64(nil), c.Release...)
+	c.DNA = append([][3]uint32(nil), c.DNA...)
+	c.Waveforms = e.lib.trace
+	return hw.Info{Config: c, Cycle: e.Cycle(), Model: e.model}
+}
+
+// buildErr classifies a model build error for callers that only know the contract: the
+// RTL's fault (hw.ErrBadRTL) or a missing tool (hw.ErrNoTool, which modelbuild.ErrNoTool is).
+func buildErr(err error) error {
+	if errors.Is(err, modelbuild.ErrNoSources) || errors.Is(err, modelbuild.ErrVerilator) ||
+		errors.Is(err, modelbuild.ErrCompile) || errors.Is(err, modelbuild.ErrBadSpec) {
+		return fmt.Errorf("%w: %w", hw.ErrBadRTL, err)
 	}
+	return err
 }
 
 // Nodes is the number of nodes.
@@ -393,7 +325,7 @@ func (e *Engine) Run(until uint64) ([]int, error) {
 	clear(e.done)
 	n := C.rsl_run(e.lib.c, e.sim, C.uint64_t(until), (*C.uint64_t)(unsafe.Pointer(&e.done[0])))
 	if n < 0 {
-		return nil, fmt.Errorf("%w: %s", ErrStopped, e.cerr())
+		return nil, e.stopError() // a *StopError (stop.go)
 	}
 	var doneNodes []int
 	for w, bits := range e.done {
@@ -499,7 +431,7 @@ func (e *Engine) Step(n uint64) error {
 }
 
 // SetFaults changes a link's fault rates from the next cycle on.
-func (e *Engine) SetFaults(link int, f Faults) error {
+func (e *Engine) SetFaults(link int, f hw.Faults) error {
 	if e.sim == nil {
 		return ErrClosed
 	}
@@ -507,7 +439,7 @@ func (e *Engine) SetFaults(link int, f Faults) error {
 		return fmt.Errorf("%w: link %d (have %d)", ErrBadLink, link, len(e.cfg.Topology.Links))
 	}
 	if err := f.Validate(); err != nil {
-		return err
+		return fmt.Errorf("link %d: %w", link, err)
 	}
 	if rc := C.rsl_set_faults(e.lib.c, e.sim, C.uint32_t(link), C.double(f.BitFlip), C.double(f.FrameZero)); rc != C.RS_OK {
 		return fmt.Errorf("%w: %s", ErrBadConfig, e.cerr())
@@ -529,18 +461,24 @@ func (e *Engine) FaultCounts(link int) (flips, zeroed uint64, err error) {
 	return uint64(f), uint64(z), nil
 }
 
-// Target names ring buffer state for backdoor access.
-type Target uint32
-
-// The backdoor targets.
-const (
-	TXMem    Target = C.RS_BD_TX_MEM
-	TXEnable Target = C.RS_BD_TX_ENABLE
-	TXCount  Target = C.RS_BD_TX_COUNT // read only
-	RXMem    Target = C.RS_BD_RX_MEM
-	RXEnable Target = C.RS_BD_RX_ENABLE
-	RXCount  Target = C.RS_BD_RX_COUNT // read only
-)
+// cTarget is the harness's (rs_api.h) number for a backdoor target.
+func cTarget(t hw.Target) C.uint32_t {
+	switch t {
+	case hw.TXMem:
+		return C.RS_BD_TX_MEM
+	case hw.TXEnable:
+		return C.RS_BD_TX_ENABLE
+	case hw.TXCount:
+		return C.RS_BD_TX_COUNT
+	case hw.RXMem:
+		return C.RS_BD_RX_MEM
+	case hw.RXEnable:
+		return C.RS_BD_RX_ENABLE
+	case hw.RXCount:
+		return C.RS_BD_RX_COUNT
+	}
+	return 0 // the harness answers "unknown backdoor target"
+}
 
 func (e *Engine) backdoorErr(rc C.int, op string, node, port int) error {
 	switch rc {
@@ -565,7 +503,7 @@ func (e *Engine) checkPort(node, port int) error {
 }
 
 // Peek reads ring buffer state without advancing time; index selects the word of a memory.
-func (e *Engine) Peek(node, port int, t Target, index int) (uint64, error) {
+func (e *Engine) Peek(node, port int, t hw.Target, index int) (uint64, error) {
 	if err := e.checkPort(node, port); err != nil {
 		return 0, err
 	}
@@ -573,19 +511,19 @@ func (e *Engine) Peek(node, port int, t Target, index int) (uint64, error) {
 		return 0, fmt.Errorf("%w: word %d outside depth %d", ErrBadBackdoor, index, e.cfg.Depth)
 	}
 	var v C.uint64_t
-	rc := C.rsl_peek(e.lib.c, e.sim, C.uint32_t(node), C.uint32_t(port), C.uint32_t(t), C.uint32_t(index), &v)
+	rc := C.rsl_peek(e.lib.c, e.sim, C.uint32_t(node), C.uint32_t(port), cTarget(t), C.uint32_t(index), &v)
 	return uint64(v), e.backdoorErr(rc, "peek", node, port)
 }
 
 // Poke writes ring buffer state without advancing time.
-func (e *Engine) Poke(node, port int, t Target, index int, v uint64) error {
+func (e *Engine) Poke(node, port int, t hw.Target, index int, v uint64) error {
 	if err := e.checkPort(node, port); err != nil {
 		return err
 	}
 	if index < 0 || index >= e.cfg.Depth {
 		return fmt.Errorf("%w: word %d outside depth %d", ErrBadBackdoor, index, e.cfg.Depth)
 	}
-	rc := C.rsl_poke(e.lib.c, e.sim, C.uint32_t(node), C.uint32_t(port), C.uint32_t(t), C.uint32_t(index), C.uint64_t(v))
+	rc := C.rsl_poke(e.lib.c, e.sim, C.uint32_t(node), C.uint32_t(port), cTarget(t), C.uint32_t(index), C.uint64_t(v))
 	return e.backdoorErr(rc, "poke", node, port)
 }
 

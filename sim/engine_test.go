@@ -12,6 +12,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/ringsim/ringsim/hw"
 	"github.com/ringsim/ringsim/sim/bus"
 )
 
@@ -27,7 +28,7 @@ func TestRingBufferScenario(t *testing.T) {
 
 func testRingBufferScenario(t *testing.T, depth int) {
 	const latency = 16
-	e := newEngine(t, Config{Topology: Pair(latency), Depth: depth, Seed: 7})
+	e := newEngine(t, hw.Config{Topology: hw.Pair(latency), Depth: depth, Seed: 7})
 	m := bus.Map{Depth: depth, Ports: 1}
 	rng := rand.New(rand.NewPCG(uint64(depth), 1))
 	pattern := func() []uint64 {
@@ -114,12 +115,12 @@ func testRingBufferScenario(t *testing.T, depth int) {
 // D = 8, v = 5, written while the counter is 2: 2 3 4 5(ack) 1 2 3 4 5 6 7 0 1.
 func TestClearAtCountWorkedExample(t *testing.T) {
 	const depth = 8
-	e := newEngine(t, Config{Topology: Pair(0), Depth: depth, Seed: 1, Release: []uint64{0, 0}})
+	e := newEngine(t, hw.Config{Topology: hw.Pair(0), Depth: depth, Seed: 1, Release: []uint64{0, 0}})
 	m := bus.Map{Depth: depth, Ports: 1}
 	mustOK(t, run(t, e, 1, bus.Write(m.RX(0)+m.Enable(), 1)))
 	// Wait until the write can be presented while the counter is 2: the write starts in the
 	// cycle after the previous operation completes.
-	cnt, err := e.Peek(1, 0, RXCount, 0)
+	cnt, err := e.Peek(1, 0, hw.RXCount, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -145,7 +146,7 @@ func TestClearAtCountWorkedExample(t *testing.T) {
 	var got []int
 	ack := uint64(0)
 	for len(got) < n {
-		c, err := e.Peek(1, 0, RXCount, 0)
+		c, err := e.Peek(1, 0, hw.RXCount, 0)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -163,7 +164,7 @@ func TestClearAtCountWorkedExample(t *testing.T) {
 				t.Fatalf("clear_at_count answered ERR")
 			}
 			// The frame of the ack cycle is written at address 5.
-			w, _ := e.Peek(1, 0, RXMem, 5)
+			w, _ := e.Peek(1, 0, hw.RXMem, 5)
 			if want := frames[ack-start]; w != want {
 				t.Errorf("RX[5] after the ack = %#x, want the ack cycle's frame %#x", w, want)
 			}
@@ -182,7 +183,7 @@ func TestClearAtCountWorkedExample(t *testing.T) {
 // presented, data reads one cycle later, and each operation starting right after the last.
 func TestBusTiming(t *testing.T) {
 	const depth = 16
-	e := newEngine(t, Config{Topology: Pair(3), Depth: depth, Seed: 2, Release: []uint64{5, 9}})
+	e := newEngine(t, hw.Config{Topology: hw.Pair(3), Depth: depth, Seed: 2, Release: []uint64{5, 9}})
 	m := bus.Map{Depth: depth, Ports: 1}
 	tx, rx := m.TX(0), m.RX(0)
 	tests := []struct {
@@ -229,7 +230,7 @@ func TestBusTiming(t *testing.T) {
 // TestBusErrors checks that every illegal access answers ERR in the cycle it is presented.
 func TestBusErrors(t *testing.T) {
 	const depth = 16
-	e := newEngine(t, Config{Topology: Pair(3), Depth: depth, Seed: 3, Release: []uint64{0, 0}})
+	e := newEngine(t, hw.Config{Topology: hw.Pair(3), Depth: depth, Seed: 3, Release: []uint64{0, 0}})
 	m := bus.Map{Depth: depth, Ports: 1}
 	tx, rx := m.TX(0), m.RX(0)
 	tests := []struct {
@@ -277,7 +278,7 @@ func TestBusErrors(t *testing.T) {
 // TestByteMasks writes TX words through every byte mask and reads them back.
 func TestByteMasks(t *testing.T) {
 	const depth = 16
-	e := newEngine(t, Config{Topology: Pair(3), Depth: depth, Seed: 4, Release: []uint64{0, 0}})
+	e := newEngine(t, hw.Config{Topology: hw.Pair(3), Depth: depth, Seed: 4, Release: []uint64{0, 0}})
 	m := bus.Map{Depth: depth, Ports: 1}
 	for mask := uint8(0); mask <= 0xF; mask++ {
 		for half := uint32(0); half < 2; half++ {
@@ -308,7 +309,7 @@ func TestByteMasks(t *testing.T) {
 // TestTXWhileDisabled checks that a disabled TX sends zeroes but keeps its memory usable.
 func TestTXWhileDisabled(t *testing.T) {
 	const depth = 16
-	e := newEngine(t, Config{Topology: Pair(0), Depth: depth, Seed: 5, Release: []uint64{0, 0}})
+	e := newEngine(t, hw.Config{Topology: hw.Pair(0), Depth: depth, Seed: 5, Release: []uint64{0, 0}})
 	m := bus.Map{Depth: depth, Ports: 1}
 	pat := make([]uint64, depth)
 	for i := range pat {
@@ -363,11 +364,11 @@ func TestDeterminism(t *testing.T) {
 	}
 	run := func(seed uint64) outcome {
 		const depth = 16
-		topo := Pair(5)
+		topo := hw.Pair(5)
 		for i := range topo.Links {
-			topo.Links[i].Faults = Faults{BitFlip: 2e-3, FrameZero: 1e-2}
+			topo.Links[i].Faults = hw.Faults{BitFlip: 2e-3, FrameZero: 1e-2}
 		}
-		e := newEngine(t, Config{Topology: topo, Depth: depth, Seed: seed, Waveforms: true})
+		e := newEngine(t, hw.Config{Topology: topo, Depth: depth, Seed: seed, Waveforms: true})
 		m := bus.Map{Depth: depth, Ports: 1}
 		wave := filepath.Join(t.TempDir(), "run.fst")
 		if err := e.StartWaveform(wave); err != nil {
@@ -457,8 +458,8 @@ func fstTimes(t *testing.T, path string) (uint64, uint64) {
 // TestWaveformOnOff switches the FST dump on and off while the simulation runs, into two
 // files, and checks that each covers exactly its window of simulated time.
 func TestWaveformOnOff(t *testing.T) {
-	e := newEngine(t, Config{Topology: Pair(2), Depth: 16, Seed: 9, Waveforms: true})
-	period := uint64(1e12 / DefaultClockHz) // ps per cycle (8000)
+	e := newEngine(t, hw.Config{Topology: hw.Pair(2), Depth: 16, Seed: 9, Waveforms: true})
+	period := uint64(1e12 / hw.DefaultClockHz) // ps per cycle (8000)
 	dir := t.TempDir()
 	windows := []struct{ from, to uint64 }{{100, 200}, {300, 450}}
 	for i, w := range windows {
@@ -484,7 +485,7 @@ func TestWaveformOnOff(t *testing.T) {
 		}
 	}
 	// A model without waveform support refuses clearly.
-	plain := newEngine(t, Config{Topology: Pair(2), Depth: 16, Seed: 9})
+	plain := newEngine(t, hw.Config{Topology: hw.Pair(2), Depth: 16, Seed: 9})
 	if err := plain.StartWaveform(filepath.Join(dir, "x.fst")); !errors.Is(err, ErrNoWaveforms) {
 		t.Errorf("StartWaveform without support: got %v, want ErrNoWaveforms", err)
 	}
@@ -497,29 +498,29 @@ func TestWaveformOnOff(t *testing.T) {
 // hardware use them: a poked TX word goes out on the link once TX is poked enabled.
 func TestBackdoor(t *testing.T) {
 	const depth = 16
-	e := newEngine(t, Config{Topology: Pair(0), Depth: depth, Seed: 1, Release: []uint64{0, 0}})
+	e := newEngine(t, hw.Config{Topology: hw.Pair(0), Depth: depth, Seed: 1, Release: []uint64{0, 0}})
 	before := e.Cycle()
 	for i := 0; i < depth; i++ {
-		if err := e.Poke(0, 0, TXMem, i, 0xC0DE_0000+uint64(i)); err != nil {
+		if err := e.Poke(0, 0, hw.TXMem, i, 0xC0DE_0000+uint64(i)); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := e.Poke(0, 0, TXEnable, 0, 1); err != nil {
+	if err := e.Poke(0, 0, hw.TXEnable, 0, 1); err != nil {
 		t.Fatal(err)
 	}
-	if err := e.Poke(1, 0, RXEnable, 0, 1); err != nil {
+	if err := e.Poke(1, 0, hw.RXEnable, 0, 1); err != nil {
 		t.Fatal(err)
 	}
 	if e.Cycle() != before {
 		t.Fatalf("backdoor access advanced time from %d to %d", before, e.Cycle())
 	}
-	if err := e.Poke(0, 0, TXCount, 0, 3); !errors.Is(err, ErrBadBackdoor) {
+	if err := e.Poke(0, 0, hw.TXCount, 0, 3); !errors.Is(err, ErrBadBackdoor) {
 		t.Errorf("poke of a counter: got %v, want ErrBadBackdoor", err)
 	}
-	if _, err := e.Peek(0, 0, TXMem, depth); !errors.Is(err, ErrBadBackdoor) {
+	if _, err := e.Peek(0, 0, hw.TXMem, depth); !errors.Is(err, ErrBadBackdoor) {
 		t.Errorf("peek past the buffer: got %v, want ErrBadBackdoor", err)
 	}
-	if _, err := e.Peek(0, 1, TXMem, 0); !errors.Is(err, ErrBadPort) {
+	if _, err := e.Peek(0, 1, hw.TXMem, 0); !errors.Is(err, ErrBadPort) {
 		t.Errorf("peek of port 1: got %v, want ErrBadPort", err)
 	}
 	if err := e.Step(2*depth + 4); err != nil {
@@ -528,12 +529,12 @@ func TestBackdoor(t *testing.T) {
 	rx := readRX(t, e, 1, 0)
 	tx := make([]uint64, depth)
 	for i := range tx {
-		tx[i], _ = e.Peek(0, 0, TXMem, i)
+		tx[i], _ = e.Peek(0, 0, hw.TXMem, i)
 	}
 	if r := rotation(tx, rx); r < 0 {
 		t.Errorf("RX %x is not a rotation of the poked TX %x", rx, tx)
 	}
-	if en, _ := e.Peek(1, 0, RXEnable, 0); en != 1 {
+	if en, _ := e.Peek(1, 0, hw.RXEnable, 0); en != 1 {
 		t.Errorf("RX enable reads %d after the poke, want 1", en)
 	}
 }

@@ -5,16 +5,17 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ringsim/ringsim/hw"
 	"github.com/ringsim/ringsim/sim/bus"
 )
 
 // newEngine starts an engine for a test and closes it at the end. Tests run against the
 // real Verilated RTL: a machine without Verilator fails them with the install command.
-func newEngine(t testing.TB, cfg Config) *Engine {
+func newEngine(t testing.TB, cfg hw.Config) *Engine {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	e, err := New(ctx, cfg)
+	e, err := New(ctx, cfg, Options{})
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}

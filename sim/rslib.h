@@ -15,6 +15,7 @@ typedef struct {
 	rs_sim* (*new_)(const rs_config*, char*, size_t);
 	void (*free_)(rs_sim*);
 	const char* (*error)(rs_sim*);
+	int (*stop_info)(rs_sim*, rs_stop*);
 	uint64_t (*cycle)(rs_sim*);
 	int (*submit)(rs_sim*, uint32_t, const rs_op*, uint32_t, const uint32_t*, uint32_t);
 	int64_t (*run)(rs_sim*, uint64_t, uint64_t*);
@@ -42,6 +43,7 @@ static inline const char* rs_lib_open(const char* path, rs_lib* l) {
 	RS_SYM(new_, "rs_new")
 	RS_SYM(free_, "rs_free")
 	RS_SYM(error, "rs_error")
+	RS_SYM(stop_info, "rs_stop_info")
 	RS_SYM(cycle, "rs_cycle")
 	RS_SYM(submit, "rs_submit")
 	RS_SYM(run, "rs_run")
@@ -66,6 +68,7 @@ static inline int rsl_model_has_trace(rs_lib* l) { return l->model_has_trace(); 
 static inline rs_sim* rsl_new(rs_lib* l, const rs_config* c, char* e, size_t n) { return l->new_(c, e, n); }
 static inline void rsl_free(rs_lib* l, rs_sim* s) { l->free_(s); }
 static inline const char* rsl_error(rs_lib* l, rs_sim* s) { return l->error(s); }
+static inline int rsl_stop_info(rs_lib* l, rs_sim* s, rs_stop* out) { return l->stop_info(s, out); }
 static inline int rsl_submit(rs_lib* l, rs_sim* s, uint32_t node, const rs_op* ops, uint32_t nops, const uint32_t* w, uint32_t nw) { return l->submit(s, node, ops, nops, w, nw); }
 static inline int64_t rsl_run(rs_lib* l, rs_sim* s, uint64_t until, uint64_t* done) { return l->run(s, until, done); }
 static inline int rsl_take(rs_lib* l, rs_sim* s, uint32_t node, rs_result* r, uint32_t nr, uint32_t* w, uint32_t nw) { return l->take(s, node, r, nr, w, nw); }

@@ -1,10 +1,13 @@
-package bridge
+package app
 
 import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
 	"slices"
+
+	"github.com/ringsim/ringsim/bridge"
+	"github.com/ringsim/ringsim/hw"
 )
 
 // Sizes of the link protocol's messages (SPEC section 6), in bytes.
@@ -25,7 +28,7 @@ const (
 // LinkInfo is what each end of a link sends first in the link protocol exchange: its
 // node's DNA and its port. Encoded it is LinkInfoLen bytes:
 //
-//	bytes  0-11  dna   the node's 96-bit device DNA as Conn.DNA holds it (the three DNA
+//	bytes  0-11  dna   the node's 96-bit device DNA as bridge.Conn.DNA holds it (the three DNA
 //	                   registers, each a little-endian u32, low word first)
 //	bytes 12-15  port  the sender's port on the link, u32 LE
 type LinkInfo struct {
@@ -196,7 +199,7 @@ func cmpU32(a, b uint32) int {
 
 // Exchange is SPEC section 6's link protocol exchange and manager report as an App.
 //
-// On every link each end sends its LinkInfo (Conn.DNA and its port) and reads the peer's,
+// On every link each end sends its LinkInfo (bridge.Conn.DNA and its port) and reads the peer's,
 // which gives the end its Edge (local DNA and port to the peer's, with the end's measured
 // latency). The manager node then, once every one of its links has exchanged, sends
 // CommandRequestReport on each of its connections and shuts its side; a neighbour answers,
@@ -217,17 +220,17 @@ type Exchange struct {
 	// Manager is the node that collects the report.
 	Manager int
 	// Latency returns the latency the edge of link end ep carries, and false if it is not
-	// known. Nil means the link's measured alignment offset (Conn.Offset).
-	Latency func(ep Endpoint) (int, bool)
+	// known. Nil means the link's measured alignment offset (bridge.Conn.Offset).
+	Latency func(ep hw.Endpoint) (int, bool)
 
-	ends   map[Endpoint]*exchangeEnd
-	order  []Endpoint // sorted: what the app does never depends on map order
+	ends   map[hw.Endpoint]*exchangeEnd
+	order  []hw.Endpoint // sorted: what the app does never depends on map order
 	rbuf   []byte
 	report []Edge
 }
 
 // NewExchange returns the exchange app with the given manager node and latency source.
-func NewExchange(manager int, latency func(Endpoint) (int, bool)) *Exchange {
+func NewExchange(manager int, latency func(hw.Endpoint) (int, bool)) *Exchange {
 	return &Exchange{Manager: manager, Latency: latency}
 }
 
@@ -245,7 +248,7 @@ const (
 
 type exchangeEnd struct {
 	wire
-	local, peer Endpoint
+	local, peer hw.Endpoint
 	role        exchangeRole
 	in          []byte   // received, not yet parsed
 	info        LinkInfo // the peer's, once haveInfo
@@ -259,16 +262,16 @@ type exchangeEnd struct {
 	done        bool   // the close completed
 }
 
-// Open implements App.Open.
-func (x *Exchange) Open(c *Conn) error {
+// Open implements bridge.App.Open.
+func (x *Exchange) Open(c *bridge.Conn) error {
 	return x.open(c.Local, c.Peer, c.DNA, c.Offset, c)
 }
 
 // open starts the link end local of a node with DNA dna, whose peer is peer and whose
 // measured offset is offset, on s.
-func (x *Exchange) open(local, peer Endpoint, dna [12]byte, offset int, s stream) error {
+func (x *Exchange) open(local, peer hw.Endpoint, dna [12]byte, offset int, s stream) error {
 	if x.ends == nil {
-		x.ends = map[Endpoint]*exchangeEnd{}
+		x.ends = map[hw.Endpoint]*exchangeEnd{}
 	}
 	if _, ok := x.ends[local]; ok {
 		return fmt.Errorf("exchange: link end %v opened twice", local)
@@ -297,7 +300,7 @@ func (x *Exchange) open(local, peer Endpoint, dna [12]byte, offset int, s stream
 	return nil
 }
 
-// Step implements App.Step: it reads and checks what arrived on every end, sends the
+// Step implements bridge.App.Step: it reads and checks what arrived on every end, sends the
 // request or the report where it is due, and closes each connection when both directions
 // ended. It reports true once every end's close completed.
 func (x *Exchange) Step(_ uint64) (bool, error) {

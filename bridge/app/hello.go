@@ -1,4 +1,4 @@
-package bridge
+package app
 
 import (
 	"bytes"
@@ -9,7 +9,9 @@ import (
 	"slices"
 	"strconv"
 
+	"github.com/ringsim/ringsim/bridge"
 	"github.com/ringsim/ringsim/bridge/netstack"
+	"github.com/ringsim/ringsim/hw"
 )
 
 // Greeting returns the string a Hello end sends first: "Hello from Node N", N its node.
@@ -64,7 +66,7 @@ func (m *HelloMessage) UnmarshalBinary(b []byte) error {
 
 // helloStream is what Hello sends on the link end local: its greeting, then messages
 // HelloMessages numbered from 0.
-func helloStream(local Endpoint, messages int) []byte {
+func helloStream(local hw.Endpoint, messages int) []byte {
 	b := []byte(Greeting(local.Node))
 	for i := 0; i < messages; i++ {
 		b, _ = HelloMessage{Node: uint32(local.Node), Port: uint32(local.Port), Seq: uint32(i)}.AppendBinary(b)
@@ -75,7 +77,7 @@ func helloStream(local Endpoint, messages int) []byte {
 // Hello is SPEC section 6's TCP simultaneous open scenario as an App. On every link each
 // end sends Greeting(its node) and then Messages HelloMessages (its node and port,
 // Seq 0, 1, ...), reads the peer's and checks them byte for byte against what the peer
-// must send (the greeting of Conn.Peer's node and messages with its node and port), then
+// must send (the greeting of bridge.Conn.Peer's node and messages with its node and port), then
 // closes: CloseWrite once everything is sent, Close once the peer's end of stream
 // arrived, and the end is done when the close completed (TIME-WAIT or CLOSED). Other
 // data than expected, more of it, or an end of stream before all of it fail the run at
@@ -87,8 +89,8 @@ type Hello struct {
 	// Messages is the number of HelloMessages each end sends after its greeting.
 	Messages int
 
-	ends  map[Endpoint]*helloEnd
-	order []Endpoint // sorted: what the app does never depends on map order
+	ends  map[hw.Endpoint]*helloEnd
+	order []hw.Endpoint // sorted: what the app does never depends on map order
 	rbuf  []byte
 }
 
@@ -99,7 +101,7 @@ func NewHello(messages int) *Hello {
 
 // HelloResult is what one link end of the Hello app saw.
 type HelloResult struct {
-	Local, Peer Endpoint
+	Local, Peer hw.Endpoint
 	// OpenState is the TCP state when the connection was handed to the app.
 	OpenState netstack.State
 	// Sent and Received are the bytes this end sent and received (all of them).
@@ -114,7 +116,7 @@ type HelloResult struct {
 
 type helloEnd struct {
 	wire
-	local, peer Endpoint
+	local, peer hw.Endpoint
 	openState   netstack.State
 	sent        []byte // all of what this end sends
 	want        []byte // all of what the peer must send
@@ -125,15 +127,15 @@ type helloEnd struct {
 	finalState  netstack.State
 }
 
-// Open implements App.Open.
-func (h *Hello) Open(c *Conn) error {
+// Open implements bridge.App.Open.
+func (h *Hello) Open(c *bridge.Conn) error {
 	return h.open(c.Local, c.Peer, c)
 }
 
 // open starts the link end local, whose peer is peer, on the connection s.
-func (h *Hello) open(local, peer Endpoint, s stream) error {
+func (h *Hello) open(local, peer hw.Endpoint, s stream) error {
 	if h.ends == nil {
-		h.ends = map[Endpoint]*helloEnd{}
+		h.ends = map[hw.Endpoint]*helloEnd{}
 	}
 	if _, ok := h.ends[local]; ok {
 		return fmt.Errorf("hello: link end %v opened twice", local)
@@ -148,7 +150,7 @@ func (h *Hello) open(local, peer Endpoint, s stream) error {
 	return nil
 }
 
-// Step implements App.Step: it sends what each end has left to send, checks what arrived,
+// Step implements bridge.App.Step: it sends what each end has left to send, checks what arrived,
 // and closes each connection when both directions are done. It reports true once every
 // end's close completed.
 func (h *Hello) Step(now uint64) (bool, error) {
@@ -282,7 +284,7 @@ func (h *Hello) Pending() string {
 	return "hello: waiting for connections"
 }
 
-// stream is the part of a TCP connection the scenario apps use; *Conn satisfies it. Its
+// stream is the part of a TCP connection the scenario apps use; *bridge.Conn satisfies it. Its
 // methods never block (netstack.Conn's contract).
 type stream interface {
 	Read(p []byte) (int, error)
@@ -292,7 +294,7 @@ type stream interface {
 	State() netstack.State
 }
 
-var _ stream = (*Conn)(nil)
+var _ stream = (*bridge.Conn)(nil)
 
 // wire is the byte-stream plumbing of one link end of a scenario app: a queue of bytes
 // not yet taken by the send buffer, reads handed to a parser, and the close handshake.
@@ -376,13 +378,13 @@ func (w *wire) finish() (bool, error) {
 }
 
 // insertEndpoint inserts e into the sorted list eps, ordered by node then port.
-func insertEndpoint(eps []Endpoint, e Endpoint) []Endpoint {
+func insertEndpoint(eps []hw.Endpoint, e hw.Endpoint) []hw.Endpoint {
 	i, _ := slices.BinarySearchFunc(eps, e, compareEndpoints)
 	return slices.Insert(eps, i, e)
 }
 
 // compareEndpoints orders endpoints by node, then port.
-func compareEndpoints(a, b Endpoint) int {
+func compareEndpoints(a, b hw.Endpoint) int {
 	if a.Node != b.Node {
 		return a.Node - b.Node
 	}

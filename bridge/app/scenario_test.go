@@ -1,4 +1,4 @@
-package bridge
+package app
 
 import (
 	"bytes"
@@ -15,9 +15,11 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/ringsim/ringsim/bridge"
 	"github.com/ringsim/ringsim/bridge/framing"
 	"github.com/ringsim/ringsim/bridge/netstack"
-	"github.com/ringsim/ringsim/sim"
+	"github.com/ringsim/ringsim/hw"
+	"github.com/ringsim/ringsim/sim/simtest"
 )
 
 // The upstream test scenarios of SPEC section 6 (Hello: simultaneous open and the hello
@@ -300,7 +302,7 @@ func (c *fakeConn) State() netstack.State {
 	return netstack.StateEstablished
 }
 
-// fakeApp is the part of App the in-memory tests drive, with the internal open.
+// fakeApp is the part of bridge.App the in-memory tests drive, with the internal open.
 type fakeApp interface {
 	Step(now uint64) (bool, error)
 }
@@ -327,20 +329,20 @@ func runFake(app fakeApp, conns []*fakeConn, room int, script func(round int)) (
 }
 
 // topoEnds returns a topology's link ends with their peers, in endpoint order.
-func topoEnds(topo sim.Topology) [][2]Endpoint {
-	var ends [][2]Endpoint
+func topoEnds(topo hw.Topology) [][2]hw.Endpoint {
+	var ends [][2]hw.Endpoint
 	for _, l := range topo.Links {
-		ends = append(ends, [2]Endpoint{{l.To.Node, l.To.Port}, {l.From.Node, l.From.Port}})
+		ends = append(ends, [2]hw.Endpoint{l.To, l.From})
 	}
-	slices.SortFunc(ends, func(a, b [2]Endpoint) int { return compareEndpoints(a[0], b[0]) })
+	slices.SortFunc(ends, func(a, b [2]hw.Endpoint) int { return compareEndpoints(a[0], b[0]) })
 	return ends
 }
 
 // fakeTopology connects every link of topo with an in-memory pair and calls open on both
 // ends of each, in endpoint order.
-func fakeTopology(t *testing.T, topo sim.Topology, chunk int, open func(local, peer Endpoint, s stream) error) []*fakeConn {
+func fakeTopology(t *testing.T, topo hw.Topology, chunk int, open func(local, peer hw.Endpoint, s stream) error) []*fakeConn {
 	t.Helper()
-	conns := map[Endpoint]*fakeConn{}
+	conns := map[hw.Endpoint]*fakeConn{}
 	var all []*fakeConn
 	for _, e := range topoEnds(topo) {
 		if _, ok := conns[e[0]]; ok {
@@ -360,21 +362,21 @@ func fakeTopology(t *testing.T, topo sim.Topology, chunk int, open func(local, p
 
 // crossTopology is upstream's simultaneous open set-up: two nodes with two ports each,
 // cross-connected (0.0-1.1 and 0.1-1.0).
-func crossTopology(latency uint32) sim.Topology {
-	var links []sim.Link
-	for _, p := range [][2]sim.Endpoint{
+func crossTopology(latency uint32) hw.Topology {
+	var links []hw.Link
+	for _, p := range [][2]hw.Endpoint{
 		{{Node: 0, Port: 0}, {Node: 1, Port: 1}},
 		{{Node: 0, Port: 1}, {Node: 1, Port: 0}},
 	} {
-		links = append(links, sim.Link{From: p[0], To: p[1], Latency: latency},
-			sim.Link{From: p[1], To: p[0], Latency: latency})
+		links = append(links, hw.Link{From: p[0], To: p[1], Latency: latency},
+			hw.Link{From: p[1], To: p[0], Latency: latency})
 	}
-	return sim.Topology{Name: "cross", Nodes: 2, Ports: 2, Links: links}
+	return hw.Topology{Name: "cross", Nodes: 2, Ports: 2, Links: links}
 }
 
 // wantHelloBytes is what the link end e sends in the Hello app, built independently of
 // the app's encoder.
-func wantHelloBytes(e Endpoint, messages int) []byte {
+func wantHelloBytes(e hw.Endpoint, messages int) []byte {
 	b := []byte(fmt.Sprintf("Hello from Node %d", e.Node))
 	for i := 0; i < messages; i++ {
 		var m [16]byte
@@ -387,7 +389,7 @@ func wantHelloBytes(e Endpoint, messages int) []byte {
 	return b
 }
 
-func checkHelloResults(t *testing.T, app *Hello, topo sim.Topology) {
+func checkHelloResults(t *testing.T, app *Hello, topo hw.Topology) {
 	t.Helper()
 	if err := app.Verify(); err != nil {
 		t.Fatal(err)
@@ -420,7 +422,7 @@ func checkHelloResults(t *testing.T, app *Hello, topo sim.Topology) {
 func TestHelloProtocol(t *testing.T) {
 	tests := []struct {
 		name        string
-		topo        sim.Topology
+		topo        hw.Topology
 		messages    int
 		room, chunk int
 	}{
@@ -428,12 +430,12 @@ func TestHelloProtocol(t *testing.T) {
 		{"cross/1 byte per write", crossTopology(1), 4, 1, 3},
 		{"cross/odd splits", crossTopology(1), 3, 7, 5},
 		{"cross/greeting only", crossTopology(1), 0, 4, 4},
-		{"mesh of 4", sim.FullMesh(4, 1), 2, 9, 11},
+		{"mesh of 4", hw.FullMesh(4, 1), 2, 9, 11},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			app := NewHello(tt.messages)
-			conns := fakeTopology(t, tt.topo, tt.chunk, func(l, p Endpoint, s stream) error { return app.open(l, p, s) })
+			conns := fakeTopology(t, tt.topo, tt.chunk, func(l, p hw.Endpoint, s stream) error { return app.open(l, p, s) })
 			if _, err := runFake(app, conns, tt.room, nil); err != nil {
 				t.Fatalf("%v (%s)", err, app.Pending())
 			}
@@ -445,7 +447,7 @@ func TestHelloProtocol(t *testing.T) {
 // TestHelloBadPeer checks that the Hello app fails at once, with a clear error, when the
 // peer sends something else than expected or stops early.
 func TestHelloBadPeer(t *testing.T) {
-	good := wantHelloBytes(Endpoint{1, 0}, 2)
+	good := wantHelloBytes(hw.Endpoint{Node: 1, Port: 0}, 2)
 	g := len("Hello from Node 1")
 	msg := func(node, port, seq uint32) []byte {
 		b, _ := HelloMessage{Node: node, Port: port, Seq: seq}.MarshalBinary()
@@ -472,7 +474,7 @@ func TestHelloBadPeer(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			app := NewHello(2)
 			local, peer := fakePair(1 << 20)
-			if err := app.open(Endpoint{0, 0}, Endpoint{1, 0}, local); err != nil {
+			if err := app.open(hw.Endpoint{Node: 0, Port: 0}, hw.Endpoint{Node: 1, Port: 0}, local); err != nil {
 				t.Fatal(err)
 			}
 			_, err := runFake(app, []*fakeConn{local, peer}, 1<<20, func(round int) {
@@ -504,7 +506,7 @@ func fakeDNA(n int) [12]byte {
 
 // wantEdges is every directed edge of topo: for each link end, (its DNA and port, the
 // peer's DNA and port, latency(end)).
-func wantEdges(topo sim.Topology, dna func(int) [12]byte, latency func(Endpoint) int) []Edge {
+func wantEdges(topo hw.Topology, dna func(int) [12]byte, latency func(hw.Endpoint) int) []Edge {
 	var edges []Edge
 	for _, e := range topoEnds(topo) {
 		edges = append(edges, Edge{SrcDNA: dna(e[0].Node), DstDNA: dna(e[1].Node), SrcPort: uint32(e[0].Port),
@@ -517,21 +519,21 @@ func wantEdges(topo sim.Topology, dna func(int) [12]byte, latency func(Endpoint)
 // TestExchangeProtocol runs the Exchange app over in-memory connections and checks the
 // manager's report.
 func TestExchangeProtocol(t *testing.T) {
-	latency := func(ep Endpoint) int { return 100*ep.Node + ep.Port }
+	latency := func(ep hw.Endpoint) int { return 100*ep.Node + ep.Port }
 	tests := []struct {
 		name        string
-		topo        sim.Topology
+		topo        hw.Topology
 		manager     int
 		room, chunk int
-		want        func(sim.Topology) []Edge // nil: every directed edge
+		want        func(hw.Topology) []Edge // nil: every directed edge
 	}{
-		{"pair", sim.Pair(1), 0, 1 << 20, 1 << 20, nil},
+		{"pair", hw.Pair(1), 0, 1 << 20, 1 << 20, nil},
 		{"cross", crossTopology(1), 0, 3, 7, nil},
-		{"mesh of 4", sim.FullMesh(4, 1), 0, 1 << 20, 1 << 20, nil},
-		{"mesh of 4/split", sim.FullMesh(4, 1), 0, 5, 3, nil},
-		{"mesh of 8", sim.FullMesh(8, 1), 0, 64, 64, nil},
-		{"mesh of 5/manager 3", sim.FullMesh(5, 1), 3, 13, 17, nil},
-		{"line of 4/manager 1", sim.Line(4, 1), 1, 1 << 20, 1 << 20, func(topo sim.Topology) []Edge {
+		{"mesh of 4", hw.FullMesh(4, 1), 0, 1 << 20, 1 << 20, nil},
+		{"mesh of 4/split", hw.FullMesh(4, 1), 0, 5, 3, nil},
+		{"mesh of 8", hw.FullMesh(8, 1), 0, 64, 64, nil},
+		{"mesh of 5/manager 3", hw.FullMesh(5, 1), 3, 13, 17, nil},
+		{"line of 4/manager 1", hw.Line(4, 1), 1, 1 << 20, 1 << 20, func(topo hw.Topology) []Edge {
 			// The manager's neighbourhood: edges of nodes 0, 1 and 2.
 			var w []Edge
 			for _, e := range wantEdges(topo, fakeDNA, latency) {
@@ -544,8 +546,8 @@ func TestExchangeProtocol(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			app := NewExchange(tt.manager, func(ep Endpoint) (int, bool) { return latency(ep), true })
-			conns := fakeTopology(t, tt.topo, tt.chunk, func(l, p Endpoint, s stream) error {
+			app := NewExchange(tt.manager, func(ep hw.Endpoint) (int, bool) { return latency(ep), true })
+			conns := fakeTopology(t, tt.topo, tt.chunk, func(l, p hw.Endpoint, s stream) error {
 				return app.open(l, p, fakeDNA(l.Node), 0, s)
 			})
 			if _, err := runFake(app, conns, tt.room, nil); err != nil {
@@ -576,7 +578,7 @@ func TestExchangeProtocol(t *testing.T) {
 // TestExchangeBadPeer checks that each role of the Exchange app fails at once, with a
 // clear error, when its peer breaks the protocol.
 func TestExchangeBadPeer(t *testing.T) {
-	mgr, sub := Endpoint{0, 0}, Endpoint{1, 2}
+	mgr, sub := hw.Endpoint{Node: 0, Port: 0}, hw.Endpoint{Node: 1, Port: 2}
 	info := func(n int, port uint32) []byte {
 		b, _ := LinkInfo{DNA: fakeDNA(n), Port: port}.MarshalBinary()
 		return b
@@ -588,8 +590,8 @@ func TestExchangeBadPeer(t *testing.T) {
 	req := []byte{1, 0, 0, 0}
 	tests := []struct {
 		name    string
-		local   Endpoint // the app's end; the test plays its peer
-		peer    Endpoint
+		local   hw.Endpoint // the app's end; the test plays its peer
+		peer    hw.Endpoint
 		script  [][]byte // what the peer sends, one element per round
 		close   bool     // the peer shuts its side after the script
 		wantErr error
@@ -597,7 +599,7 @@ func TestExchangeBadPeer(t *testing.T) {
 	}{
 		{"short link info then close", mgr, sub, [][]byte{info(1, 2)[:10]}, true, ErrUnexpected,
 			"peer closed its side before its link info (10 of 16 bytes)"},
-		{"manager: data before the request", Endpoint{0, 0}, Endpoint{1, 0},
+		{"manager: data before the request", hw.Endpoint{Node: 0, Port: 0}, hw.Endpoint{Node: 1, Port: 0},
 			[][]byte{slices.Concat(info(1, 0), AppendReportHeader(nil, 0))}, false, ErrUnexpected, "4 bytes (00 00 00 00) before the report request"},
 		{"manager: count too large", mgr, sub, [][]byte{info(1, 2), {0xff, 0xff, 0xff, 0xff}}, false, ErrMalformed,
 			"report: malformed message: report of 4294967295 edges"},
@@ -614,7 +616,7 @@ func TestExchangeBadPeer(t *testing.T) {
 		{"subordinate: command padding", sub, mgr, [][]byte{info(0, 0), {1, 1, 0, 0}}, false, ErrMalformed, "command padding"},
 		{"subordinate: two requests", sub, mgr, [][]byte{info(0, 0), slices.Concat(req, req)}, false, ErrUnexpected, "4 bytes (01 00 00 00) after the protocol's end"},
 		{"subordinate: close before the request", sub, mgr, [][]byte{info(0, 0)}, true, ErrUnexpected, "before the report request (0 of 4 bytes)"},
-		{"plain link: a request", Endpoint{1, 0}, Endpoint{2, 0}, [][]byte{info(2, 0), req}, false, ErrUnexpected, "after the protocol's end"},
+		{"plain link: a request", hw.Endpoint{Node: 1, Port: 0}, hw.Endpoint{Node: 2, Port: 0}, [][]byte{info(2, 0), req}, false, ErrUnexpected, "after the protocol's end"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -642,9 +644,9 @@ func TestExchangeBadPeer(t *testing.T) {
 }
 
 func TestExchangeUnknownLatency(t *testing.T) {
-	app := NewExchange(0, func(Endpoint) (int, bool) { return 0, false })
+	app := NewExchange(0, func(hw.Endpoint) (int, bool) { return 0, false })
 	local, _ := fakePair(1)
-	err := app.open(Endpoint{0, 1}, Endpoint{1, 0}, fakeDNA(0), 0, local)
+	err := app.open(hw.Endpoint{Node: 0, Port: 1}, hw.Endpoint{Node: 1, Port: 0}, fakeDNA(0), 0, local)
 	if err == nil || !strings.Contains(err.Error(), "link end 0.1: no measured latency") {
 		t.Fatalf("got error %v, want one naming link end 0.1 and the missing latency", err)
 	}
@@ -652,15 +654,15 @@ func TestExchangeUnknownLatency(t *testing.T) {
 
 // scenarioRun is one run of a scenario app over simulated hardware.
 type scenarioRun struct {
-	topo       sim.Topology
+	topo       hw.Topology
 	depth      int
 	seed       uint64
-	addressing Addressing
-	app        App
+	addressing bridge.Addressing
+	app        bridge.App
 	// latency, if set, is called with the runtime before the run (to wire Exchange.Latency).
-	latency func(rt *Runtime)
+	latency func(rt *bridge.Runtime)
 	// packets, if set, receives every packet each link end sent or accepted.
-	packets map[Endpoint]*packetLog
+	packets map[hw.Endpoint]*packetLog
 }
 
 // packetLog records the TCP segments a link end's device sent or accepted.
@@ -679,7 +681,7 @@ const (
 	tcpACK = 0x10
 )
 
-// WritePacket implements PacketWriter.
+// WritePacket implements bridge.PacketWriter.
 func (p *packetLog) WritePacket(_ int64, pkt []byte) error {
 	if len(pkt) >= 20 && pkt[0]>>4 == 4 && pkt[9] == 6 {
 		if ihl := int(pkt[0]&15) * 4; len(pkt) >= ihl+14 {
@@ -689,39 +691,33 @@ func (p *packetLog) WritePacket(_ int64, pkt []byte) error {
 	return nil
 }
 
-// Close implements PacketWriter.
+// Close implements bridge.PacketWriter.
 func (p *packetLog) Close() error { return nil }
 
 // runScenario runs a scenario and returns the report and the engine.
-func runScenario(t *testing.T, sc scenarioRun) (*Report, *sim.Engine) {
+func runScenario(t *testing.T, sc scenarioRun) (*bridge.Report, *simtest.Machine) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	e, err := sim.New(ctx, sim.Config{Topology: sc.topo, Depth: sc.depth, Seed: sc.seed})
+	e, err := simtest.New(ctx, hw.Config{Topology: sc.topo, Depth: sc.depth, Seed: sc.seed})
 	if err != nil {
-		t.Fatalf("sim.New: %v", err)
+		t.Fatalf("simtest.New: %v", err)
 	}
 	t.Cleanup(func() { e.Close() })
-	peers := map[Endpoint]Endpoint{}
-	var latency uint32
-	for _, l := range sc.topo.Links {
-		peers[Endpoint{l.To.Node, l.To.Port}] = Endpoint{l.From.Node, l.From.Port}
-		latency = max(latency, l.Latency)
-	}
-	cfg := Config{Machine: e, Peers: peers, Framing: framing.CRC, Cost: DefaultCost,
-		Addressing: sc.addressing, Seed: sc.seed, App: sc.app, Deadline: 50_000_000}
+	cfg := bridge.Config{Machine: e, Wiring: sc.topo.Wiring(), Framing: framing.CRC, Cost: bridge.DefaultCost,
+		Addressing: sc.addressing, Seed: sc.seed, App: sc.app, Deadline: 50_000_000,
+		LinkLatency: uint64(sc.topo.MaxLinkLatency())}
 	if sc.packets != nil {
-		cfg.Pcap = func(ep Endpoint, _ float64) (PacketWriter, error) {
+		cfg.Pcap = func(ep hw.Endpoint, _ float64) (bridge.PacketWriter, error) {
 			p := &packetLog{}
 			sc.packets[ep] = p
 			return p, nil
 		}
 	}
-	rt, err := New(cfg)
+	rt, err := bridge.New(cfg)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
-	rt.SetGuardLatency(uint64(latency))
 	if sc.latency != nil {
 		sc.latency(rt)
 	}
@@ -751,16 +747,16 @@ func runScenario(t *testing.T, sc scenarioRun) (*Report, *sim.Engine) {
 func TestScenarioHello(t *testing.T) {
 	tests := []struct {
 		name       string
-		addressing Addressing
+		addressing bridge.Addressing
 	}{
-		{"upstream", Upstream},
-		{"derived", Derived},
+		{"upstream", bridge.Upstream},
+		{"derived", bridge.Derived},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			topo := crossTopology(16)
 			app := NewHello(4)
-			packets := map[Endpoint]*packetLog{}
+			packets := map[hw.Endpoint]*packetLog{}
 			rep, _ := runScenario(t, scenarioRun{topo: topo, depth: 128, seed: 1, addressing: tt.addressing, app: app,
 				packets: packets})
 			if rep.Addressing != tt.addressing.String() {
@@ -769,13 +765,13 @@ func TestScenarioHello(t *testing.T) {
 			checkHelloResults(t, app, topo)
 			// In a simultaneous open the SYNs cross and both ends answer with a SYN-ACK (two
 			// initial sequence numbers); in listen and dial only the listener does.
-			wantSynAcks := map[Addressing]int{Upstream: 2, Derived: 1}[tt.addressing]
+			wantSynAcks := map[bridge.Addressing]int{bridge.Upstream: 2, bridge.Derived: 1}[tt.addressing]
 			for _, l := range rep.Links {
 				if l.Local.Node != 0 {
 					continue
 				}
 				isn := map[uint32]bool{}
-				for _, ep := range []Endpoint{l.Local, l.Peer} {
+				for _, ep := range []hw.Endpoint{l.Local, l.Peer} {
 					for _, sg := range packets[ep].segs {
 						if sg.flags&(tcpSYN|tcpACK) == tcpSYN|tcpACK {
 							isn[sg.seq] = true
@@ -794,7 +790,7 @@ func TestScenarioHello(t *testing.T) {
 }
 
 // dnaBytes is node's DNA as the engine configured it, in the link protocol's byte order.
-func dnaBytes(e *sim.Engine, node int) [12]byte {
+func dnaBytes(e *simtest.Machine, node int) [12]byte {
 	var d [12]byte
 	for i, w := range e.DNA(node) {
 		binary.LittleEndian.PutUint32(d[4*i:], w)
@@ -807,14 +803,14 @@ func dnaBytes(e *sim.Engine, node int) [12]byte {
 // the report's measured offsets.
 func checkExchange(t *testing.T, nodes, depth int, seed uint64) {
 	t.Helper()
-	topo := sim.FullMesh(nodes, 16)
+	topo := hw.FullMesh(nodes, 16)
 	app := NewExchange(0, nil)
-	rep, e := runScenario(t, scenarioRun{topo: topo, depth: depth, seed: seed, addressing: Upstream, app: app})
-	offsets := map[Endpoint]int{}
+	rep, e := runScenario(t, scenarioRun{topo: topo, depth: depth, seed: seed, addressing: bridge.Upstream, app: app})
+	offsets := map[hw.Endpoint]int{}
 	for _, l := range rep.Links {
 		offsets[l.Local] = l.Offset
 	}
-	want := wantEdges(topo, func(n int) [12]byte { return dnaBytes(e, n) }, func(ep Endpoint) int {
+	want := wantEdges(topo, func(n int) [12]byte { return dnaBytes(e, n) }, func(ep hw.Endpoint) int {
 		off, ok := offsets[ep]
 		if !ok {
 			t.Fatalf("no offset for link end %v in the report", ep)
@@ -853,9 +849,9 @@ func TestScenarioDemo(t *testing.T) {
 // apps saw and the manager's report must be identical.
 func TestScenarioDeterminism(t *testing.T) {
 	type outcome struct {
-		Steps   []Step
+		Steps   []bridge.Step
 		Cycles  uint64
-		Links   []LinkReport
+		Links   []bridge.LinkReport
 		Hello   []HelloResult
 		Edges   []Edge
 		Retrans uint64
@@ -866,12 +862,12 @@ func TestScenarioDeterminism(t *testing.T) {
 	}{
 		{"hello", func(t *testing.T) outcome {
 			app := NewHello(4)
-			rep, _ := runScenario(t, scenarioRun{topo: crossTopology(16), depth: 128, seed: 7, addressing: Upstream, app: app})
+			rep, _ := runScenario(t, scenarioRun{topo: crossTopology(16), depth: 128, seed: 7, addressing: bridge.Upstream, app: app})
 			return outcome{rep.Steps, rep.Cycles, rep.Links, app.Results(), nil, rep.TCPRetransmissions}
 		}},
 		{"exchange", func(t *testing.T) outcome {
 			app := NewExchange(0, nil)
-			rep, _ := runScenario(t, scenarioRun{topo: sim.FullMesh(4, 16), depth: 128, seed: 7, addressing: Upstream, app: app})
+			rep, _ := runScenario(t, scenarioRun{topo: hw.FullMesh(4, 16), depth: 128, seed: 7, addressing: bridge.Upstream, app: app})
 			return outcome{rep.Steps, rep.Cycles, rep.Links, nil, app.Report(), rep.TCPRetransmissions}
 		}},
 	}
@@ -887,14 +883,14 @@ func TestScenarioDeterminism(t *testing.T) {
 
 // liar wraps an App: on the link end bad it sends lie instead of running the app.
 type liar struct {
-	App
-	bad  Endpoint
+	bridge.App
+	bad  hw.Endpoint
 	lie  []byte
-	conn *Conn
+	conn *bridge.Conn
 }
 
-// Open implements App.Open.
-func (l *liar) Open(c *Conn) error {
+// Open implements bridge.App.Open.
+func (l *liar) Open(c *bridge.Conn) error {
 	if c.Local == l.bad {
 		l.conn = c
 		return nil
@@ -902,7 +898,7 @@ func (l *liar) Open(c *Conn) error {
 	return l.App.Open(c)
 }
 
-// Step implements App.Step.
+// bridge.Step implements bridge.App.Step.
 func (l *liar) Step(now uint64) (bool, error) {
 	if l.conn != nil && len(l.lie) > 0 {
 		n, _ := l.conn.Write(l.lie)
@@ -917,37 +913,33 @@ func TestScenarioBadPeer(t *testing.T) {
 	info, _ := LinkInfo{Port: 1}.MarshalBinary()
 	tests := []struct {
 		name    string
-		topo    sim.Topology
-		app     App
-		bad     Endpoint
+		topo    hw.Topology
+		app     bridge.App
+		bad     hw.Endpoint
 		lie     []byte
 		wantMsg string
 	}{
-		{"hello greeting", crossTopology(16), NewHello(2), Endpoint{1, 1}, []byte("Hello from Node 9"),
+		{"hello greeting", crossTopology(16), NewHello(2), hw.Endpoint{Node: 1, Port: 1}, []byte("Hello from Node 9"),
 			`hello on link end 0.0: unexpected data from peer: greeting "Hello from Node 9", want "Hello from Node 1"`},
-		{"exchange command", crossTopology(16), NewExchange(1, nil), Endpoint{1, 1}, slices.Concat(info, []byte{7, 0, 0, 0}),
+		{"exchange command", crossTopology(16), NewExchange(1, nil), hw.Endpoint{Node: 1, Port: 1}, slices.Concat(info, []byte{7, 0, 0, 0}),
 			"exchange on link end 0.0: request: malformed message: unknown command 7"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ctx := context.Background()
-			e, err := sim.New(ctx, sim.Config{Topology: tt.topo, Depth: 128, Seed: 1})
+			e, err := simtest.New(ctx, hw.Config{Topology: tt.topo, Depth: 128, Seed: 1})
 			if err != nil {
-				t.Fatalf("sim.New: %v", err)
+				t.Fatalf("simtest.New: %v", err)
 			}
 			defer e.Close()
-			peers := map[Endpoint]Endpoint{}
-			for _, l := range tt.topo.Links {
-				peers[Endpoint{l.To.Node, l.To.Port}] = Endpoint{l.From.Node, l.From.Port}
-			}
-			rt, err := New(Config{Machine: e, Peers: peers, Cost: DefaultCost, Addressing: Upstream, Seed: 1,
+			rt, err := bridge.New(bridge.Config{Machine: e, Wiring: tt.topo.Wiring(), Cost: bridge.DefaultCost, Addressing: bridge.Upstream, Seed: 1,
 				App: &liar{App: tt.app, bad: tt.bad, lie: tt.lie}, Deadline: 50_000_000})
 			if err != nil {
 				t.Fatalf("New: %v", err)
 			}
 			rep, err := rt.Run(ctx)
-			if !errors.Is(err, ErrApp) || !strings.Contains(err.Error(), tt.wantMsg) {
-				t.Fatalf("got error %v, want ErrApp containing %q", err, tt.wantMsg)
+			if !errors.Is(err, bridge.ErrApp) || !strings.Contains(err.Error(), tt.wantMsg) {
+				t.Fatalf("got error %v, want bridge.ErrApp containing %q", err, tt.wantMsg)
 			}
 			if rep.Cycles > 1_000_000 {
 				t.Errorf("failed after %d cycles, want soon after the connections opened", rep.Cycles)

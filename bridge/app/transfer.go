@@ -1,4 +1,4 @@
-package bridge
+package app
 
 import (
 	"bytes"
@@ -10,7 +10,9 @@ import (
 	"math/rand/v2"
 	"sort"
 
+	"github.com/ringsim/ringsim/bridge"
 	"github.com/ringsim/ringsim/bridge/netstack"
+	"github.com/ringsim/ringsim/hw"
 )
 
 // Transfer is the main job's application: on every link, each end sends Bytes bytes of
@@ -20,15 +22,15 @@ type Transfer struct {
 	Bytes int64
 	Seed  uint64
 
-	ends     map[Endpoint]*transferEnd
-	order    []Endpoint
+	ends     map[hw.Endpoint]*transferEnd
+	order    []hw.Endpoint
 	start    uint64 // first step: all connections established
 	recvDone uint64 // every byte arrived on every link
 	end      uint64 // every connection closed
 }
 
 type transferEnd struct {
-	c        *Conn
+	c        *bridge.Conn
 	src      *rand.ChaCha8 // the data this end sends
 	buf      []byte        // generated but not yet accepted by the send buffer
 	sent     int64
@@ -43,18 +45,18 @@ type transferEnd struct {
 
 // NewTransfer returns a transfer of n bytes each way on every link.
 func NewTransfer(n int64, seed uint64) *Transfer {
-	return &Transfer{Bytes: n, Seed: seed, ends: map[Endpoint]*transferEnd{}}
+	return &Transfer{Bytes: n, Seed: seed, ends: map[hw.Endpoint]*transferEnd{}}
 }
 
-func (t *Transfer) dataSeed(e Endpoint) [32]byte {
+func (t *Transfer) dataSeed(e hw.Endpoint) [32]byte {
 	var s [32]byte
 	h := sha256.Sum256([]byte(fmt.Sprintf("ringsim transfer %d %d %d", t.Seed, e.Node, e.Port)))
 	copy(s[:], h[:])
 	return s
 }
 
-// Open implements App.Open.
-func (t *Transfer) Open(c *Conn) error {
+// Open implements bridge.App.Open.
+func (t *Transfer) Open(c *bridge.Conn) error {
 	e := &transferEnd{c: c, src: rand.NewChaCha8(t.dataSeed(c.Local)), sum: sha256.New(),
 		recvSum: sha256.New(), rbuf: make([]byte, 64<<10)}
 	t.ends[c.Local] = e
@@ -66,7 +68,7 @@ func (t *Transfer) Open(c *Conn) error {
 	return nil
 }
 
-// Step implements App.Step: it feeds every send buffer, drains every receive buffer, and
+// Step implements bridge.App.Step: it feeds every send buffer, drains every receive buffer, and
 // closes each direction when done.
 func (t *Transfer) Step(now uint64) (bool, error) {
 	if t.start == 0 {
@@ -181,8 +183,8 @@ func (t *Transfer) Verify() error {
 }
 
 // Summary implements the report hook.
-func (t *Transfer) Summary() AppSummary {
-	s := AppSummary{Start: t.start, End: t.recvDone, Closed: t.end}
+func (t *Transfer) Summary() bridge.AppSummary {
+	s := bridge.AppSummary{Start: t.start, End: t.recvDone, Closed: t.end}
 	for _, e := range t.ends {
 		s.BytesSent += e.sent
 		s.BytesReceived += e.received

@@ -12,7 +12,7 @@ func reportPackets(b *testing.B, n int) {
 }
 
 func BenchmarkEncode(b *testing.B) {
-	for _, k := range []Kind{CRC, IP} {
+	for _, k := range []Codec{CRC, IP} {
 		for _, withWrites := range []bool{false, true} {
 			name := k.String()
 			if withWrites {
@@ -47,7 +47,7 @@ func BenchmarkEncode(b *testing.B) {
 }
 
 func BenchmarkDecode(b *testing.B) {
-	for _, k := range []Kind{CRC, IP} {
+	for _, k := range []Codec{CRC, IP} {
 		e := mustEncoder(b, k, 200)
 		// Two different frames, so every Decode accepts one.
 		frames := [2][]byte{

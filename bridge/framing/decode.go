@@ -1,8 +1,6 @@
 package framing
 
 import (
-	"bytes"
-	"encoding/binary"
 	"fmt"
 )
 
@@ -30,27 +28,24 @@ import (
 // copy of two byte-identical packets (say, duplicate ACKs with the same TCP timestamp)
 // is dropped as a Repeat. The CRC framing's sequence number does not have this flaw.
 type Decoder struct {
-	kind    Kind
-	mtu     int
-	lastCRC uint32 // CRC of the last accepted frame, 0 before the first (CRC)
-	lastSeq uint16 // sequence number of the last accepted frame (CRC)
-	hasSeq  bool   // whether lastSeq is set (CRC)
-	last    []byte // the last accepted packet, empty before the first (IP)
-	stats   Stats
+	codec Codec
+	mtu   int
+	impl  decoding
+	stats Stats
 }
 
-// NewDecoder returns a Decoder for framing k in an RX buffer of depth 64-bit words. It
+// NewDecoder returns a Decoder for framing c in an RX buffer of depth 64-bit words. It
 // fails as MTU does.
-func NewDecoder(k Kind, depth int) (*Decoder, error) {
-	mtu, err := MTU(k, depth)
+func NewDecoder(c Codec, depth int) (*Decoder, error) {
+	mtu, err := MTU(c, depth)
 	if err != nil {
 		return nil, fmt.Errorf("new decoder: %w", err)
 	}
-	return &Decoder{kind: k, mtu: mtu}, nil
+	return &Decoder{codec: c, mtu: mtu, impl: c.newDecoder()}, nil
 }
 
-// Kind returns the decoder's framing.
-func (d *Decoder) Kind() Kind { return d.kind }
+// Codec returns the decoder's framing.
+func (d *Decoder) Codec() Codec { return d.codec }
 
 // MTU returns the largest packet the decoder accepts.
 func (d *Decoder) MTU() int { return d.mtu }
@@ -93,65 +88,16 @@ func (d *Decoder) decode(frame []byte) ([]byte, Verdict) {
 	if len(frame) < n {
 		return nil, BadLength
 	}
-	switch d.kind {
-	case CRC:
-		crc := binary.LittleEndian.Uint32(frame[0:4])
-		if Checksum(frame[4:n]) != crc {
-			return nil, BadCRC
-		}
-		seq := binary.LittleEndian.Uint16(frame[4:6])
-		if gap := seq - d.lastSeq - 1; d.hasSeq && gap < 1<<15 {
-			d.stats.Lost += uint64(gap)
-		}
-		d.lastCRC, d.lastSeq, d.hasSeq = crc, seq, true
-		return bytes.Clone(frame[HeaderLen:n]), Accepted
-	case IP:
-		pkt := frame[:n]
-		if bytes.Equal(pkt, d.last) {
-			return nil, Repeat
-		}
-		d.last = append(d.last[:0], pkt...)
-		return bytes.Clone(pkt), Accepted
-	default:
-		// NewDecoder accepts IP and CRC only, and header rejects the rest.
-		panic(fmt.Sprintf("framing: decoder with kind %s", d.kind))
-	}
+	return d.impl.accept(frame, n, &d.stats)
 }
 
 // header applies the checks that need only the first HeaderLen bytes and returns the
 // frame length with Accepted, or the verdict that drops the frame.
 func (d *Decoder) header(h []byte) (int, Verdict) {
-	if len(h) < HeaderLen {
+	if len(h) < HeaderLen || d.impl == nil {
 		return 0, BadLength
 	}
-	zero := binary.LittleEndian.Uint64(h) == 0
-	var n int
-	switch d.kind {
-	case CRC:
-		if zero || binary.LittleEndian.Uint32(h[0:4]) == d.lastCRC {
-			return 0, Repeat
-		}
-		n = int(binary.LittleEndian.Uint16(h[6:8]))
-		if n < MinPacketLen || n > d.mtu {
-			return 0, BadLength
-		}
-		return HeaderLen + n, Accepted
-	case IP:
-		if zero {
-			return 0, Empty
-		}
-		var ok bool
-		if n, ok = ipLen(h); !ok {
-			return 0, BadHeader
-		}
-		if n < MinPacketLen || n > d.mtu {
-			return 0, BadLength
-		}
-		return n, Accepted
-	default:
-		// Only a zero Decoder gets here; it has MTU 0 and accepts nothing.
-		return 0, BadLength
-	}
+	return d.impl.header(h, d.mtu)
 }
 
 func (d *Decoder) count(v Verdict) {

@@ -10,29 +10,29 @@ import (
 // the sequence number, which starts at 0 and goes up by one per encoded packet,
 // wrapping at 65535. An Encoder is not safe for concurrent use; use one per TX buffer.
 type Encoder struct {
-	kind Kind
-	mtu  int
-	seq  uint16 // next CRC sequence number
+	codec Codec
+	mtu   int
+	impl  encoding
 }
 
-// NewEncoder returns an Encoder for framing k in a TX buffer of depth 64-bit words. It
+// NewEncoder returns an Encoder for framing c in a TX buffer of depth 64-bit words. It
 // fails as MTU does.
-func NewEncoder(k Kind, depth int) (*Encoder, error) {
-	mtu, err := MTU(k, depth)
+func NewEncoder(c Codec, depth int) (*Encoder, error) {
+	mtu, err := MTU(c, depth)
 	if err != nil {
 		return nil, fmt.Errorf("new encoder: %w", err)
 	}
-	return &Encoder{kind: k, mtu: mtu}, nil
+	return &Encoder{codec: c, mtu: mtu, impl: c.newEncoder()}, nil
 }
 
-// Kind returns the encoder's framing.
-func (e *Encoder) Kind() Kind { return e.kind }
+// Codec returns the encoder's framing.
+func (e *Encoder) Codec() Codec { return e.codec }
 
 // MTU returns the largest packet Encode accepts.
 func (e *Encoder) MTU() int { return e.mtu }
 
 // Seq returns the sequence number the next CRC frame will carry.
-func (e *Encoder) Seq() uint16 { return e.seq }
+func (e *Encoder) Seq() uint16 { return e.impl.seq() }
 
 // Frame is one encoded frame, laid out as it must sit in the TX data region from byte
 // 0, and the order in which the sender must write it.
@@ -71,34 +71,9 @@ type Write32 struct {
 func (e *Encoder) Encode(buf, pkt []byte) (Frame, error) {
 	if len(pkt) < MinPacketLen || len(pkt) > e.mtu {
 		return Frame{}, fmt.Errorf("encode %s frame: packet length %d outside [%d, %d]: %w",
-			e.kind, len(pkt), MinPacketLen, e.mtu, ErrBadLength)
+			e.codec, len(pkt), MinPacketLen, e.mtu, ErrBadLength)
 	}
-	switch e.kind {
-	case CRC:
-		n := HeaderLen + len(pkt)
-		data := resize(buf, n)
-		binary.LittleEndian.PutUint16(data[4:6], e.seq)
-		binary.LittleEndian.PutUint16(data[6:8], uint16(len(pkt)))
-		copy(data[HeaderLen:], pkt)
-		binary.LittleEndian.PutUint32(data[0:4], Checksum(data[4:n]))
-		e.seq++
-		return Frame{Data: data, Commit: 4}, nil
-	case IP:
-		n, ok := ipLen(pkt)
-		if !ok {
-			return Frame{}, fmt.Errorf("encode ip frame: ip version %d: %w", pkt[0]>>4, ErrBadHeader)
-		}
-		if n != len(pkt) {
-			return Frame{}, fmt.Errorf("encode ip frame: ip header length %d, packet length %d: %w",
-				n, len(pkt), ErrBadLength)
-		}
-		data := resize(buf, len(pkt))
-		copy(data, pkt)
-		return Frame{Data: data, Commit: HeaderLen}, nil
-	default:
-		// NewEncoder accepts IP and CRC only.
-		panic(fmt.Sprintf("framing: encoder with kind %s", e.kind))
-	}
+	return e.impl.encode(buf, pkt)
 }
 
 // resize returns a slice of n rounded up to a multiple of 8 bytes, using buf's storage
@@ -113,19 +88,6 @@ func resize(buf []byte, n int) []byte {
 	}
 	clear(b[n:])
 	return b
-}
-
-// ipLen returns the packet length that the IP header at the start of b announces, and
-// false when the version is neither 4 nor 6. b must hold at least HeaderLen bytes.
-func ipLen(b []byte) (int, bool) {
-	switch b[0] >> 4 {
-	case 4:
-		return int(binary.BigEndian.Uint16(b[2:4])), true
-	case 6:
-		return ipv6HeaderLen + int(binary.BigEndian.Uint16(b[4:6])), true
-	default:
-		return 0, false
-	}
 }
 
 // Words32 returns Data as little-endian 32-bit words in address order: word i is bus

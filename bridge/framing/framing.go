@@ -8,7 +8,7 @@
 // as new), and a Decoder turns what the driver read from the RX buffer back into a
 // packet, or into the reason it was dropped.
 //
-// The two framings:
+// The two framings, each a Codec value in a file of its own (crc.go, ip.go):
 //
 //   - IP, the seed framing: the bare IP packet from byte 0, its length taken from the
 //     IP header, no link checksum; repeats are filtered by content.
@@ -18,23 +18,76 @@
 package framing
 
 import (
-	"encoding"
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"sort"
+	"strings"
 )
 
-// Kind selects a packet framing. The zero value is not a valid framing.
-type Kind uint8
+// Codec is one packet framing: how an IP packet is laid out in a ring buffer, how a
+// receiver tells a new frame from the last one, and what it takes to read one. The
+// framings are values (CRC, IP); a new framing is one file of this package that
+// implements Codec and adds itself to Codecs.
+type Codec interface {
+	// Name is the framing's name on the command line and in reports ("crc", "ip").
+	Name() string
+	// String returns Name.
+	String() string
+	// MTU returns the largest IP packet, in bytes, a buffer of depth 64-bit words carries,
+	// or ErrDepth when the buffer cannot hold a frame.
+	MTU(depth int) (int, error)
+	// Overhead is the number of bytes a frame adds to its packet.
+	Overhead() int
+	// PollWords is how many 64-bit words, from word 0, a receiver polls to tell a new
+	// frame from the one it took last.
+	PollWords() int
+	// Confirms reports whether the framing has no link checksum, so that a receiver
+	// takes a packet only when two reads a rotation apart agree byte for byte.
+	Confirms() bool
 
-const (
-	// IP is the seed framing: the IP packet starts at byte 0 and its length comes
-	// from the IP header. It needs a buffer of at least IPMinDepth words.
-	IP Kind = iota + 1
-	// CRC is the upstream framing: an 8-byte header (CRC-32C, sequence number,
-	// length) followed by the IP packet.
-	CRC
-)
+	newEncoder() encoding
+	newDecoder() decoding
+}
+
+// encoding is a codec's per-buffer sender state (the CRC sequence number).
+type encoding interface {
+	// encode lays out pkt, whose length is already within [MinPacketLen, MTU].
+	encode(buf, pkt []byte) (Frame, error)
+	// seq is the sequence number the next frame carries (0 for framings without one).
+	seq() uint16
+}
+
+// decoding is a codec's per-buffer receiver state.
+type decoding interface {
+	// header applies the checks that need only the first HeaderLen bytes (h holds at
+	// least that many) and returns the frame length with Accepted, or the verdict.
+	header(h []byte, mtu int) (int, Verdict)
+	// accept checks a whole frame of n bytes (frame holds at least n) and returns the
+	// packet with Accepted, updating the receiver state and st.Lost.
+	accept(frame []byte, n int, st *Stats) ([]byte, Verdict)
+}
+
+// Codecs are the framings, by name.
+var Codecs = map[string]Codec{CRC.Name(): CRC, IP.Name(): IP}
+
+// Lookup returns the framing named name ("crc" or "ip").
+func Lookup(name string) (Codec, error) {
+	if c, ok := Codecs[name]; ok {
+		return c, nil
+	}
+	return nil, fmt.Errorf("framing %q: want %s: %w", name, strings.Join(Names(), " or "), ErrKind)
+}
+
+// Names returns the framings' names, sorted.
+func Names() []string {
+	var n []string
+	for k := range Codecs {
+		n = append(n, k)
+	}
+	sort.Strings(n)
+	return n
+}
 
 const (
 	// HeaderLen is the number of leading frame bytes (one 64-bit word) that
@@ -47,20 +100,14 @@ const (
 	// MaxFrameLen is the longest frame, header included, either framing uses: the
 	// link's 1500-byte IP MTU.
 	MaxFrameLen = 1500
-	// IPMinDepth is the smallest buffer depth, in 64-bit words, that holds a
-	// 1500-byte packet and so supports the IP framing.
-	IPMinDepth = (MaxFrameLen + 7) / 8
-	// CRCMinDepth is the smallest buffer depth, in 64-bit words, that holds a CRC
-	// frame with a MinPacketLen packet.
-	CRCMinDepth = (HeaderLen + MinPacketLen + 7) / 8
 )
 
 // ipv6HeaderLen is the fixed IPv6 header that the IPv6 payload length leaves out.
 const ipv6HeaderLen = 40
 
 var (
-	// ErrKind reports a framing kind that is neither IP nor CRC.
-	ErrKind = errors.New("unknown framing kind")
+	// ErrKind reports a framing name that is neither "ip" nor "crc".
+	ErrKind = errors.New("unknown framing")
 	// ErrDepth reports a buffer too small for the framing.
 	ErrDepth = errors.New("buffer depth too small for framing")
 	// ErrBadLength reports a packet or frame length outside [MinPacketLen, MTU], a
@@ -78,11 +125,6 @@ var (
 	ErrEmpty = errors.New("empty buffer")
 )
 
-var (
-	_ encoding.TextMarshaler   = IP
-	_ encoding.TextUnmarshaler = (*Kind)(nil)
-)
-
 // castagnoli is the CRC-32C table (poly 0x1EDC6F41, reflected, init and xorout
 // 0xFFFFFFFF); crc32.Checksum uses the CPU's CRC32 instruction where there is one.
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
@@ -92,68 +134,13 @@ func Checksum(b []byte) uint32 {
 	return crc32.Checksum(b, castagnoli)
 }
 
-// String returns "ip" or "crc", the names ParseKind accepts.
-func (k Kind) String() string {
-	switch k {
-	case IP:
-		return "ip"
-	case CRC:
-		return "crc"
-	default:
-		return fmt.Sprintf("Kind(%d)", uint8(k))
+// MTU returns the largest IP packet, in bytes, that framing c carries in a buffer of
+// depth 64-bit words (Codec.MTU; ErrKind for a nil codec).
+func MTU(c Codec, depth int) (int, error) {
+	if c == nil {
+		return 0, fmt.Errorf("mtu: %w: none", ErrKind)
 	}
-}
-
-// ParseKind returns the Kind named s ("ip" or "crc").
-func ParseKind(s string) (Kind, error) {
-	switch s {
-	case "ip":
-		return IP, nil
-	case "crc":
-		return CRC, nil
-	default:
-		return 0, fmt.Errorf("parse framing %q: want \"ip\" or \"crc\": %w", s, ErrKind)
-	}
-}
-
-// MarshalText implements encoding.TextMarshaler, so a Kind works with flag.TextVar.
-func (k Kind) MarshalText() ([]byte, error) {
-	if k != IP && k != CRC {
-		return nil, fmt.Errorf("marshal framing %d: %w", uint8(k), ErrKind)
-	}
-	return []byte(k.String()), nil
-}
-
-// UnmarshalText implements encoding.TextUnmarshaler with ParseKind.
-func (k *Kind) UnmarshalText(text []byte) error {
-	v, err := ParseKind(string(text))
-	if err != nil {
-		return err
-	}
-	*k = v
-	return nil
-}
-
-// MTU returns the largest IP packet, in bytes, that the framing carries in a buffer of
-// depth 64-bit words: 1500 for IP (which needs depth >= IPMinDepth) and
-// min(8*depth, 1500) - 8 for CRC (depth 16: 120, 128: 1016, 188 and more: 1492).
-// It fails with ErrDepth when the buffer cannot hold a frame and with ErrKind for an
-// unknown kind.
-func MTU(k Kind, depth int) (int, error) {
-	switch k {
-	case IP:
-		if depth < IPMinDepth {
-			return 0, fmt.Errorf("ip framing mtu: depth %d < %d: %w", depth, IPMinDepth, ErrDepth)
-		}
-		return MaxFrameLen, nil
-	case CRC:
-		if depth < CRCMinDepth {
-			return 0, fmt.Errorf("crc framing mtu: depth %d < %d: %w", depth, CRCMinDepth, ErrDepth)
-		}
-		return min(8*depth, MaxFrameLen) - HeaderLen, nil
-	default:
-		return 0, fmt.Errorf("mtu: %w: %d", ErrKind, uint8(k))
-	}
+	return c.MTU(depth)
 }
 
 // Verdict is what a Decoder made of one frame. The zero value is not a verdict.

@@ -4,8 +4,8 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
-	"flag"
 	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -59,7 +59,7 @@ func crc32cBitwise(b []byte) uint32 {
 	return ^crc
 }
 
-func mustEncoder(t testing.TB, k Kind, depth int) *Encoder {
+func mustEncoder(t testing.TB, k Codec, depth int) *Encoder {
 	t.Helper()
 	e, err := NewEncoder(k, depth)
 	if err != nil {
@@ -68,7 +68,7 @@ func mustEncoder(t testing.TB, k Kind, depth int) *Encoder {
 	return e
 }
 
-func mustDecoder(t testing.TB, k Kind, depth int) *Decoder {
+func mustDecoder(t testing.TB, k Codec, depth int) *Decoder {
 	t.Helper()
 	d, err := NewDecoder(k, depth)
 	if err != nil {
@@ -86,11 +86,11 @@ func mustEncode(t testing.TB, e *Encoder, pkt []byte) Frame {
 	return f
 }
 
-func TestKind(t *testing.T) {
+func TestLookup(t *testing.T) {
 	tests := []struct {
 		name    string
 		text    string
-		want    Kind
+		want    Codec
 		wantErr error
 	}{
 		{name: "ip", text: "ip", want: IP},
@@ -100,53 +100,44 @@ func TestKind(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := ParseKind(tt.text)
+			got, err := Lookup(tt.text)
 			if !errors.Is(err, tt.wantErr) {
-				t.Fatalf("ParseKind(%q): got error %v, want %v", tt.text, err, tt.wantErr)
+				t.Fatalf("Lookup(%q): got error %v, want %v", tt.text, err, tt.wantErr)
 			}
 			if got != tt.want {
-				t.Fatalf("ParseKind(%q): got %v, want %v", tt.text, got, tt.want)
+				t.Fatalf("Lookup(%q): got %v, want %v", tt.text, got, tt.want)
 			}
 			if err != nil {
 				return
 			}
-			if s := got.String(); s != tt.text {
-				t.Errorf("String: got %q, want %q", s, tt.text)
-			}
-			m, err := got.MarshalText()
-			if err != nil || string(m) != tt.text {
-				t.Errorf("MarshalText: got %q, %v, want %q, nil", m, err, tt.text)
+			if s := got.Name(); s != tt.text || got.String() != tt.text {
+				t.Errorf("Name, String: got %q, %q, want %q", s, got.String(), tt.text)
 			}
 		})
 	}
-	if s := Kind(0).String(); s != "Kind(0)" {
-		t.Errorf("Kind(0).String(): got %q, want %q", s, "Kind(0)")
-	}
-	if _, err := Kind(9).MarshalText(); !errors.Is(err, ErrKind) {
-		t.Errorf("Kind(9).MarshalText: got error %v, want %v", err, ErrKind)
+	if got := strings.Join(Names(), ","); got != "crc,ip" {
+		t.Errorf("Names() = %q, want crc,ip", got)
 	}
 }
 
-func TestKindFlag(t *testing.T) {
-	fs := flag.NewFlagSet("test", flag.ContinueOnError)
-	fs.SetOutput(new(bytes.Buffer))
-	k := IP
-	fs.TextVar(&k, "framing", IP, "packet framing")
-	if err := fs.Parse([]string{"-framing", "crc"}); err != nil {
-		t.Fatalf("Parse: %v", err)
-	}
-	if k != CRC {
-		t.Errorf("got %v, want %v", k, CRC)
-	}
-	if err := fs.Parse([]string{"-framing", "eth"}); err == nil {
-		t.Errorf("Parse(-framing eth): got nil error, want one")
+// TestCodecFacts pins what the device and the pacing derive from each framing.
+func TestCodecFacts(t *testing.T) {
+	for _, tt := range []struct {
+		c                  Codec
+		overhead, pollWord int
+		confirms           bool
+	}{{CRC, 8, 1, false}, {IP, 0, 7, true}} {
+		if tt.c.Overhead() != tt.overhead || tt.c.PollWords() != tt.pollWord || tt.c.Confirms() != tt.confirms {
+			t.Errorf("%v: overhead %d, poll words %d, confirms %v; want %d, %d, %v", tt.c, tt.c.Overhead(),
+				tt.c.PollWords(), tt.c.Confirms(), tt.overhead, tt.pollWord, tt.confirms)
+		}
 	}
 }
 
 func TestMTU(t *testing.T) {
 	tests := []struct {
 		name    string
-		kind    Kind
+		kind    Codec
 		depth   int
 		want    int
 		wantErr error
@@ -165,7 +156,7 @@ func TestMTU(t *testing.T) {
 		{name: "ip D=4000", kind: IP, depth: 4000, want: 1500},
 		{name: "ip D=187", kind: IP, depth: 187, wantErr: ErrDepth},
 		{name: "ip D=128", kind: IP, depth: 128, wantErr: ErrDepth},
-		{name: "unknown kind", kind: 0, depth: 200, wantErr: ErrKind},
+		{name: "no framing", kind: nil, depth: 200, wantErr: ErrKind},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -265,7 +256,7 @@ func TestEncodeCRC(t *testing.T) {
 	}
 
 	// The sequence number wraps, and a failed Encode does not use one.
-	e.seq = 0xFFFF
+	setSeq(e, 0xFFFF)
 	if _, err := e.Encode(nil, make([]byte, 19)); err == nil {
 		t.Fatalf("Encode(19 bytes): got nil error, want one")
 	}
@@ -294,7 +285,7 @@ func TestEncodeBuffer(t *testing.T) {
 	if pad := f.Data[29:]; !bytes.Equal(pad, make([]byte, 3)) {
 		t.Errorf("got padding %x, want zeroes", pad)
 	}
-	e.seq = 0
+	setSeq(e, 0)
 	small := make([]byte, 8)
 	g, err := e.Encode(small, pkt)
 	if err != nil {
@@ -315,7 +306,7 @@ func TestEncodeErrors(t *testing.T) {
 	v5[0] = 0x55
 	tests := []struct {
 		name    string
-		kind    Kind
+		kind    Codec
 		pkt     []byte
 		wantErr error
 	}{
@@ -355,8 +346,8 @@ func TestNewErrors(t *testing.T) {
 	if _, err := NewEncoder(IP, 128); !errors.Is(err, ErrDepth) {
 		t.Errorf("NewEncoder(IP, 128): got error %v, want %v", err, ErrDepth)
 	}
-	if _, err := NewDecoder(Kind(3), 128); !errors.Is(err, ErrKind) {
-		t.Errorf("NewDecoder(Kind(3), 128): got error %v, want %v", err, ErrKind)
+	if _, err := NewDecoder(nil, 128); !errors.Is(err, ErrKind) {
+		t.Errorf("NewDecoder(nil, 128): got error %v, want %v", err, ErrKind)
 	}
 	var e Encoder
 	if _, err := e.Encode(nil, make([]byte, 40)); !errors.Is(err, ErrBadLength) {
@@ -378,7 +369,7 @@ func apply(buf []byte, writes ...Write32) {
 func TestFrameWrites(t *testing.T) {
 	tests := []struct {
 		name        string
-		kind        Kind
+		kind        Codec
 		pkt         []byte
 		wantOffsets []int
 	}{
@@ -558,7 +549,7 @@ func TestDecodeCRC(t *testing.T) {
 	e := mustEncoder(t, CRC, depth)
 	p1, p2, p3 := ipv4Packet(60, 1), ipv4Packet(120, 2), ipv4Packet(20, 3)
 	f1, f2 := mustEncode(t, e, p1).Data, mustEncode(t, e, p2).Data
-	e.seq += 3 // three packets lost
+	setSeq(e, e.Seq()+3) // three packets lost
 	f3 := mustEncode(t, e, p3).Data
 
 	withLen := func(f []byte, n int) []byte {
@@ -658,7 +649,7 @@ func TestFrameLen(t *testing.T) {
 	v6 := ipv6Packet(1500, 0)
 	tests := []struct {
 		name    string
-		kind    Kind
+		kind    Codec
 		header  []byte
 		want    int
 		wantErr error
@@ -678,7 +669,7 @@ func TestFrameLen(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			depth := map[Kind]int{CRC: 16, IP: 200}[tt.kind]
+			depth := map[Codec]int{CRC: 16, IP: 200}[tt.kind]
 			d := mustDecoder(t, tt.kind, depth)
 			got, err := d.FrameLen(tt.header)
 			if err != tt.wantErr { // unwrapped on purpose, see FrameLen
@@ -707,7 +698,7 @@ func TestFrameLen(t *testing.T) {
 }
 
 func TestDecodeReturnsCopy(t *testing.T) {
-	for _, k := range []Kind{CRC, IP} {
+	for _, k := range []Codec{CRC, IP} {
 		t.Run(k.String(), func(t *testing.T) {
 			pkt := ipv4Packet(100, 0)
 			f := mustEncode(t, mustEncoder(t, k, 200), pkt)
@@ -749,5 +740,12 @@ func TestVerdictString(t *testing.T) {
 				t.Errorf("got %q, want %q", got, tt.want)
 			}
 		})
+	}
+}
+
+// setSeq sets the sequence number a CRC encoder gives its next frame.
+func setSeq(e *Encoder, seq uint16) {
+	if c, ok := e.impl.(*crcEncoder); ok {
+		c.next = seq
 	}
 }

@@ -32,7 +32,7 @@ func verdictOf(t *testing.T, err error) Verdict {
 
 // checkDecode checks the invariants that hold for any input to a fresh decoder, and
 // returns what Decode made of it.
-func checkDecode(t *testing.T, k Kind, depth int, data []byte) ([]byte, Verdict) {
+func checkDecode(t *testing.T, k Codec, depth int, data []byte) ([]byte, Verdict) {
 	t.Helper()
 	mtu, err := MTU(k, depth)
 	if err != nil {
@@ -89,10 +89,10 @@ func checkDecode(t *testing.T, k Kind, depth int, data []byte) ([]byte, Verdict)
 
 // checkRoundTrip checks that pkt, encoded with an encoder whose next sequence number
 // is seq, decodes to itself, and returns the frame.
-func checkRoundTrip(t *testing.T, k Kind, depth int, seq uint16, pkt []byte) Frame {
+func checkRoundTrip(t *testing.T, k Codec, depth int, seq uint16, pkt []byte) Frame {
 	t.Helper()
 	e := mustEncoder(t, k, depth)
-	e.seq = seq
+	setSeq(e, seq)
 	f, err := e.Encode(nil, pkt)
 	if err != nil {
 		t.Fatalf("Encode(%d bytes): %v", len(pkt), err)

@@ -52,12 +52,12 @@ type Listener struct {
 // Listen listens on local (address and non-zero port). If nic is not 0 the
 // listener is bound to that NIC (SO_BINDTODEVICE) and only accepts
 // connections arriving on it.
-func (s *Stack) Listen(nic tcpip.NICID, local netip.AddrPort) (*Listener, error) {
+func (s *Stack) Listen(nic NIC, local netip.AddrPort) (*Listener, error) {
 	return s.listen(nic, local, false)
 }
 
 // listen is Listen, sharing the port with other endpoints if reusePort.
-func (s *Stack) listen(nic tcpip.NICID, local netip.AddrPort, reusePort bool) (*Listener, error) {
+func (s *Stack) listen(nic NIC, local netip.AddrPort, reusePort bool) (*Listener, error) {
 	op := fmt.Sprintf("listen on nic %d %v", nic, local)
 	if s.closed {
 		return nil, fmt.Errorf("%s: %w", op, ErrClosed)
@@ -126,12 +126,12 @@ func (l *Listener) Close() {
 // OpenSymmetric handles that. In mode A a dialer that is refused because the
 // peer is not listening yet must Dial again later.
 // A zero local picks the NIC's address and an ephemeral port.
-func (s *Stack) Dial(nic tcpip.NICID, local, remote netip.AddrPort) (*Conn, error) {
+func (s *Stack) Dial(nic NIC, local, remote netip.AddrPort) (*Conn, error) {
 	return s.dial(nic, local, remote, false)
 }
 
 // dial is Dial, sharing the local port with other endpoints if reusePort.
-func (s *Stack) dial(nic tcpip.NICID, local, remote netip.AddrPort, reusePort bool) (*Conn, error) {
+func (s *Stack) dial(nic NIC, local, remote netip.AddrPort, reusePort bool) (*Conn, error) {
 	op := fmt.Sprintf("dial on nic %d %v -> %v", nic, local, remote)
 	if s.closed {
 		return nil, fmt.Errorf("%s: %w", op, ErrClosed)
@@ -165,7 +165,7 @@ func (s *Stack) dial(nic tcpip.NICID, local, remote netip.AddrPort, reusePort bo
 // newEndpoint creates a TCP endpoint for addresses of a's family, bound to nic
 // if it is not 0. Readiness is polled (Read, Write and Accept return
 // ErrWouldBlock), so the waiter queue gVisor requires has no entries.
-func (s *Stack) newEndpoint(op string, nic tcpip.NICID, a netip.Addr) (tcpip.Endpoint, error) {
+func (s *Stack) newEndpoint(op string, nic NIC, a netip.Addr) (tcpip.Endpoint, error) {
 	s.markWork()
 	ep, terr := s.s.NewEndpoint(tcp.ProtocolNumber, netProto(a.Unmap()), &waiter.Queue{})
 	if terr != nil {
@@ -324,8 +324,8 @@ func (c *Conn) record(err error) error {
 
 // fullAddress converts ap to a gVisor address on nic; an invalid address part
 // becomes the unspecified address.
-func fullAddress(nic tcpip.NICID, ap netip.AddrPort) tcpip.FullAddress {
-	fa := tcpip.FullAddress{NIC: nic, Port: ap.Port()}
+func fullAddress(nic NIC, ap netip.AddrPort) tcpip.FullAddress {
+	fa := tcpip.FullAddress{NIC: tcpip.NICID(nic), Port: ap.Port()}
 	if a := ap.Addr().Unmap(); a.IsValid() {
 		fa.Addr = tcpip.AddrFromSlice(a.AsSlice())
 	}
@@ -363,7 +363,7 @@ type SymmetricOpen struct {
 
 // OpenSymmetric starts a mode B open on nic at addr (the address and port both
 // ends use). Poll it after barriers until it returns the connection.
-func (s *Stack) OpenSymmetric(nic tcpip.NICID, addr netip.AddrPort) (*SymmetricOpen, error) {
+func (s *Stack) OpenSymmetric(nic NIC, addr netip.AddrPort) (*SymmetricOpen, error) {
 	ln, err := s.listen(nic, addr, true)
 	if err != nil {
 		return nil, fmt.Errorf("open symmetric: %w", err)

@@ -10,8 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"gvisor.dev/gvisor/pkg/tcpip"
-
 	"github.com/ringsim/ringsim/bridge/netstack"
 )
 
@@ -140,8 +138,8 @@ type pair struct {
 	tb      testing.TB
 	clock   *netstack.Clock
 	st      [2]*netstack.Stack
-	nic     [][2]tcpip.NICID // nic[link][node]
-	wires   []*wire          // wires[2*link+node] carries node's end to the other node
+	nic     [][2]netstack.NIC // nic[link][node]
+	wires   []*wire           // wires[2*link+node] carries node's end to the other node
 	now     int64
 	trace   hash.Hash
 	pkts    int
@@ -168,7 +166,7 @@ func newPair(tb testing.TB, cfg pairConfig) *pair {
 		a0, a1 := cfg.Addrs(l)
 		addrs := [2]netip.Addr{a0, a1}
 		var eps [2]*netstack.LinkEndpoint
-		var nics [2]tcpip.NICID
+		var nics [2]netstack.NIC
 		for i := range eps {
 			eps[i] = netstack.NewLinkEndpoint(cfg.MTU, 0)
 			nic, err := p.st[i].AddLink(eps[i], addrs[i], addrs[1-i])

@@ -801,6 +801,12 @@ func TestOneProcessor(t *testing.T) {
 	for _, s := range stacks {
 		s.Close()
 	}
+	// A processor ends on its own goroutine once Close has signalled it; give it the time
+	// a loaded machine (or the race detector) needs, then it must be gone.
+	deadline := time.Now().Add(10 * time.Second)
+	for processors()-before != 0 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
 	if got := processors() - before; got != 0 {
 		t.Errorf("%d TCP processor goroutines left after Close, want 0", got)
 	}

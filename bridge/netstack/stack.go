@@ -187,7 +187,7 @@ func (s *Stack) Close() {
 // several NICs; then pass the NIC to Dial, Listen and OpenSymmetric so that
 // routing and demultiplexing are per NIC (SO_BINDTODEVICE). AddLink returns
 // the new NIC's ID.
-func (s *Stack) AddLink(ep *LinkEndpoint, local, peer netip.Addr) (tcpip.NICID, error) {
+func (s *Stack) AddLink(ep *LinkEndpoint, local, peer netip.Addr) (NIC, error) {
 	if s.closed {
 		return 0, fmt.Errorf("add link: %w", ErrClosed)
 	}
@@ -216,8 +216,12 @@ func (s *Stack) AddLink(ep *LinkEndpoint, local, peer netip.Addr) (tcpip.NICID, 
 		return 0, fmt.Errorf("add link %v -> %v: route: %v: %w", local, peer, err, ErrInvalidArgument)
 	}
 	s.s.AddRoute(tcpip.Route{Destination: dest, NIC: id})
-	return id, nil
+	return NIC(id), nil
 }
+
+// NIC identifies a link endpoint attached to a Stack (AddLink). It keeps gVisor's types
+// inside this package.
+type NIC tcpip.NICID
 
 // Stats are counters of one stack, read from gVisor's stack statistics.
 type Stats struct {

@@ -12,6 +12,8 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/ringsim/ringsim/hw"
+	"github.com/ringsim/ringsim/sim"
 	"github.com/ringsim/ringsim/sim/server"
 )
 
@@ -58,7 +60,8 @@ func runServe(ctx context.Context, args []string) int {
 		log.Error("cannot listen", "error", err)
 		return 2
 	}
-	srv := server.New(server.Options{Logger: log, CacheDir: *cacheDir, OnModelBuild: newBuildLine().event})
+	srv := server.New(server.Options{Logger: log, New: engineFactory(sim.Options{
+		CacheDir: *cacheDir, OnModelBuild: newBuildLine().event, Logger: log})})
 	gs := srv.NewGRPCServer()
 	served := make(chan error, 1)
 	go func() { served <- gs.Serve(lis) }()
@@ -94,6 +97,17 @@ func runServe(ctx context.Context, args []string) int {
 
 // listenOn opens the listener for a --listen address. TCP addresses must be loopback
 // unless allowRemote; a stale unix socket file (nobody listening) is replaced.
+// engineFactory starts Verilated engines for the server.
+func engineFactory(opt sim.Options) func(context.Context, hw.Config) (hw.Simulator, error) {
+	return func(ctx context.Context, cfg hw.Config) (hw.Simulator, error) {
+		e, err := sim.New(ctx, cfg, opt)
+		if err != nil {
+			return nil, err
+		}
+		return e, nil
+	}
+}
+
 func listenOn(addr string, allowRemote bool, log hclog.Logger) (net.Listener, error) {
 	if path, ok := strings.CutPrefix(addr, "unix:"); ok {
 		path = strings.TrimPrefix(path, "//") // unix:///abs/path is the gRPC URI form

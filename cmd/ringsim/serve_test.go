@@ -20,6 +20,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/ringsim/ringsim/hw"
 	"github.com/ringsim/ringsim/sim/client"
 )
 
@@ -165,13 +166,13 @@ func ctxFor(t *testing.T, d time.Duration) context.Context {
 	return ctx
 }
 
-var pair16 = client.Config{Topology: client.Pair(4), Depth: 16, Seed: 1}
+var pair16 = hw.Config{Topology: hw.Pair(4), Depth: 16, Seed: 1}
 
 // TestServePythonExample runs examples/python/ringsim_client.py against `ringsim serve`.
 func TestServePythonExample(t *testing.T) {
 	const python = "/usr/bin/python3"
-	if err := exec.Command(python, "-c", "import grpc, grpc_tools.protoc").Run(); err != nil {
-		t.Fatalf("%s cannot import grpc and grpc_tools: run scripts/setup.sh (apt-get install python3-grpcio python3-grpc-tools): %v", python, err)
+	if err := exec.Command(python, "-c", "import grpc, google.protobuf").Run(); err != nil {
+		t.Fatalf("%s cannot import grpc and protobuf: run scripts/setup.sh (apt-get install python3-grpcio python3-protobuf): %v", python, err)
 	}
 	p := startServe(t, nil)
 	cmd := exec.Command(python, filepath.Join("..", "..", "examples", "python", "ringsim_client.py"), "--target", p.target)

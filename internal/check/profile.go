@@ -169,7 +169,7 @@ func (p Profile) validate() error {
 		}
 	}
 	for _, t := range p.Soak.Targets {
-		k, err := framing.ParseKind(t.Framing)
+		k, err := framing.Lookup(t.Framing)
 		if err != nil {
 			return bad("soak framing: %v", err)
 		}

@@ -4,20 +4,19 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"runtime/debug"
 
 	"github.com/ringsim/ringsim/bridge"
 	"github.com/ringsim/ringsim/bridge/framing"
-	"github.com/ringsim/ringsim/bridge/pcap"
+	"github.com/ringsim/ringsim/hw"
 	"github.com/ringsim/ringsim/internal/conformance"
+	"github.com/ringsim/ringsim/job"
 	"github.com/ringsim/ringsim/sim"
 	"github.com/ringsim/ringsim/sim/bus"
 )
 
 // simOutcome classifies the error of a simulation case: nil passes; a divergence from the
-// SPEC or an RTL assertion fails at its cycle; anything else (a model that does not
-// build, an interrupted run) means the case could not run.
+// SPEC or an RTL stop (an assertion, a bus that did not answer) fails at its cycle; anything
+// else (a model that does not build, an interrupted run) means the case could not run.
 func simOutcome(err error, details map[string]any) outcome {
 	if err == nil {
 		return pass(details)
@@ -27,7 +26,7 @@ func simOutcome(err error, details map[string]any) outcome {
 		return failAt(div.Cycle, err.Error(), details)
 	}
 	if c, ok := conformance.StoppedAt(err); ok {
-		return failAt(c, "RTL assertion: "+err.Error(), details)
+		return failAt(c, err.Error(), details)
 	}
 	return outcome{status: Error, reason: err.Error(), details: details}
 }
@@ -66,27 +65,18 @@ func diffTask(dc DiffCase) task {
 }
 
 // topology returns a named alignment or soak topology.
-func topology(name string, latency uint32) sim.Topology {
+func topology(name string, latency uint32) hw.Topology {
 	if name == "ring3" {
-		return sim.Ring(3, latency)
+		return hw.Ring(3, latency)
 	}
-	return sim.Pair(latency)
-}
-
-// peers is the bridge's wiring plan of a topology.
-func peers(t sim.Topology) map[bridge.Endpoint]bridge.Endpoint {
-	p := map[bridge.Endpoint]bridge.Endpoint{}
-	for _, l := range t.Links {
-		p[bridge.Endpoint{Node: l.To.Node, Port: l.To.Port}] = bridge.Endpoint{Node: l.From.Node, Port: l.From.Port}
-	}
-	return p
+	return hw.Pair(latency)
 }
 
 // newMachine starts an engine for a bridge case, traced from shortly before the failing
 // cycle when it is an evidence rerun.
-func (e *env) newMachine(ctx context.Context, topo sim.Topology, depth int, seed uint64, ev *evidence) (*conformance.Traced, error) {
-	eng, err := sim.New(ctx, sim.Config{Topology: topo, Depth: depth, Seed: seed, Waveforms: ev != nil,
-		RTLDir: e.simRTL(), CacheDir: e.opt.CacheDir, OnModelBuild: e.opt.OnModelBuild, Logger: e.log})
+func (e *env) newMachine(ctx context.Context, topo hw.Topology, depth int, seed uint64, ev *evidence) (*conformance.Traced, error) {
+	eng, err := sim.New(ctx, hw.Config{Topology: topo, Depth: depth, Seed: seed, Waveforms: ev != nil,
+		RTLDir: e.simRTL()}, sim.Options{CacheDir: e.opt.CacheDir, OnModelBuild: e.opt.OnModelBuild, Logger: e.log})
 	if err != nil {
 		return nil, err
 	}
@@ -95,18 +85,6 @@ func (e *env) newMachine(ctx context.Context, topo sim.Topology, depth int, seed
 		m.Path, m.From = ev.file("wave.fst"), ev.waveFrom(depth)
 	}
 	return m, nil
-}
-
-// runBridge runs the firmware, turning a firmware panic into an error (its stack goes to
-// the evidence): a panic on some RTL is a failure to report, not a crash of the gate.
-func runBridge(ctx context.Context, rt *bridge.Runtime) (rep *bridge.Report, stack string, err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			err, stack = fmt.Errorf("firmware panicked: %v", r), string(debug.Stack())
-		}
-	}()
-	rep, err = rt.Run(ctx)
-	return rep, "", err
 }
 
 // alignCase is one point of the alignment sweep.
@@ -143,26 +121,26 @@ func (c alignCase) run(ctx context.Context, e *env, ev *evidence) outcome {
 		return errorOutcome(err)
 	}
 	defer m.Close()
-	rel := m.Info().Release
+	rel := m.Info().Config.Release
 	var last uint64
 	for _, r := range rel {
 		last = max(last, r)
 	}
 	bound := alignBound(c.depth, c.latency, topo.Ports)
 	details := map[string]any{"releases": rel, "bound_cycles": bound, "latency": c.latency}
-	rt, err := bridge.New(bridge.Config{Machine: m, Peers: peers(topo), Framing: framing.CRC,
+	rt, err := bridge.New(bridge.Config{Machine: m, Wiring: topo.Wiring(), Framing: framing.CRC,
 		Cost: bridge.DefaultCost, Seed: c.seed, AlignOnly: true, AlignTimeout: last + bound + 1,
 		Deadline: last + 2*bound, Logger: e.log})
 	if err != nil {
 		return errorOutcome(err)
 	}
-	rep, stack, err := runBridge(ctx, rt)
+	rep, stack, err := job.RunFirmware(ctx, rt)
 	if err != nil {
 		if ctx.Err() != nil {
 			return errorOutcome(err)
 		}
 		if c, ok := conformance.StoppedAt(err); ok {
-			return failAt(c, "RTL assertion: "+err.Error(), details)
+			return failAt(c, err.Error(), details)
 		}
 		cycle := m.Cycle() // a bus error, a panic: where the firmware stopped
 		if errors.Is(err, bridge.ErrAlignTimeout) || errors.Is(err, bridge.ErrTimeout) {
@@ -211,7 +189,7 @@ func (c alignCase) run(ctx context.Context, e *env, ev *evidence) outcome {
 }
 
 // checkMapping sends a pattern over each link of an aligned topology and reads it back.
-func (c alignCase) checkMapping(ctx context.Context, m *conformance.Traced, topo sim.Topology) (outcome, bool) {
+func (c alignCase) checkMapping(ctx context.Context, m *conformance.Traced, topo hw.Topology) (outcome, bool) {
 	bm := bus.Map{Depth: c.depth, Ports: topo.Ports}
 	for k, l := range topo.Links {
 		pat := make([]uint32, 2*c.depth)
@@ -277,95 +255,57 @@ func soakLimit(bytes int64, depth int) uint64 {
 }
 
 func (c soakCase) run(ctx context.Context, e *env, ev *evidence) outcome {
-	kind, err := framing.ParseKind(c.target.Framing)
+	codec, err := framing.Lookup(c.target.Framing)
 	if err != nil {
 		return errorOutcome(err)
 	}
 	topo := topology("pair", c.latency)
-	for i := range topo.Links {
-		topo.Links[i].Faults = sim.Faults{BitFlip: c.faults.BitFlip, FrameZero: c.faults.FrameZero}
+	topo.SetFaults(hw.Faults{BitFlip: c.faults.BitFlip, FrameZero: c.faults.FrameZero})
+	spec := job.Spec{
+		Sim:     hw.Config{Topology: topo, Depth: c.target.Depth, Seed: c.seed},
+		Framing: codec, Cost: bridge.DefaultCost, Drop: c.faults.Drop,
+		Deadline: soakLimit(c.target.Bytes, c.target.Depth), App: job.AppTransfer, Bytes: c.target.Bytes,
 	}
-	m, err := e.newMachine(ctx, topo, c.target.Depth, c.seed, ev)
-	if err != nil {
-		return errorOutcome(err)
-	}
-	defer m.Close()
-	app := bridge.NewTransfer(c.target.Bytes, c.seed)
-	cfg := bridge.Config{Machine: m, Peers: peers(topo), Framing: kind, Cost: bridge.DefaultCost,
-		DropRate: c.faults.Drop, Seed: c.seed, Deadline: soakLimit(c.target.Bytes, c.target.Depth), App: app, Logger: e.log}
 	if ev != nil {
-		cfg.Pcap = func(ep bridge.Endpoint, _ float64) (bridge.PacketWriter, error) {
-			return createPcap(ev.file(fmt.Sprintf("node%d-port%d.pcap", ep.Node, ep.Port)))
+		spec.PcapDir = ev.dir
+		for _, l := range topo.Links {
+			ev.file(fmt.Sprintf("node%d-port%d.pcap", l.To.Node, l.To.Port)) // what the job writes there
 		}
 	}
-	rt, err := bridge.New(cfg)
+	var m *conformance.Traced
+	start := func(ctx context.Context, cfg hw.Config) (job.Machine, error) {
+		var err error
+		m, err = e.newMachine(ctx, cfg.Topology, cfg.Depth, cfg.Seed, ev)
+		return m, err
+	}
+	res, err := job.Run(ctx, spec, job.Options{Start: start, Logger: e.log})
 	if err != nil {
 		return errorOutcome(err)
 	}
-	rt.SetGuardLatency(uint64(c.latency))
-	rep, stack, err := runBridge(ctx, rt)
-	if err == nil {
-		err = app.Verify()
+	rep := res.Report
+	details := map[string]any{"bytes_each_way": c.target.Bytes, "cycle_limit": soakLimit(c.target.Bytes, c.target.Depth),
+		"cycles": rep.Cycles, "tcp_retransmissions": rep.TCPRetransmissions, "corrupted_accepted": rep.CorruptedAccepted,
+		"bytes_received": rep.BytesReceived, "sha256_match": rep.SHA256Match,
+		"bits_flipped": res.FlippedBits, "frames_zeroed": res.ZeroedFrames}
+	var frames []map[string]any
+	for _, l := range rep.Links {
+		f := l.Frames
+		frames = append(frames, map[string]any{"link": l.Peer.String() + "->" + l.Local.String(), "sent": f.Sent,
+			"accepted": f.Accepted, "bad_crc": f.BadCRC, "lost": f.Lost, "torn_tx": f.TornTX, "torn_rx": f.TornRX,
+			"dropped": f.Dropped})
 	}
-	details := map[string]any{"bytes_each_way": c.target.Bytes, "cycle_limit": soakLimit(c.target.Bytes, c.target.Depth)}
-	if rep != nil {
-		details["cycles"], details["tcp_retransmissions"] = rep.Cycles, rep.TCPRetransmissions
-		details["corrupted_accepted"] = rep.CorruptedAccepted
-		details["bytes_received"], details["sha256_match"] = rep.BytesReceived, rep.SHA256Match
-		var frames []map[string]any
-		for _, l := range rep.Links {
-			f := l.Frames
-			frames = append(frames, map[string]any{"link": l.Peer.String() + "->" + l.Local.String(), "sent": f.Sent,
-				"accepted": f.Accepted, "bad_crc": f.BadCRC, "lost": f.Lost, "torn_tx": f.TornTX, "torn_rx": f.TornRX,
-				"dropped": f.Dropped})
-		}
-		details["links"] = frames
-	}
-	var flips, zeroed uint64
-	for i := range topo.Links {
-		f, z, _ := m.FaultCounts(i)
-		flips, zeroed = flips+f, zeroed+z
-	}
-	details["bits_flipped"], details["frames_zeroed"] = flips, zeroed
+	details["links"] = frames
 	switch {
-	case err == nil:
+	case res.Err == nil:
 		return pass(details)
 	case ctx.Err() != nil:
-		return outcome{status: Error, reason: err.Error(), details: details}
+		return outcome{status: Error, reason: res.Err.Error(), details: details}
 	}
 	cycle := m.Cycle()
-	if c, ok := conformance.StoppedAt(err); ok {
+	if c, ok := conformance.StoppedAt(res.Err); ok {
 		cycle = c
 	}
-	o := failAt(cycle, fmt.Sprintf("transfer of %d bytes each way failed: %v", c.target.Bytes, err), details)
-	o.log = stack
+	o := failAt(cycle, fmt.Sprintf("transfer of %d bytes each way failed: %v", c.target.Bytes, res.Err), details)
+	o.log = res.Stack
 	return o
-}
-
-// pcapSink writes one link's packets to a pcap file.
-type pcapSink struct {
-	w *pcap.Writer
-	f *os.File
-}
-
-var _ bridge.PacketWriter = (*pcapSink)(nil)
-
-// WritePacket implements bridge.PacketWriter.WritePacket.
-func (s *pcapSink) WritePacket(ts int64, pkt []byte) error { return s.w.WritePacket(ts, pkt) }
-
-// Close implements bridge.PacketWriter.Close.
-func (s *pcapSink) Close() error { return s.f.Close() }
-
-func createPcap(path string) (bridge.PacketWriter, error) {
-	s := &pcapSink{}
-	var err error
-	if s.f, err = os.Create(path); err == nil {
-		if s.w, err = pcap.NewWriter(s.f); err != nil {
-			s.f.Close()
-		}
-	}
-	if err != nil {
-		return nil, fmt.Errorf("create pcap: %w", err)
-	}
-	return s, nil
 }

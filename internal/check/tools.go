@@ -46,12 +46,30 @@ func runTool(ctx context.Context, dir, tool string, args ...string) (string, boo
 	return out.String(), false, fmt.Errorf("run %s: %w", tool, err)
 }
 
+// packageRE matches a SystemVerilog package declaration at the start of a line.
+var packageRE = regexp.MustCompile(`(?m)^[ \t]*package\s+[A-Za-z_][A-Za-z0-9_$]*\s*;`)
+
+// sources lists the *.sv and *.v files in the order the tools must read them: packages
+// (named *_pkg.sv, or declaring a package) before the modules that use them, each in name
+// order. Verilator and Yosys both fail on a reference to a package they have not read yet.
+func (s *rtlSource) sources() []string {
+	var pkgs, rest []string
+	for _, n := range s.list(".sv", ".v") {
+		if strings.HasSuffix(n, "_pkg.sv") || packageRE.Match(s.files[n]) {
+			pkgs = append(pkgs, n)
+		} else {
+			rest = append(rest, n)
+		}
+	}
+	return append(pkgs, rest...)
+}
+
 // lintTask is `verilator --lint-only -Wall` at one geometry.
 func lintTask(g Geometry) task {
 	return task{check: Lint, name: g.String(), run: func(ctx context.Context, e *env, _ *evidence) outcome {
 		args := []string{"--lint-only", "-Wall", "--top-module", "ringsim_node",
 			fmt.Sprintf("-GDepth=%d", g.Depth), fmt.Sprintf("-GPorts=%d", g.Ports), "-y", ".", "+incdir+."}
-		args = append(append(args, e.src.list(".vlt")...), e.src.list(".sv", ".v")...)
+		args = append(append(args, e.src.list(".vlt")...), e.src.sources()...)
 		out, ok, err := runTool(ctx, e.toolDir, "verilator", args...)
 		if err != nil {
 			return errorOutcome(err)
@@ -124,7 +142,7 @@ func synthTask(g Geometry) task {
 			cmd := s.cmd
 			switch s.name {
 			case "read":
-				cmd = fmt.Sprintf(cmd, strings.Join(e.src.list(".sv", ".v"), " "))
+				cmd = fmt.Sprintf(cmd, strings.Join(e.src.sources(), " "))
 			case "elaborate":
 				cmd = fmt.Sprintf(cmd, g.Depth, g.Ports)
 			}

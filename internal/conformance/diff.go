@@ -11,6 +11,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/ringsim/ringsim/hw"
 	"github.com/ringsim/ringsim/internal/refmodel"
 	"github.com/ringsim/ringsim/sim"
 	"github.com/ringsim/ringsim/sim/bus"
@@ -72,12 +73,11 @@ func Differential(ctx context.Context, cfg DiffConfig) (DiffReport, error) {
 	var rep DiffReport
 	rng := rand.New(rand.NewPCG(cfg.Seed, 0x646966660a)) // "diff"
 	dna := [3]uint32{rng.Uint32(), rng.Uint32(), rng.Uint32()}
-	e, err := sim.New(ctx, sim.Config{
-		Topology: sim.Topology{Name: "single", Nodes: 1, Ports: cfg.Ports},
+	e, err := sim.New(ctx, hw.Config{
+		Topology: hw.Topology{Name: "single", Nodes: 1, Ports: cfg.Ports},
 		Depth:    cfg.Depth, Seed: cfg.Seed, Release: []uint64{cfg.Release},
-		DNA: [][3]uint32{dna}, RTLDir: cfg.RTLDir, CacheDir: cfg.CacheDir, Logger: cfg.Logger, OnModelBuild: cfg.OnModelBuild,
-		Waveforms: cfg.Waveform != "",
-	})
+		DNA: [][3]uint32{dna}, RTLDir: cfg.RTLDir, Waveforms: cfg.Waveform != "",
+	}, sim.Options{CacheDir: cfg.CacheDir, Logger: cfg.Logger, OnModelBuild: cfg.OnModelBuild})
 	if err != nil {
 		return rep, err
 	}
@@ -157,9 +157,13 @@ func (d *differ) chunk(n uint64) error {
 		}
 		_, refDone := d.ref.Run(d.e.Cycle(), rx, tx)
 		if runErr != nil {
-			// An assertion stopped the RTL; still report an earlier frame divergence if any.
+			// The RTL stopped; still report a frame divergence if one came first. Frames
+			// after the stop's failing cycle are what the stop caused (a bus that did not
+			// answer leaves the reference model's batch ahead), not a separate finding.
 			if div := d.compareFrames(d.e.Cycle() - d.start); div != nil {
-				return d.diverged(div)
+				if c, ok := StoppedAt(runErr); !ok || div.Cycle < c {
+					return d.diverged(div)
+				}
 			}
 			return runErr
 		}

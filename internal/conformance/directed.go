@@ -4,12 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"regexp"
 	"strconv"
-	"strings"
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/ringsim/ringsim/hw"
 	"github.com/ringsim/ringsim/sim"
 	"github.com/ringsim/ringsim/sim/bus"
 )
@@ -91,22 +90,22 @@ func (d Directed) Run(ctx context.Context, cfg DirectedConfig) error {
 	if cfg.Depth < MinDirectedDepth {
 		return fmt.Errorf("%w: %s at depth %d: need at least %d", ErrBadDirected, d.Name, cfg.Depth, MinDirectedDepth)
 	}
-	topo := sim.Topology{Name: "single", Nodes: 1, Ports: 1}
+	topo := hw.Topology{Name: "single", Nodes: 1, Ports: 1}
 	release := []uint64{3 + cfg.Seed%5}
 	if d.pair {
-		topo = sim.Pair(3 + uint32(cfg.Seed%7))
+		topo = hw.Pair(3 + uint32(cfg.Seed%7))
 		s := cfg.Seed*0x9E3779B97F4A7C15 + 1
 		release = []uint64{s % uint64(2*cfg.Depth), (s >> 20) % uint64(2*cfg.Depth)}
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = hclog.NewNullLogger()
 	}
-	e, err := sim.New(ctx, sim.Config{
+	e, err := sim.New(ctx, hw.Config{
 		Topology: topo, Depth: cfg.Depth, Seed: cfg.Seed, Release: release,
 		DNA:       [][3]uint32{{0x01234567, 0x89ABCDEF, uint32(cfg.Seed)}, {0x76543210, 0xFEDCBA98, 0x55AA55AA}}[:topo.Nodes],
-		Waveforms: cfg.Waveform != "", RTLDir: cfg.RTLDir, CacheDir: cfg.CacheDir, OnModelBuild: cfg.OnModelBuild,
-		Logger: cfg.Logger.Named("directed").With("test", d.Name),
-	})
+		Waveforms: cfg.Waveform != "", RTLDir: cfg.RTLDir,
+	}, sim.Options{CacheDir: cfg.CacheDir, OnModelBuild: cfg.OnModelBuild,
+		Logger: cfg.Logger.Named("directed").With("test", d.Name)})
 	if err != nil {
 		return err
 	}
@@ -168,22 +167,31 @@ func (t *Traced) Execute(ctx context.Context, node int, ops []bus.Op) ([]bus.Res
 	return t.Results(node)
 }
 
-// stoppedRE finds the cycle in the engine's message for an RTL that stopped the simulation.
-var stoppedRE = regexp.MustCompile(`stopped in cycle (\d+)`)
-
-// StoppedAt returns the cycle in which an RTL assertion (or $finish) stopped the
-// simulation, if err says so.
+// StoppedAt returns the first cycle in which the RTL broke a rule, if err is a stop of the
+// simulation (a *sim.StopError): the cycle an assertion failed or $error, $fatal or $finish
+// ran in, or, for a bus that did not answer, the last cycle in which the SPEC answers the
+// access (the first cycle the RTL's behaviour differs from it).
 func StoppedAt(err error) (uint64, bool) {
-	if !errors.Is(err, sim.ErrStopped) {
+	var st *sim.StopError
+	if !errors.As(err, &st) {
 		return 0, false
 	}
-	m := stoppedRE.FindStringSubmatch(err.Error())
-	if m == nil {
-		return 0, false
+	if st.Kind == sim.StopBusTimeout {
+		return st.Deadline, true
 	}
-	c, perr := strconv.ParseUint(m[1], 10, 64)
-	return c, perr == nil
+	return st.Cycle, true
 }
+
+// stopSpecError is a stop of the simulation seen as a SPEC violation: it reads as the
+// stop's own sentence and wraps ErrSpec, the *Divergence at the stop's cycle and the
+// *sim.StopError.
+type stopSpecError struct {
+	div  *Divergence
+	stop *sim.StopError
+}
+
+func (e *stopSpecError) Error() string   { return e.stop.Error() }
+func (e *stopSpecError) Unwrap() []error { return []error{ErrSpec, e.div, e.stop} }
 
 // specErr reports a divergence as a SPEC violation.
 func specErr(d *Divergence) error { return fmt.Errorf("%w: %w", ErrSpec, d) }
@@ -200,17 +208,15 @@ type bench struct {
 	submitted uint64
 }
 
-// stopped turns an RTL assertion stop into a SPEC violation at its cycle.
+// stopped turns a stop of the simulation (an RTL assertion, a bus that did not answer)
+// into a SPEC violation at its cycle (StoppedAt).
 func (b *bench) stopped(err error) error {
+	var st *sim.StopError
 	c, ok := StoppedAt(err)
-	if !ok {
+	if !ok || !errors.As(err, &st) {
 		return err
 	}
-	msg := strings.TrimSpace(err.Error())
-	if i := strings.IndexByte(msg, '\n'); i >= 0 {
-		msg = msg[:i]
-	}
-	return fmt.Errorf("%w: %w", specErr(&Divergence{Cycle: c, What: "RTL assertion", Want: "none", Got: msg}), err)
+	return &stopSpecError{div: &Divergence{Cycle: c, What: st.Kind.String(), Want: "none", Got: st.Error()}, stop: st}
 }
 
 // exec runs one batch on node to completion.
@@ -807,7 +813,7 @@ func (b *bench) clearPart(m *rxModel, ops []bus.Op, clears map[int]int) error {
 // (release0 - release1 + latency + 1) mod D.
 func ringBuffer(b *bench) error {
 	d := b.d
-	lat := int64(b.e.Info().Links[0].Latency)
+	lat := int64(b.e.Info().Config.Topology.Links[0].Latency)
 	r := int(((int64(b.rel[0])-int64(b.rel[1])+lat+1)%int64(d) + int64(d)) % int64(d))
 	m := b.m
 	txEn, rxEn := m.TX(0)+m.Enable(), m.RX(0)+m.Enable()

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/ringsim/ringsim/bridge"
-	"github.com/ringsim/ringsim/sim"
 	"github.com/ringsim/ringsim/sim/bus"
 	"github.com/ringsim/ringsim/sim/client"
 )
@@ -101,14 +100,14 @@ func BenchmarkSessionThroughput(b *testing.B) {
 	}
 	defer c.Close()
 	release := []uint64{0, 0}
-	cfg := clientConfig(1)
+	cfg := testConfig(1)
 	cfg.Release = release
 	if _, err := c.Reset(ctx, cfg); err != nil {
 		b.Fatal(err)
 	}
-	ecfg := engineConfig(1)
+	ecfg := testConfig(1)
 	ecfg.Release = release
-	e := newEngine(b, ecfg)
+	e := newMachine(b, rtlSim, ecfg)
 
 	m := bus.Map{Depth: testDepth, Ports: 1}
 	batches := make([][]bus.Op, 2)
@@ -142,5 +141,3 @@ func median(xs []float64) float64 {
 	slices.Sort(s)
 	return s[len(s)/2]
 }
-
-var _ = sim.DefaultClockHz

@@ -15,6 +15,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 
+	"github.com/ringsim/ringsim/hw"
 	pb "github.com/ringsim/ringsim/proto/ringsim/v1"
 	"github.com/ringsim/ringsim/sim/bus"
 )
@@ -127,12 +128,12 @@ func wrap(op string, err error) error {
 // setShape records a new simulation shape and forgets the session. c.mu must be held.
 func (c *Client) setShape(s *pb.Simulation) Info {
 	info := fromSimulation(s)
-	if info.Nodes != c.info.Nodes || info.Generation != c.info.Generation {
+	if info.Config.Topology.Nodes != c.info.Config.Topology.Nodes || info.Generation != c.info.Generation {
 		c.endSessionLocked()
-		c.inflight = make([]bool, info.Nodes)
-		c.kinds = make([][]bus.Kind, info.Nodes)
-		c.ready = make([][]bus.Result, info.Nodes)
-		c.hasReady = make([]bool, info.Nodes)
+		c.inflight = make([]bool, info.Config.Topology.Nodes)
+		c.kinds = make([][]bus.Kind, info.Config.Topology.Nodes)
+		c.ready = make([][]bus.Result, info.Config.Topology.Nodes)
+		c.hasReady = make([]bool, info.Config.Topology.Nodes)
 	}
 	c.info = info
 	c.cycle = info.Cycle
@@ -148,7 +149,7 @@ func (c *Client) setCycle(cycle uint64) {
 // Reset replaces the server's simulation with a new one at cycle 0 and returns its
 // description. It ends this client's session. Building a model for a new depth, port count
 // or RTL takes about 15 s once; pass a ctx that allows for it.
-func (c *Client) Reset(ctx context.Context, cfg Config) (Info, error) {
+func (c *Client) Reset(ctx context.Context, cfg hw.Config) (Info, error) {
 	req, err := toReset(cfg)
 	if err != nil {
 		return Info{}, err
@@ -279,7 +280,7 @@ func (c *Client) writeBus(ctx context.Context, req *pb.WriteBusRequest, node int
 
 // Peek reads count words (memories) or the value (registers, counters) of ring buffer
 // state without advancing time.
-func (c *Client) Peek(ctx context.Context, node, port int, t Target, index, count int) ([]uint64, error) {
+func (c *Client) Peek(ctx context.Context, node, port int, t hw.Target, index, count int) ([]uint64, error) {
 	if node < 0 || port < 0 || index < 0 || count < 0 {
 		return nil, fmt.Errorf("%w: negative node, port, index or count", ErrBadNode)
 	}
@@ -293,7 +294,7 @@ func (c *Client) Peek(ctx context.Context, node, port int, t Target, index, coun
 }
 
 // Poke writes ring buffer state without advancing time.
-func (c *Client) Poke(ctx context.Context, node, port int, t Target, index int, values ...uint64) error {
+func (c *Client) Poke(ctx context.Context, node, port int, t hw.Target, index int, values ...uint64) error {
 	if node < 0 || port < 0 || index < 0 {
 		return fmt.Errorf("%w: negative node, port or index", ErrBadNode)
 	}
@@ -345,18 +346,18 @@ func (c *Client) Execute(ctx context.Context, node int, ops []bus.Op) ([]bus.Res
 	return res[0], nil
 }
 
-// SetFaults changes a link's fault rates from the next cycle on.
-func (c *Client) SetFaults(ctx context.Context, link int, f Faults) (LinkInfo, error) {
+// SetFaults changes a link's fault rates from the next cycle on and returns what its
+// injector did so far.
+func (c *Client) SetFaults(ctx context.Context, link int, f hw.Faults) (LinkCounts, error) {
 	if link < 0 {
-		return LinkInfo{}, fmt.Errorf("%w: link %d", ErrBadConfig, link)
+		return LinkCounts{}, fmt.Errorf("%w: link %d", ErrBadConfig, link)
 	}
-	resp, err := c.api.SetLinkFaults(ctx, &pb.SetLinkFaultsRequest{
-		Link: uint32(link), Faults: &pb.LinkFaults{BitFlip: f.BitFlip, FrameZero: f.FrameZero},
-	}, c.call...)
+	resp, err := c.api.SetLinkFaults(ctx, &pb.SetLinkFaultsRequest{Link: uint32(link), Faults: toFaults(f)}, c.call...)
 	if err != nil {
-		return LinkInfo{}, wrap("set link faults", err)
+		return LinkCounts{}, wrap("set link faults", err)
 	}
-	return fromLink(resp.GetLink()), nil
+	l := resp.GetLink()
+	return LinkCounts{FlippedBits: l.GetFlippedBits(), ZeroedFrames: l.GetZeroedFrames()}, nil
 }
 
 // StartWaveform starts an FST dump to path on the server and returns its absolute path.

@@ -6,13 +6,13 @@ import (
 	"net"
 	"path/filepath"
 	"slices"
-	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/ringsim/ringsim/hw"
 	pb "github.com/ringsim/ringsim/proto/ringsim/v1"
 	"github.com/ringsim/ringsim/sim/bus"
 	"github.com/ringsim/ringsim/sim/client"
@@ -29,24 +29,25 @@ func TestUnary(t *testing.T) {
 	if _, err := c.Info(ctx); status.Code(err) != codes.FailedPrecondition {
 		t.Errorf("Info before Reset: %v, want FailedPrecondition", err)
 	}
-	cfg := clientConfig(5)
+	cfg := testConfig(5)
 	cfg.Release = []uint64{0, 3}
 	cfg.DNA = [][3]uint32{{1, 2, 3}, {4, 5, 6}}
 	info, err := c.Reset(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if info.Nodes != 2 || info.Ports != 1 || info.Depth != testDepth || info.Cycle != 0 || info.Topology != "pair" {
+	got := info.Config
+	if got.Topology.Nodes != 2 || got.Topology.Ports != 1 || got.Depth != testDepth || info.Cycle != 0 || got.Topology.Name != "pair" {
 		t.Errorf("Info = %+v", info)
 	}
-	if !strings.HasPrefix(info.Model.VerilatorVersion, "Verilator") || info.Model.RTLHash == "" || info.Model.Key == "" {
-		t.Errorf("model = %+v", info.Model)
+	if info.Model.Versions == "" {
+		t.Errorf("model = %+v, want the simulator named", info.Model)
 	}
-	if diff := cmp.Diff([]uint64{0, 3}, info.Release); diff != "" {
+	if diff := cmp.Diff([]uint64{0, 3}, got.Release); diff != "" {
 		t.Errorf("release (-want +got):\n%s", diff)
 	}
-	if info.DNA[1] != [3]uint32{4, 5, 6} || len(info.Links) != 2 || info.Links[0].Latency != testLatency {
-		t.Errorf("DNA %v, links %+v", info.DNA, info.Links)
+	if got.DNA[1] != [3]uint32{4, 5, 6} || len(got.Topology.Links) != 2 || got.Topology.Links[0].Latency != testLatency {
+		t.Errorf("DNA %v, links %+v", got.DNA, got.Topology.Links)
 	}
 	if c.Nodes() != 2 || c.Depth() != testDepth || c.ClockHz() != 125e6 {
 		t.Errorf("Machine shape %d nodes, depth %d, %v Hz", c.Nodes(), c.Depth(), c.ClockHz())
@@ -93,17 +94,17 @@ func TestUnary(t *testing.T) {
 
 	// The backdoor sees the same memory and does not advance time.
 	now := c.Cycle()
-	mem, err := c.Peek(ctx, 1, 0, client.RXMemory, 0, testDepth)
+	mem, err := c.Peek(ctx, 1, 0, hw.RXMem, 0, testDepth)
 	if err != nil || len(mem) != testDepth {
 		t.Fatalf("Peek = %v, %v", mem, err)
 	}
 	if diff := cmp.Diff(join64(rx.Values), mem); diff != "" {
 		t.Errorf("Peek vs bus read (-bus +peek):\n%s", diff)
 	}
-	if err := c.Poke(ctx, 0, 0, client.TXMemory, 3, 0xDEADBEEF_CAFEF00D); err != nil {
+	if err := c.Poke(ctx, 0, 0, hw.TXMem, 3, 0xDEADBEEF_CAFEF00D); err != nil {
 		t.Fatal(err)
 	}
-	if v, err := c.Peek(ctx, 0, 0, client.TXCount, 0, 1); err != nil || len(v) != 1 || v[0] >= testDepth {
+	if v, err := c.Peek(ctx, 0, 0, hw.TXCount, 0, 1); err != nil || len(v) != 1 || v[0] >= testDepth {
 		t.Errorf("Peek TX count = %v, %v", v, err)
 	}
 	if info, err := c.Info(ctx); err != nil || info.Cycle != now {
@@ -128,15 +129,15 @@ func TestUnary(t *testing.T) {
 	if err != nil || res[0][0].Value != bus.Magic || res[1][1].Value != 1 || res[1][1].Cycle-res[0][0].Cycle != 10 {
 		t.Errorf("ExecuteBatch = %+v, %v", res, err)
 	}
-	li, err := c.SetFaults(ctx, 1, client.Faults{BitFlip: 0.5})
-	if err != nil || li.Faults.BitFlip != 0.5 || li.From.Node != 1 {
-		t.Errorf("SetFaults = %+v, %v", li, err)
+	if _, err := c.SetFaults(ctx, 1, hw.Faults{BitFlip: 0.5}); err != nil {
+		t.Errorf("SetFaults: %v", err)
 	}
 	if _, err := c.Step(ctx, 100); err != nil {
 		t.Fatal(err)
 	}
-	if info, err := c.Info(ctx); err != nil || info.Links[1].FlippedBits == 0 {
-		t.Errorf("no bits flipped: %+v, %v", info.Links, err)
+	if info, err := c.Info(ctx); err != nil || info.Counts[1].FlippedBits == 0 || info.Config.Topology.Links[1].Faults.BitFlip != 0.5 ||
+		info.Config.Topology.Links[1].From.Node != 1 {
+		t.Errorf("no bits flipped: %+v, %v", info, err)
 	}
 	if _, err := c.StartWaveform(ctx, filepath.Join(t.TempDir(), "x.fst")); status.Code(err) != codes.FailedPrecondition {
 		t.Errorf("StartWaveform without waveform support: %v, want FailedPrecondition", err)
@@ -195,7 +196,7 @@ func TestResetBySomeoneElse(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer a.Close()
-	if _, err := a.Reset(ctx, clientConfig(1)); err != nil {
+	if _, err := a.Reset(ctx, testConfig(1)); err != nil {
 		t.Fatal(err)
 	}
 	b, err := client.Dial(ctx, lis.Addr().String(), client.Options{})
@@ -215,7 +216,7 @@ func TestResetBySomeoneElse(t *testing.T) {
 	if _, err := b.ExecuteBatch(ctx, client.Batch{Node: 0, Ops: []bus.Op{bus.Read(0)}}); status.Code(err) != codes.FailedPrecondition {
 		t.Errorf("ExecuteBatch on a node a session owns: %v, want FailedPrecondition", err)
 	}
-	if _, err := b.Reset(ctx, clientConfig(2)); err != nil {
+	if _, err := b.Reset(ctx, testConfig(2)); err != nil {
 		t.Fatal(err)
 	}
 	_, err = a.Run(a.Cycle() + 10)
@@ -253,7 +254,7 @@ func TestSockets(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer c.Close()
-			if _, err := c.Reset(ctx, clientConfig(3)); err != nil {
+			if _, err := c.Reset(ctx, testConfig(3)); err != nil {
 				t.Fatal(err)
 			}
 			ringBufferSuite(t, c)

@@ -10,9 +10,11 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/test/bufconn"
 
+	"github.com/ringsim/ringsim/hw"
 	"github.com/ringsim/ringsim/sim"
 	"github.com/ringsim/ringsim/sim/client"
 	"github.com/ringsim/ringsim/sim/server"
+	"github.com/ringsim/ringsim/sim/simtest"
 )
 
 // testDepth and the pair topology reuse a cached model (D = 16, one port).
@@ -21,13 +23,29 @@ const (
 	testLatency = 4
 )
 
-// engineConfig and clientConfig describe the same simulation for both sides.
-func engineConfig(seed uint64) sim.Config {
-	return sim.Config{Topology: sim.Pair(testLatency), Depth: testDepth, Seed: seed}
+// testConfig is the simulation most tests use, in-process and through the server.
+func testConfig(seed uint64) hw.Config {
+	return hw.Config{Topology: hw.Pair(testLatency), Depth: testDepth, Seed: seed}
 }
 
-func clientConfig(seed uint64) client.Config {
-	return client.Config{Topology: client.Pair(testLatency), Depth: testDepth, Seed: seed}
+// refSim starts the reference machine (sim/simtest): the client's tests run on it, except
+// those named RTL, which run on the Verilated engine (rtlSim).
+func refSim(ctx context.Context, cfg hw.Config) (hw.Simulator, error) { return simtest.New(ctx, cfg) }
+
+func rtlSim(ctx context.Context, cfg hw.Config) (hw.Simulator, error) {
+	e, err := sim.New(ctx, cfg, sim.Options{})
+	if err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+// withSim gives opts the reference machine unless it names a simulator.
+func withSim(opts server.Options) server.Options {
+	if opts.New == nil {
+		opts.New = refSim
+	}
+	return opts
 }
 
 func testCtx(t testing.TB) context.Context {
@@ -36,12 +54,12 @@ func testCtx(t testing.TB) context.Context {
 	return ctx
 }
 
-// newEngine starts an in-process engine and closes it at the end of the test.
-func newEngine(t testing.TB, cfg sim.Config) *sim.Engine {
+// newMachine starts an in-process simulator with start and closes it at the end of the test.
+func newMachine(t testing.TB, start func(context.Context, hw.Config) (hw.Simulator, error), cfg hw.Config) hw.Simulator {
 	t.Helper()
-	e, err := sim.New(testCtx(t), cfg)
+	e, err := start(testCtx(t), cfg)
 	if err != nil {
-		t.Fatalf("sim.New: %v", err)
+		t.Fatalf("start simulator: %v", err)
 	}
 	t.Cleanup(func() { e.Close() })
 	return e
@@ -50,7 +68,7 @@ func newEngine(t testing.TB, cfg sim.Config) *sim.Engine {
 // serve starts a server on lis and stops it at the end of the test.
 func serve(t testing.TB, opts server.Options, lis net.Listener) *server.Server {
 	t.Helper()
-	srv := server.New(opts)
+	srv := server.New(withSim(opts))
 	gs := srv.NewGRPCServer()
 	done := make(chan struct{})
 	go func() {
@@ -86,11 +104,11 @@ func newBufconnClient(t testing.TB, opts server.Options) *client.Client {
 	return c
 }
 
-// newResetClient is newBufconnClient with a simulation reset to clientConfig(seed).
+// newResetClient is newBufconnClient with a simulation reset to testConfig(seed).
 func newResetClient(t testing.TB, opts server.Options, seed uint64) *client.Client {
 	t.Helper()
 	c := newBufconnClient(t, opts)
-	if _, err := c.Reset(testCtx(t), clientConfig(seed)); err != nil {
+	if _, err := c.Reset(testCtx(t), testConfig(seed)); err != nil {
 		t.Fatalf("Reset: %v", err)
 	}
 	return c

@@ -12,28 +12,28 @@ import (
 func (c *Client) Nodes() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.info.Nodes
+	return c.info.Config.Topology.Nodes
 }
 
 // Ports implements bridge.Machine.Ports.
 func (c *Client) Ports() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.info.Ports
+	return c.info.Config.Topology.Ports
 }
 
 // Depth implements bridge.Machine.Depth.
 func (c *Client) Depth() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.info.Depth
+	return c.info.Config.Depth
 }
 
 // ClockHz implements bridge.Machine.ClockHz.
 func (c *Client) ClockHz() float64 {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.info.ClockHz
+	return c.info.Config.ClockHz
 }
 
 // Cycle implements bridge.Machine.Cycle: the cycle as of the server's last answer to this
@@ -53,11 +53,11 @@ func (c *Client) Submit(node int, ops []bus.Op) error {
 	if c.closed {
 		return ErrClosed
 	}
-	if c.info.Nodes == 0 {
+	if c.info.Config.Topology.Nodes == 0 {
 		return ErrNoSimShape
 	}
-	if node < 0 || node >= c.info.Nodes {
-		return fmt.Errorf("%w: node %d (have %d)", ErrBadNode, node, c.info.Nodes)
+	if node < 0 || node >= c.info.Config.Topology.Nodes {
+		return fmt.Errorf("%w: node %d (have %d)", ErrBadNode, node, c.info.Config.Topology.Nodes)
 	}
 	if c.inflight[node] {
 		return fmt.Errorf("submit to node %d: %w", node, ErrBusy)

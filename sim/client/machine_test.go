@@ -1,6 +1,7 @@
 package client_test
 
 import (
+	"context"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -9,16 +10,19 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/ringsim/ringsim/bridge"
+	"github.com/ringsim/ringsim/hw"
 	"github.com/ringsim/ringsim/sim"
 	"github.com/ringsim/ringsim/sim/bus"
 	"github.com/ringsim/ringsim/sim/client"
 	"github.com/ringsim/ringsim/sim/server"
+	"github.com/ringsim/ringsim/sim/simtest"
 )
 
 // Both the in-process engine and the client are the bridge's Machine.
 var (
 	_ bridge.Machine = (*client.Client)(nil)
 	_ bridge.Machine = (*sim.Engine)(nil)
+	_ bridge.Machine = (*simtest.Machine)(nil)
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -231,22 +235,29 @@ func contractSuite(t *testing.T, m bridge.Machine) {
 	}
 }
 
-// TestMachineSuite runs the same suites against the in-process engine and the gRPC
-// client, and checks that both give identical results, cycle for cycle.
-func TestMachineSuite(t *testing.T) {
+// TestMachineSuite runs the same suites against an in-process simulator and the gRPC
+// client of a server running the same simulator, and checks that both give identical
+// results, cycle for cycle: on the reference machine here, on the Verilated engine in
+// TestRTLMachineSuite.
+func TestMachineSuite(t *testing.T) { machineSuite(t, refSim) }
+
+// TestRTLMachineSuite is TestMachineSuite on the Verilated engine.
+func TestRTLMachineSuite(t *testing.T) { machineSuite(t, rtlSim) }
+
+func machineSuite(t *testing.T, start func(context.Context, hw.Config) (hw.Simulator, error)) {
 	const seed = 3
 	var logs [2][][]bus.Result
-	t.Run("engine", func(t *testing.T) {
-		e := newEngine(t, engineConfig(seed))
+	t.Run("in-process", func(t *testing.T) {
+		e := newMachine(t, start, testConfig(seed))
 		logs[0] = ringBufferSuite(t, e)
 		contractSuite(t, e)
 	})
 	t.Run("client", func(t *testing.T) {
-		c := newResetClient(t, server.Options{}, seed)
+		c := newResetClient(t, server.Options{New: start}, seed)
 		logs[1] = ringBufferSuite(t, c)
 		contractSuite(t, c)
 	})
 	if diff := cmp.Diff(logs[0], logs[1]); diff != "" {
-		t.Errorf("engine and client results differ (-engine +client):\n%s", diff)
+		t.Errorf("in-process and client results differ (-in-process +client):\n%s", diff)
 	}
 }

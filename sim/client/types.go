@@ -3,91 +3,15 @@ package client
 import (
 	"fmt"
 
+	"github.com/ringsim/ringsim/hw"
 	pb "github.com/ringsim/ringsim/proto/ringsim/v1"
 	"github.com/ringsim/ringsim/sim/bus"
 )
 
-// Config describes a simulation to start with Reset. It mirrors sim.Config without
-// importing the engine (the client needs no cgo).
-type Config struct {
-	// Topology gives the node count, ports per node and the links.
-	Topology Topology
-	// Depth is the ring buffer depth D in 64-bit words.
-	Depth int
-	// Seed fixes every random choice: start offsets, DNA, fault injection.
-	Seed uint64
-	// Release is each node's reset release cycle. Nil means seeded, uniform in [0, MaxSkew].
-	Release []uint64
-	// MaxSkew bounds seeded release cycles; 0 means 4*Depth.
-	MaxSkew uint64
-	// DNA is each node's 96-bit device DNA (bits [31:0], [63:32], [95:64]); nil means seeded.
-	DNA [][3]uint32
-	// ClockHz is the link clock; 0 means 125 MHz.
-	ClockHz float64
-	// Waveforms builds the model with FST support so StartWaveform works.
-	Waveforms bool
-	// RTLDir is a directory on the server with node RTL; empty means ringsim's.
-	RTLDir string
-	// NoAssert builds the model without the RTL's assertions.
-	NoAssert bool
-}
-
-// Topology is a built-in topology (Shape set) or an explicit one (Shape empty).
-type Topology struct {
-	// Shape is "pair", "line", "ring" or "mesh" for a built-in topology, "" for an explicit one.
-	Shape string
-	// Nodes is the node count (0 means 2 for built-in topologies).
-	Nodes int
-	// Ports is the number of ports per node (explicit topologies only).
-	Ports int
-	// Latency is every link's latency (built-in topologies only).
-	Latency uint32
-	// Faults are every link's fault rates (built-in topologies only).
-	Faults Faults
-	// Links are the links (explicit topologies only).
-	Links []Link
-}
-
-// Pair is two nodes with one port each, connected both ways.
-func Pair(latency uint32) Topology { return Topology{Shape: "pair", Nodes: 2, Latency: latency} }
-
-// Endpoint is one port of one node.
-type Endpoint struct {
-	Node, Port int
-}
-
-// Link carries TX(From) to RX(To) with a latency in cycles.
-type Link struct {
-	From, To Endpoint
-	Latency  uint32
-	Faults   Faults
-	// Bidirectional, in a Config, also adds the reverse link right after this one.
-	Bidirectional bool
-}
-
-// Faults are a link's injected fault rates, probabilities in [0, 1].
-type Faults struct {
-	// BitFlip is the probability that any one bit of a frame is inverted.
-	BitFlip float64
-	// FrameZero is the probability that a whole frame arrives as zero.
-	FrameZero float64
-}
-
-// LinkInfo is a link with what its fault injector did so far.
-type LinkInfo struct {
-	Link
+// LinkCounts is what a link's fault injector did so far.
+type LinkCounts struct {
 	FlippedBits  uint64
 	ZeroedFrames uint64
-}
-
-// ModelInfo identifies the model build.
-type ModelInfo struct {
-	Key              string // hash of everything that went into the build
-	RTLHash          string // hash of the RTL sources
-	VerilatorVersion string
-	ToolVersions     string // Verilator and C++ compiler versions
-	Path             string // the model on the server
-	Cached           bool
 }
 
 // Limits are the server's request limits.
@@ -101,24 +25,18 @@ type Limits struct {
 	MaxBufferWords   uint64
 }
 
-// Info describes the server's simulation.
+// Info describes the server's simulation: the contract's description (the effective
+// configuration, the cycle and the model) and the server's state around it.
 type Info struct {
-	Nodes, Ports, Depth int
-	ClockHz             float64
-	Cycle               uint64
-	Seed                uint64
-	Topology            string // built-in topology name or "custom"
-	Links               []LinkInfo
-	Release             []uint64
-	DNA                 [][3]uint32
-	Busy                []bool // per node: a batch in flight
-	Model               ModelInfo
-	Waveforms           bool   // the model can dump waveforms
-	WaveformPath        string // the open dump, or ""
-	Stopped             bool   // the RTL stopped the simulation
-	Generation          uint64 // resets since the server started
-	Map                 bus.Map
-	Limits              Limits
+	hw.Info
+	// Counts are each link's fault injector counts, in the order of Config.Topology.Links.
+	Counts       []LinkCounts
+	Busy         []bool // per node: a batch in flight
+	WaveformPath string // the open dump, or ""
+	Stopped      bool   // the RTL stopped the simulation
+	Generation   uint64 // resets since the server started
+	Map          bus.Map
+	Limits       Limits
 }
 
 // Buffer selects a port's TX or RX ring buffer.
@@ -138,19 +56,6 @@ const (
 	Data Register = iota + 1
 	Enable
 	ClearAtCount
-)
-
-// Target names ring buffer state for Peek and Poke.
-type Target int
-
-// The backdoor targets. Memories are addressed by 64-bit word index.
-const (
-	TXMemory Target = iota + 1
-	TXEnable
-	TXCount // read only
-	RXMemory
-	RXEnable
-	RXCount // read only
 )
 
 // Access is the outcome of a register or raw bus access.
@@ -175,42 +80,38 @@ var shapes = map[string]pb.TopologyShape{
 	"mesh": pb.TopologyShape_TOPOLOGY_SHAPE_MESH,
 }
 
-func toFaults(f Faults) *pb.LinkFaults {
-	if f == (Faults{}) {
+func toFaults(f hw.Faults) *pb.LinkFaults {
+	if f == (hw.Faults{}) {
 		return nil
 	}
 	return &pb.LinkFaults{BitFlip: f.BitFlip, FrameZero: f.FrameZero}
 }
 
-func toReset(cfg Config) (*pb.ResetSimulationRequest, error) {
+func fromFaults(f *pb.LinkFaults) hw.Faults {
+	return hw.Faults{BitFlip: f.GetBitFlip(), FrameZero: f.GetFrameZero()}
+}
+
+// toReset converts a configuration to a reset request. A topology that is a built-in one
+// (by name, with every link at the same latency and faults) goes as the built-in, so the
+// server reports its name; any other as explicit links.
+func toReset(cfg hw.Config) (*pb.ResetSimulationRequest, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
 	req := &pb.ResetSimulationRequest{
 		Seed: cfg.Seed, Depth: uint32(cfg.Depth), ReleaseCycles: cfg.Release, MaxSkew: cfg.MaxSkew,
 		ClockHz: cfg.ClockHz, Waveforms: cfg.Waveforms, RtlDir: cfg.RTLDir, DisableAssertions: cfg.NoAssert,
-	}
-	if cfg.Depth < 0 || cfg.Depth > 1<<31 {
-		return nil, fmt.Errorf("%w: depth %d", ErrBadConfig, cfg.Depth)
 	}
 	for _, d := range cfg.DNA {
 		req.Dna = append(req.Dna, &pb.Dna{Low: d[0], Middle: d[1], High: d[2]})
 	}
 	t := cfg.Topology
-	if t.Nodes < 0 || t.Ports < 0 {
-		return nil, fmt.Errorf("%w: %d nodes, %d ports", ErrBadConfig, t.Nodes, t.Ports)
-	}
-	if t.Shape != "" {
-		shape, ok := shapes[t.Shape]
-		if !ok {
-			return nil, fmt.Errorf("%w: unknown topology %q: want pair, line, ring or mesh", ErrBadConfig, t.Shape)
-		}
-		req.Topology = &pb.ResetSimulationRequest_Builtin{Builtin: &pb.BuiltinTopology{
-			Shape: shape, Nodes: uint32(t.Nodes), Latency: t.Latency, Faults: toFaults(t.Faults)}}
+	if b, ok := asBuiltin(t); ok {
+		req.Topology = &pb.ResetSimulationRequest_Builtin{Builtin: b}
 		return req, nil
 	}
 	c := &pb.CustomTopology{Nodes: uint32(t.Nodes), Ports: uint32(t.Ports)}
 	for _, l := range t.Links {
-		if l.From.Node < 0 || l.From.Port < 0 || l.To.Node < 0 || l.To.Port < 0 {
-			return nil, fmt.Errorf("%w: link %v->%v", ErrBadConfig, l.From, l.To)
-		}
 		c.Links = append(c.Links, &pb.Link{
 			TxNode: uint32(l.From.Node), TxPort: uint32(l.From.Port), RxNode: uint32(l.To.Node), RxPort: uint32(l.To.Port),
 			Latency: l.Latency, Faults: toFaults(l.Faults), Bidirectional: l.Bidirectional,
@@ -220,31 +121,40 @@ func toReset(cfg Config) (*pb.ResetSimulationRequest, error) {
 	return req, nil
 }
 
-func fromLink(l *pb.LinkInfo) LinkInfo {
-	k := l.GetLink()
-	return LinkInfo{
-		Link: Link{
-			From:    Endpoint{Node: int(k.GetTxNode()), Port: int(k.GetTxPort())},
-			To:      Endpoint{Node: int(k.GetRxNode()), Port: int(k.GetRxPort())},
-			Latency: k.GetLatency(),
-			Faults:  Faults{BitFlip: k.GetFaults().GetBitFlip(), FrameZero: k.GetFaults().GetFrameZero()},
-		},
-		FlippedBits: l.GetFlippedBits(), ZeroedFrames: l.GetZeroedFrames(),
+// asBuiltin returns t as a built-in topology message if it is one.
+func asBuiltin(t hw.Topology) (*pb.BuiltinTopology, bool) {
+	shape, ok := shapes[t.Name]
+	if !ok || len(t.Links) == 0 {
+		return nil, false
 	}
+	l0 := t.Links[0]
+	want, err := hw.Builtin(t.Name, t.Nodes, l0.Latency)
+	if err != nil || want.Ports != t.Ports || len(want.Links) != len(t.Links) {
+		return nil, false
+	}
+	for i, l := range t.Links {
+		w := want.Links[i]
+		if l.From != w.From || l.To != w.To || l.Latency != w.Latency || l.Faults != l0.Faults || l.Bidirectional {
+			return nil, false
+		}
+	}
+	return &pb.BuiltinTopology{Shape: shape, Nodes: uint32(t.Nodes), Latency: l0.Latency, Faults: toFaults(l0.Faults)}, true
 }
 
 func fromSimulation(s *pb.Simulation) Info {
+	m := s.GetModel()
 	info := Info{
-		Nodes: int(s.GetNodeCount()), Ports: int(s.GetPortCount()), Depth: int(s.GetDepth()),
-		ClockHz: s.GetClockHz(), Cycle: s.GetCycle(), Seed: s.GetSeed(), Topology: s.GetTopologyName(),
-		Model: ModelInfo{
-			Key: s.GetModel().GetKey(), RTLHash: s.GetModel().GetRtlHash(),
-			VerilatorVersion: s.GetModel().GetVerilatorVersion(), ToolVersions: s.GetModel().GetToolVersions(),
-			Path: s.GetModel().GetPath(), Cached: s.GetModel().GetCached(),
+		Info: hw.Info{
+			Config: hw.Config{
+				Topology: hw.Topology{Name: s.GetTopologyName(), Nodes: int(s.GetNodeCount()), Ports: int(s.GetPortCount())},
+				Depth:    int(s.GetDepth()), Seed: s.GetSeed(), ClockHz: s.GetClockHz(), Waveforms: m.GetWaveforms(),
+			},
+			Cycle: s.GetCycle(),
+			Model: hw.ModelInfo{Key: m.GetKey(), RTLHash: m.GetRtlHash(), Versions: m.GetToolVersions(),
+				Path: m.GetPath(), Cached: m.GetCached()},
 		},
-		Waveforms: s.GetModel().GetWaveforms(), WaveformPath: s.GetWaveformPath(), Stopped: s.GetStopped(),
-		Generation: s.GetGeneration(),
-		Map:        bus.Map{Depth: int(s.GetDepth()), Ports: int(s.GetPortCount())},
+		WaveformPath: s.GetWaveformPath(), Stopped: s.GetStopped(), Generation: s.GetGeneration(),
+		Map: bus.Map{Depth: int(s.GetDepth()), Ports: int(s.GetPortCount())},
 	}
 	if l := s.GetLimits(); l != nil {
 		info.Limits = Limits{
@@ -255,12 +165,18 @@ func fromSimulation(s *pb.Simulation) Info {
 	}
 	for _, n := range s.GetNodes() {
 		d := n.GetDna()
-		info.Release = append(info.Release, n.GetReleaseCycle())
-		info.DNA = append(info.DNA, [3]uint32{d.GetLow(), d.GetMiddle(), d.GetHigh()})
+		info.Config.Release = append(info.Config.Release, n.GetReleaseCycle())
+		info.Config.DNA = append(info.Config.DNA, [3]uint32{d.GetLow(), d.GetMiddle(), d.GetHigh()})
 		info.Busy = append(info.Busy, n.GetBusy())
 	}
 	for _, l := range s.GetLinks() {
-		info.Links = append(info.Links, fromLink(l))
+		k := l.GetLink()
+		info.Config.Topology.Links = append(info.Config.Topology.Links, hw.Link{
+			From:    hw.Endpoint{Node: int(k.GetTxNode()), Port: int(k.GetTxPort())},
+			To:      hw.Endpoint{Node: int(k.GetRxNode()), Port: int(k.GetRxPort())},
+			Latency: k.GetLatency(), Faults: fromFaults(k.GetFaults()),
+		})
+		info.Counts = append(info.Counts, LinkCounts{FlippedBits: l.GetFlippedBits(), ZeroedFrames: l.GetZeroedFrames()})
 	}
 	return info
 }

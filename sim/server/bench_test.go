@@ -22,12 +22,12 @@ func transports(t testing.TB) map[string]*conn {
 	if err != nil {
 		t.Fatal(err)
 	}
-	out["tcp"] = startServer(t, New(Options{}), tcp, tcp.Addr().String())
+	out["tcp"] = startServer(t, New(withSim(Options{})), tcp, tcp.Addr().String())
 	unix, err := net.Listen("unix", filepath.Join(t.TempDir(), "s.sock"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	out["unix"] = startServer(t, New(Options{}), unix, "unix:"+unix.Addr().String())
+	out["unix"] = startServer(t, New(withSim(Options{})), unix, "unix:"+unix.Addr().String())
 	for _, name := range []string{"tcp", "unix"} {
 		if _, err := out[name].api.ResetSimulation(testCtx(t), pairReset(1)); err != nil {
 			t.Fatal(err)

@@ -7,8 +7,8 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/ringsim/ringsim/hw"
 	pb "github.com/ringsim/ringsim/proto/ringsim/v1"
-	"github.com/ringsim/ringsim/sim"
 	"github.com/ringsim/ringsim/sim/bus"
 )
 
@@ -118,84 +118,41 @@ func toResults(rs []bus.Result) []*pb.BusResult {
 }
 
 // toConfig converts and checks a reset request. Every error is INVALID_ARGUMENT or
-// RESOURCE_EXHAUSTED and names the field.
-func toConfig(req *pb.ResetSimulationRequest) (sim.Config, string, error) {
-	cfg := sim.Config{Seed: req.GetSeed(), MaxSkew: req.GetMaxSkew(), Waveforms: req.GetWaveforms(),
-		RTLDir: req.GetRtlDir(), NoAssert: req.GetDisableAssertions()}
-	bad := func(format string, args ...any) (sim.Config, string, error) {
-		return sim.Config{}, "", status.Errorf(codes.InvalidArgument, format, args...)
+// RESOURCE_EXHAUSTED and names the field in the request's spelling; the checks themselves
+// are the contract's (hw.Config.Validate).
+func toConfig(req *pb.ResetSimulationRequest) (hw.Config, error) {
+	cfg := hw.Config{Seed: req.GetSeed(), MaxSkew: req.GetMaxSkew(), Waveforms: req.GetWaveforms(),
+		RTLDir: req.GetRtlDir(), NoAssert: req.GetDisableAssertions(), ClockHz: req.GetClockHz(),
+		Depth: int(min(req.GetDepth(), hw.MaxDepth+1))}
+	bad := func(format string, args ...any) (hw.Config, error) {
+		return hw.Config{}, status.Errorf(codes.InvalidArgument, format, args...)
 	}
-	if d := req.GetDepth(); d < 2 || d > 1<<20 {
-		return bad("depth: %d outside [2, 1048576]", d)
-	}
-	cfg.Depth = int(req.GetDepth())
-	if hz := req.GetClockHz(); hz != 0 && !(hz >= 1e3 && hz <= 1e12) {
-		return bad("clock_hz: %v outside [1e3, 1e12] (0 means 125 MHz)", hz)
-	}
-	cfg.ClockHz = req.GetClockHz()
-	if strings.ContainsRune(cfg.RTLDir, 0) {
-		return bad("rtl_dir: contains a NUL byte")
-	}
-
-	var t sim.Topology
-	name := "custom"
-	switch topo := req.GetTopology().(type) {
+	// topo is what the contract calls "topology" in this request.
+	topo := "topology"
+	switch t := req.GetTopology().(type) {
 	case *pb.ResetSimulationRequest_Builtin:
-		b := topo.Builtin
-		n := int(b.GetNodes())
-		if b.GetNodes() == 0 {
-			n = 2
-		}
-		if b.GetNodes() > MaxNodes {
-			return sim.Config{}, "", status.Errorf(codes.ResourceExhausted, "builtin.nodes: %d above %d", b.GetNodes(), MaxNodes)
-		}
-		if b.GetLatency() > sim.MaxLatency {
-			return bad("builtin.latency: %d above %d", b.GetLatency(), sim.MaxLatency)
-		}
-		switch b.GetShape() {
-		case pb.TopologyShape_TOPOLOGY_SHAPE_PAIR:
-			if n != 2 {
-				return bad("builtin.nodes: a pair has 2 nodes, got %d", n)
-			}
-			t = sim.Pair(b.GetLatency())
-		case pb.TopologyShape_TOPOLOGY_SHAPE_LINE:
-			t = sim.Line(n, b.GetLatency())
-		case pb.TopologyShape_TOPOLOGY_SHAPE_RING:
-			t = sim.Ring(n, b.GetLatency())
-		case pb.TopologyShape_TOPOLOGY_SHAPE_MESH:
-			if n-1 > MaxPorts {
-				return sim.Config{}, "", status.Errorf(codes.ResourceExhausted,
-					"builtin.nodes: a mesh of %d nodes needs %d ports per node, limit %d", n, n-1, MaxPorts)
-			}
-			t = sim.FullMesh(n, b.GetLatency())
-		default:
+		b := t.Builtin
+		name, ok := shapeNames[b.GetShape()]
+		if !ok {
 			return bad("builtin.shape: unknown topology shape %v", b.GetShape())
 		}
-		if n < 2 {
-			return bad("builtin.nodes: topology %s needs at least 2 nodes, got %d", t.Name, n)
-		}
-		name = t.Name
-		f := toFaults(b.GetFaults())
+		f := fromFaults(b.GetFaults())
 		if err := f.Validate(); err != nil {
-			return bad("builtin.faults: %v", err)
+			return hw.Config{}, fieldStatus(hw.Prefix("builtin.faults", err), "")
 		}
-		for i := range t.Links {
-			t.Links[i].Faults = f
+		tp, err := hw.Builtin(name, int(min(b.GetNodes(), hw.MaxNodes+1)), b.GetLatency())
+		if err != nil {
+			return hw.Config{}, fieldStatus(hw.Prefix("builtin", err), "")
 		}
+		tp.SetFaults(f)
+		cfg.Topology = tp
 	case *pb.ResetSimulationRequest_Custom:
-		c := topo.Custom
-		if c.GetNodes() < 1 || c.GetPorts() < 1 {
-			return bad("custom: needs at least one node and one port, got %d nodes and %d ports", c.GetNodes(), c.GetPorts())
-		}
-		if c.GetNodes() > MaxNodes {
-			return sim.Config{}, "", status.Errorf(codes.ResourceExhausted, "custom.nodes: %d above %d", c.GetNodes(), MaxNodes)
-		}
-		if c.GetPorts() > MaxPorts {
-			return sim.Config{}, "", status.Errorf(codes.ResourceExhausted, "custom.ports: %d above %d", c.GetPorts(), MaxPorts)
-		}
-		t = sim.Topology{Name: "custom", Nodes: int(c.GetNodes()), Ports: int(c.GetPorts())}
-		if len(c.GetLinks()) > t.Nodes*t.Ports {
-			return bad("custom.links: %d links for %d ports", len(c.GetLinks()), t.Nodes*t.Ports)
+		c := t.Custom
+		topo = "custom"
+		cfg.Topology = hw.Topology{Name: "custom", Nodes: int(min(c.GetNodes(), hw.MaxNodes+1)),
+			Ports: int(min(c.GetPorts(), hw.MaxPorts+1))}
+		if len(c.GetLinks()) > cfg.Topology.Nodes*cfg.Topology.Ports {
+			return bad("custom.links: %d links for %d ports", len(c.GetLinks()), cfg.Topology.Nodes*cfg.Topology.Ports)
 		}
 		for i, l := range c.GetLinks() {
 			if l == nil {
@@ -212,62 +169,67 @@ func toConfig(req *pb.ResetSimulationRequest) (sim.Config, string, error) {
 					return bad("custom.links[%d].%s_port: port %d (have %d)", i, ep.field, ep.port, c.GetPorts())
 				}
 			}
-			f := toFaults(l.GetFaults())
-			if err := f.Validate(); err != nil {
-				return bad("custom.links[%d].faults: %v", i, err)
+			hl := hw.Link{
+				From:    hw.Endpoint{Node: int(l.GetTxNode()), Port: int(l.GetTxPort())},
+				To:      hw.Endpoint{Node: int(l.GetRxNode()), Port: int(l.GetRxPort())},
+				Latency: l.GetLatency(), Faults: fromFaults(l.GetFaults()),
 			}
-			sl := sim.Link{
-				From:    sim.Endpoint{Node: int(l.GetTxNode()), Port: int(l.GetTxPort())},
-				To:      sim.Endpoint{Node: int(l.GetRxNode()), Port: int(l.GetRxPort())},
-				Latency: l.GetLatency(), Faults: f,
-			}
-			t.Links = append(t.Links, sl)
+			cfg.Topology.Links = append(cfg.Topology.Links, hl)
 			if l.GetBidirectional() {
-				t.Links = append(t.Links, sim.Link{From: sl.To, To: sl.From, Latency: sl.Latency, Faults: f})
+				cfg.Topology.Links = append(cfg.Topology.Links, hw.Link{From: hl.To, To: hl.From, Latency: hl.Latency, Faults: hl.Faults})
 			}
-		}
-		if err := t.Validate(); err != nil {
-			return bad("custom.links: %v", err)
 		}
 	default:
 		return bad("topology: missing: set builtin or custom")
 	}
-	if t.Ports > MaxPorts {
-		return sim.Config{}, "", status.Errorf(codes.ResourceExhausted, "topology: %d ports per node, limit %d", t.Ports, MaxPorts)
-	}
-	if w := uint64(t.Nodes) * uint64(t.Ports) * uint64(cfg.Depth); w > MaxBufferWords {
-		return sim.Config{}, "", status.Errorf(codes.ResourceExhausted,
-			"depth: %d nodes x %d ports x depth %d = %d buffer words, limit %d", t.Nodes, t.Ports, cfg.Depth, w, MaxBufferWords)
-	}
-	cfg.Topology = t
-
 	if r := req.GetReleaseCycles(); len(r) > 0 {
-		if len(r) != t.Nodes {
-			return bad("release_cycles: %d values for %d nodes", len(r), t.Nodes)
-		}
 		cfg.Release = append([]uint64(nil), r...)
 	}
 	if d := req.GetDna(); len(d) > 0 {
-		if len(d) != t.Nodes {
-			return bad("dna: %d values for %d nodes", len(d), t.Nodes)
-		}
 		cfg.DNA = make([][3]uint32, len(d))
 		for i, x := range d {
 			cfg.DNA[i] = [3]uint32{x.GetLow(), x.GetMiddle(), x.GetHigh()}
 		}
 	}
-	return cfg, name, nil
+	if err := cfg.Validate(); err != nil {
+		return hw.Config{}, fieldStatus(err, topo)
+	}
+	return cfg, nil
 }
 
-func toFaults(f *pb.LinkFaults) sim.Faults {
-	return sim.Faults{BitFlip: f.GetBitFlip(), FrameZero: f.GetFrameZero()}
+// fieldStatus turns a contract error into a status naming the request's field: the
+// contract's "topology." becomes topo (the request's oneof: "custom.", "builtin.").
+func fieldStatus(err error, topo string) error {
+	var fe *hw.FieldError
+	if !errors.As(err, &fe) {
+		return status.Error(codes.InvalidArgument, err.Error())
+	}
+	field := fe.Field
+	if rest, ok := strings.CutPrefix(field, "topology."); ok && topo != "" {
+		field = topo + "." + rest
+	}
+	code := codes.InvalidArgument
+	if fe.Limit {
+		code = codes.ResourceExhausted
+	}
+	return status.Errorf(code, "%s: %s", field, fe.Msg)
 }
 
-func fromFaults(f sim.Faults) *pb.LinkFaults {
+var shapeNames = map[pb.TopologyShape]string{
+	pb.TopologyShape_TOPOLOGY_SHAPE_PAIR: "pair",
+	pb.TopologyShape_TOPOLOGY_SHAPE_LINE: "line",
+	pb.TopologyShape_TOPOLOGY_SHAPE_RING: "ring",
+	pb.TopologyShape_TOPOLOGY_SHAPE_MESH: "mesh",
+}
+
+func fromFaults(f *pb.LinkFaults) hw.Faults {
+	return hw.Faults{BitFlip: f.GetBitFlip(), FrameZero: f.GetFrameZero()}
+}
+
+func toFaults(f hw.Faults) *pb.LinkFaults {
 	return &pb.LinkFaults{BitFlip: f.BitFlip, FrameZero: f.FrameZero}
 }
 
-// checkNode returns INVALID_ARGUMENT unless node exists. The lock must be held.
 func (s *Server) checkNode(field string, node uint32) error {
 	if n := s.eng.Nodes(); node >= uint32(n) {
 		return status.Errorf(codes.InvalidArgument, "%s: node %d out of range (have %d)", field, node, n)

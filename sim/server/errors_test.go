@@ -11,8 +11,8 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/ringsim/ringsim/hw"
 	pb "github.com/ringsim/ringsim/proto/ringsim/v1"
-	"github.com/ringsim/ringsim/sim"
 	"github.com/ringsim/ringsim/sim/bus"
 )
 
@@ -138,12 +138,12 @@ func TestErrors(t *testing.T) {
 			r.Topology = builtin(pb.TopologyShape_TOPOLOGY_SHAPE_RING, 1)
 		})), codes.InvalidArgument, "builtin.nodes"},
 		{"too many nodes", true, reset(withReset(func(r *pb.ResetSimulationRequest) {
-			r.Topology = builtin(pb.TopologyShape_TOPOLOGY_SHAPE_LINE, MaxNodes+1)
+			r.Topology = builtin(pb.TopologyShape_TOPOLOGY_SHAPE_LINE, hw.MaxNodes+1)
 		})), codes.ResourceExhausted, "builtin.nodes"},
 		{"mesh too wide", true, reset(withReset(func(r *pb.ResetSimulationRequest) {
-			r.Topology = builtin(pb.TopologyShape_TOPOLOGY_SHAPE_MESH, MaxPorts+2)
+			r.Topology = builtin(pb.TopologyShape_TOPOLOGY_SHAPE_MESH, hw.MaxPorts+2)
 		})), codes.ResourceExhausted, "ports per node"},
-		{"latency", true, reset(withReset(func(r *pb.ResetSimulationRequest) { r.GetBuiltin().Latency = sim.MaxLatency + 1 })), codes.InvalidArgument, "builtin.latency"},
+		{"latency", true, reset(withReset(func(r *pb.ResetSimulationRequest) { r.GetBuiltin().Latency = hw.MaxLatency + 1 })), codes.InvalidArgument, "builtin.latency"},
 		{"builtin faults", true, reset(withReset(func(r *pb.ResetSimulationRequest) {
 			r.GetBuiltin().Faults = &pb.LinkFaults{BitFlip: 2}
 		})), codes.InvalidArgument, "builtin.faults"},
@@ -151,8 +151,8 @@ func TestErrors(t *testing.T) {
 			r.GetBuiltin().Faults = &pb.LinkFaults{FrameZero: math.NaN()}
 		})), codes.InvalidArgument, "frame_zero"},
 		{"custom empty", true, reset(withReset(func(r *pb.ResetSimulationRequest) { r.Topology = custom(0, 1) })), codes.InvalidArgument, "custom"},
-		{"custom too many ports", true, reset(withReset(func(r *pb.ResetSimulationRequest) { r.Topology = custom(2, MaxPorts+1) })), codes.ResourceExhausted, "custom.ports"},
-		{"custom too many nodes", true, reset(withReset(func(r *pb.ResetSimulationRequest) { r.Topology = custom(MaxNodes+1, 1) })), codes.ResourceExhausted, "custom.nodes"},
+		{"custom too many ports", true, reset(withReset(func(r *pb.ResetSimulationRequest) { r.Topology = custom(2, hw.MaxPorts+1) })), codes.ResourceExhausted, "custom.ports"},
+		{"custom too many nodes", true, reset(withReset(func(r *pb.ResetSimulationRequest) { r.Topology = custom(hw.MaxNodes+1, 1) })), codes.ResourceExhausted, "custom.nodes"},
 		{"custom link node", true, reset(withReset(func(r *pb.ResetSimulationRequest) {
 			r.Topology = custom(2, 1, &pb.Link{TxNode: 2})
 		})), codes.InvalidArgument, "custom.links[0].tx_node"},
@@ -345,13 +345,13 @@ func TestErrStatus(t *testing.T) {
 		err  error
 		code codes.Code
 	}{
-		{fmt.Errorf("build model: %w: verilator is not on PATH; install it", sim.ErrNoVerilator), codes.FailedPrecondition},
-		{fmt.Errorf("x: %w", sim.ErrBadConfig), codes.InvalidArgument},
-		{fmt.Errorf("x: %w", sim.ErrBusy), codes.FailedPrecondition},
-		{fmt.Errorf("x: %w", sim.ErrNoWaveforms), codes.FailedPrecondition},
-		{fmt.Errorf("x: %w", sim.ErrNoBackdoor), codes.Unimplemented},
-		{fmt.Errorf("x: %w", sim.ErrClosed), codes.Unavailable},
-		{fmt.Errorf("x: %w", sim.ErrStopped), codes.Aborted},
+		{fmt.Errorf("build model: %w: verilator is not on PATH; install it", hw.ErrNoTool), codes.FailedPrecondition},
+		{fmt.Errorf("x: %w", hw.ErrBadConfig), codes.InvalidArgument},
+		{fmt.Errorf("x: %w", hw.ErrBusy), codes.FailedPrecondition},
+		{fmt.Errorf("x: %w", hw.ErrNoWaveforms), codes.FailedPrecondition},
+		{fmt.Errorf("x: %w", hw.ErrNoBackdoor), codes.Unimplemented},
+		{fmt.Errorf("x: %w", hw.ErrClosed), codes.Unavailable},
+		{fmt.Errorf("x: %w", hw.ErrStopped), codes.Aborted},
 		{context.Canceled, codes.Canceled},
 		{fmt.Errorf("x: %w", context.DeadlineExceeded), codes.DeadlineExceeded},
 		{errors.New("something else"), codes.Internal},
@@ -369,10 +369,10 @@ func TestErrStatus(t *testing.T) {
 	}
 
 	// An RTL stop aborts the call that hit it; later calls see a failed precondition.
-	s := New(Options{})
+	s := New(withSim(Options{}))
 	s.owners, s.orphans = nil, nil
-	first := s.engineErr(fmt.Errorf("run: %w: assertion failed", sim.ErrStopped), "run")
-	second := s.engineErr(fmt.Errorf("run: %w: stopped earlier", sim.ErrStopped), "run")
+	first := s.engineErr(fmt.Errorf("run: %w: assertion failed", hw.ErrStopped), "run")
+	second := s.engineErr(fmt.Errorf("run: %w: stopped earlier", hw.ErrStopped), "run")
 	if status.Code(first) != codes.Aborted || status.Code(second) != codes.FailedPrecondition || !s.stopped {
 		t.Errorf("stop: first %v, second %v, stopped %v", first, second, s.stopped)
 	}
@@ -383,10 +383,9 @@ func TestErrStatus(t *testing.T) {
 
 // TestNoVerilator checks that a reset on a machine without Verilator says how to install it.
 func TestNoVerilator(t *testing.T) {
-	c := newBufconn(t, Options{})
-	c.srv.newEngine = func(context.Context, sim.Config) (*sim.Engine, error) {
-		return nil, fmt.Errorf("build model: %w: verilator is not on PATH; install them with `apt-get install -y verilator`", sim.ErrNoVerilator)
-	}
+	c := newBufconn(t, Options{New: func(context.Context, hw.Config) (hw.Simulator, error) {
+		return nil, fmt.Errorf("build model: %w: verilator is not on PATH; install them with `apt-get install -y verilator`", hw.ErrNoTool)
+	}})
 	_, err := c.api.ResetSimulation(testCtx(t), pairReset(1))
 	if status.Code(err) != codes.FailedPrecondition || !strings.Contains(err.Error(), "apt-get install") {
 		t.Errorf("got %v, want FailedPrecondition with the install hint", err)

@@ -13,7 +13,6 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	pb "github.com/ringsim/ringsim/proto/ringsim/v1"
-	"github.com/ringsim/ringsim/sim"
 	"github.com/ringsim/ringsim/sim/bus"
 )
 
@@ -165,15 +164,9 @@ func FuzzServerRequests(f *testing.F) {
 		f.Add(data)
 	}
 
-	s := New(Options{MaxCycles: 1 << 14})
+	// The reference machine: fast, and no model builds while fuzzing.
+	s := New(withSim(Options{MaxCycles: 1 << 14}))
 	defer s.Close()
-	s.newEngine = func(ctx context.Context, cfg sim.Config) (*sim.Engine, error) {
-		// Only the cached model: a fuzzer must not start 15 s Verilator builds.
-		if cfg.Depth != testDepth || cfg.Topology.Ports != 1 || cfg.Waveforms || cfg.RTLDir != "" || cfg.NoAssert {
-			return nil, fmt.Errorf("fuzz: %w: no model builds while fuzzing", sim.ErrNoVerilator)
-		}
-		return sim.New(ctx, cfg)
-	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()

@@ -12,7 +12,10 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/test/bufconn"
 
+	"github.com/ringsim/ringsim/hw"
 	pb "github.com/ringsim/ringsim/proto/ringsim/v1"
+	"github.com/ringsim/ringsim/sim"
+	"github.com/ringsim/ringsim/sim/simtest"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -70,11 +73,31 @@ func startServer(t testing.TB, srv *Server, lis net.Listener, target string, dia
 	return &conn{srv: srv, api: pb.NewSimulatorServiceClient(cc), health: healthpb.NewHealthClient(cc), cc: cc}
 }
 
+// refSim starts the reference machine (sim/simtest): the server's tests run on it.
+func refSim(ctx context.Context, cfg hw.Config) (hw.Simulator, error) { return simtest.New(ctx, cfg) }
+
+// rtlSim starts the Verilated engine, for the tests that need the RTL (waveforms).
+func rtlSim(ctx context.Context, cfg hw.Config) (hw.Simulator, error) {
+	e, err := sim.New(ctx, cfg, sim.Options{})
+	if err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+// withSim gives opts the reference machine unless it names a simulator.
+func withSim(opts Options) Options {
+	if opts.New == nil {
+		opts.New = refSim
+	}
+	return opts
+}
+
 // newBufconn starts a server with opts over bufconn.
 func newBufconn(t testing.TB, opts Options) *conn {
 	t.Helper()
 	lis := bufconn.Listen(1 << 20)
-	return startServer(t, New(opts), lis, "passthrough:///bufconn",
+	return startServer(t, New(withSim(opts)), lis, "passthrough:///bufconn",
 		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }))
 }
 

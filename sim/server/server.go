@@ -1,5 +1,7 @@
-// Package server serves one ringsim simulation (*sim.Engine) over gRPC as
-// ringsim.v1.SimulatorService, with the standard health service and server reflection.
+// Package server serves one ringsim simulation over gRPC as ringsim.v1.SimulatorService,
+// with the standard health service and server reflection. It serves any hw.Simulator (as
+// go-plugin's GRPCServer wraps an implementation): the Verilated engine in `ringsim serve`,
+// the reference machine (sim/simtest) in fast tests.
 //
 // One simulation runs per server. Calls from every client are serialized by one lock; a
 // call waiting for the lock gives up when its context ends. See docs/scripting.md for the
@@ -21,25 +23,19 @@ import (
 	"google.golang.org/grpc/reflection"
 	"google.golang.org/grpc/status"
 
+	"github.com/ringsim/ringsim/hw"
 	pb "github.com/ringsim/ringsim/proto/ringsim/v1"
-	"github.com/ringsim/ringsim/sim"
 	"github.com/ringsim/ringsim/sim/bus"
 )
 
-// Limits on requests. The batch limits are the engine's (bus.MaxBatchOps, bus.MaxBatchWords).
+// Limits on requests. The batch limits are the engine's (bus.MaxBatchOps, bus.MaxBatchWords);
+// the simulation's limits are the contract's (hw.MaxNodes, hw.MaxPorts, hw.MaxBufferWords).
 const (
 	// DefaultMaxCycles is the default for Options.MaxCycles: the most cycles one call, or
 	// one session run message, simulates (about half a minute for two small nodes).
 	DefaultMaxCycles = 1 << 30
 	// MaxMessageBytes is the largest request or response message, on server and client.
 	MaxMessageBytes = 64 << 20
-	// MaxNodes is the most nodes in a simulation.
-	MaxNodes = 256
-	// MaxPorts is the most ports per node.
-	MaxPorts = 64
-	// MaxBufferWords is the most 64-bit ring buffer words in a simulation
-	// (nodes * ports * depth): 2^24 words are 256 MiB of TX and RX memory.
-	MaxBufferWords = 1 << 24
 )
 
 // ServiceName is the gRPC service name, also registered with the health service.
@@ -49,30 +45,27 @@ const ServiceName = "ringsim.v1.SimulatorService"
 type Options struct {
 	// Logger is defaulted when nil.
 	Logger hclog.Logger
-	// CacheDir is the model cache; empty means the engine's default.
-	CacheDir string
-	// OnModelBuild, if set, is told about model builds that a reset starts.
-	OnModelBuild func(sim.BuildEvent)
+	// New starts the simulation a ResetSimulation asks for (cfg is validated, not
+	// normalized). ringsim serve passes the Verilated engine; nil answers every reset with
+	// FAILED_PRECONDITION.
+	New func(ctx context.Context, cfg hw.Config) (hw.Simulator, error)
 	// MaxCycles bounds the cycles one call simulates; 0 means DefaultMaxCycles.
 	MaxCycles uint64
 }
 
-// Server implements ringsim.v1.SimulatorService around a *sim.Engine. Its methods are safe
-// for concurrent use.
+// Server implements ringsim.v1.SimulatorService around an hw.Simulator. Its methods are
+// safe for concurrent use.
 type Server struct {
 	pb.UnimplementedSimulatorServiceServer
 
 	log       hclog.Logger
-	cacheDir  string
-	onBuild   func(sim.BuildEvent)
 	maxCycles uint64
 	health    *health.Server
-	// newEngine makes engines; tests replace it.
-	newEngine func(context.Context, sim.Config) (*sim.Engine, error)
+	newSim    func(context.Context, hw.Config) (hw.Simulator, error)
 
 	// sem is the simulation lock: holding its one token protects the fields below.
 	sem      chan struct{}
-	eng      *sim.Engine
+	eng      hw.Simulator
 	topology string     // built-in topology name or "custom"
 	gen      uint64     // number of resets
 	stopped  bool       // the RTL stopped the simulation
@@ -90,11 +83,9 @@ var _ pb.SimulatorServiceServer = (*Server)(nil)
 func New(opts Options) *Server {
 	s := &Server{
 		log:       opts.Logger,
-		cacheDir:  opts.CacheDir,
-		onBuild:   opts.OnModelBuild,
 		maxCycles: opts.MaxCycles,
 		health:    health.NewServer(),
-		newEngine: sim.New,
+		newSim:    opts.New,
 		sem:       make(chan struct{}, 1),
 	}
 	if s.log == nil {
@@ -232,7 +223,7 @@ func (s *Server) engineErr(err error, op string) error {
 	if _, ok := err.(interface{ GRPCStatus() *status.Status }); ok {
 		return err // already a status from this package
 	}
-	if errors.Is(err, sim.ErrStopped) {
+	if errors.Is(err, hw.ErrStopped) {
 		first := !s.stopped
 		s.stopped = true
 		s.log.Warn("RTL stopped the simulation", "error", err)
@@ -244,26 +235,29 @@ func (s *Server) engineErr(err error, op string) error {
 	return errStatus(err, op)
 }
 
-// errStatus maps the engine's and the model builder's errors to status codes.
+// errStatus maps the contract's errors (package hw) to status codes.
 func errStatus(err error, op string) error {
 	code := codes.Internal
+	var fe *hw.FieldError
 	switch {
 	case errors.Is(err, context.Canceled):
 		code = codes.Canceled
 	case errors.Is(err, context.DeadlineExceeded):
 		code = codes.DeadlineExceeded
-	case errors.Is(err, sim.ErrStopped):
+	case errors.Is(err, hw.ErrStopped):
 		code = codes.Aborted
-	case errors.Is(err, sim.ErrBadNode), errors.Is(err, sim.ErrBadPort), errors.Is(err, sim.ErrBadLink),
-		errors.Is(err, sim.ErrBadConfig), errors.Is(err, sim.ErrBadBatch), errors.Is(err, sim.ErrBadBackdoor),
-		errors.Is(err, sim.ErrUnknownTopology), isBuildInputErr(err):
+	case errors.As(err, &fe) && fe.Limit:
+		code = codes.ResourceExhausted
+	case errors.Is(err, hw.ErrBadNode), errors.Is(err, hw.ErrBadPort), errors.Is(err, hw.ErrBadLink),
+		errors.Is(err, hw.ErrBadConfig), errors.Is(err, hw.ErrBadBatch), errors.Is(err, hw.ErrBadBackdoor),
+		errors.Is(err, hw.ErrUnknownTopology), errors.Is(err, hw.ErrBadRTL):
 		code = codes.InvalidArgument
-	case errors.Is(err, sim.ErrBusy), errors.Is(err, sim.ErrNoResults), errors.Is(err, sim.ErrNoWaveforms),
-		errors.Is(err, sim.ErrNoVerilator), errors.Is(err, sim.ErrPastDeadline):
+	case errors.Is(err, hw.ErrBusy), errors.Is(err, hw.ErrNoResults), errors.Is(err, hw.ErrNoWaveforms),
+		errors.Is(err, hw.ErrNoTool):
 		code = codes.FailedPrecondition
-	case errors.Is(err, sim.ErrNoBackdoor):
+	case errors.Is(err, hw.ErrNoBackdoor):
 		code = codes.Unimplemented
-	case errors.Is(err, sim.ErrClosed):
+	case errors.Is(err, hw.ErrClosed):
 		code = codes.Unavailable
 	}
 	return status.Errorf(code, "%s: %v", op, err)

@@ -265,10 +265,11 @@ func TestResetKeepsOnError(t *testing.T) {
 	}
 }
 
-// TestWaveformClose checks that an FST dump is written and closed by Close (what `ringsim
-// serve` does on SIGTERM), and that health goes NOT_SERVING.
-func TestWaveformClose(t *testing.T) {
-	c := newBufconn(t, Options{})
+// TestRTLWaveformClose checks that an FST dump is written and closed by Close (what
+// `ringsim serve` does on SIGTERM), and that health goes NOT_SERVING. It runs on the
+// Verilated engine: the reference machine has no waveforms.
+func TestRTLWaveformClose(t *testing.T) {
+	c := newBufconn(t, Options{New: rtlSim})
 	req := pairReset(1)
 	req.Waveforms = true
 	if _, err := c.api.ResetSimulation(testCtx(t), req); err != nil {

@@ -11,60 +11,54 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/ringsim/ringsim/hw"
 	pb "github.com/ringsim/ringsim/proto/ringsim/v1"
-	"github.com/ringsim/ringsim/sim"
 	"github.com/ringsim/ringsim/sim/bus"
-	"github.com/ringsim/ringsim/sim/internal/modelbuild"
 )
-
-// isBuildInputErr reports whether a model build failed because of its input (the RTL).
-func isBuildInputErr(err error) bool {
-	return errors.Is(err, modelbuild.ErrNoSources) || errors.Is(err, modelbuild.ErrVerilator) ||
-		errors.Is(err, modelbuild.ErrCompile) || errors.Is(err, modelbuild.ErrBadSpec)
-}
 
 // describe returns the simulation's description. The lock must be held.
 func (s *Server) describe() *pb.Simulation {
 	e := s.eng
 	info := e.Info()
-	m := bus.Map{Depth: info.Depth, Ports: info.Ports}
+	cfg := info.Config
+	m := bus.Map{Depth: cfg.Depth, Ports: cfg.Topology.Ports}
 	out := &pb.Simulation{
-		NodeCount: uint32(info.Nodes), PortCount: uint32(info.Ports), Depth: uint32(info.Depth),
-		ClockHz: info.ClockHz, Cycle: info.Cycle, Seed: info.Seed, TopologyName: s.topology,
+		NodeCount: uint32(cfg.Topology.Nodes), PortCount: uint32(cfg.Topology.Ports), Depth: uint32(cfg.Depth),
+		ClockHz: cfg.ClockHz, Cycle: info.Cycle, Seed: cfg.Seed, TopologyName: s.topology,
 		WaveformPath: e.Waveform(), Stopped: s.stopped, Generation: s.gen,
 		Model: &pb.ModelBuild{
 			Key: info.Model.Key, RtlHash: info.Model.RTLHash, ToolVersions: info.Model.Versions,
 			VerilatorVersion: strings.TrimSpace(strings.SplitN(info.Model.Versions, ";", 2)[0]),
-			Path:             info.Model.Path, Cached: info.Model.Cached, Waveforms: info.Waveforms,
+			Path:             info.Model.Path, Cached: info.Model.Cached, Waveforms: cfg.Waveforms,
 		},
 		AddressMap: &pb.AddressMap{
 			WindowLog2: uint32(m.WindowLog2()), EnableOffset: m.Enable(), ClearAtCountOffset: m.ClearAtCount(),
 		},
 		Limits: s.limits(),
 	}
-	for p := 0; p < info.Ports; p++ {
+	for p := 0; p < cfg.Topology.Ports; p++ {
 		out.AddressMap.Ports = append(out.AddressMap.Ports, &pb.PortAddresses{Port: uint32(p), TxBase: m.TX(p), RxBase: m.RX(p)})
 	}
-	for n := 0; n < info.Nodes; n++ {
-		d := info.DNA[n]
+	for n := 0; n < cfg.Topology.Nodes; n++ {
+		d := cfg.DNA[n]
 		out.Nodes = append(out.Nodes, &pb.NodeInfo{
-			Node: uint32(n), ReleaseCycle: info.Release[n],
+			Node: uint32(n), ReleaseCycle: cfg.Release[n],
 			Dna:  &pb.Dna{Low: d[0], Middle: d[1], High: d[2]},
 			Busy: e.Busy(n), SessionOwned: s.owners[n] != nil,
 		})
 	}
-	for i, l := range info.Links {
+	for i, l := range cfg.Topology.Links {
 		out.Links = append(out.Links, s.linkInfo(i, l))
 	}
 	return out
 }
 
-func (s *Server) linkInfo(i int, l sim.Link) *pb.LinkInfo {
+func (s *Server) linkInfo(i int, l hw.Link) *pb.LinkInfo {
 	flips, zeroed, _ := s.eng.FaultCounts(i)
 	return &pb.LinkInfo{
 		Index: uint32(i),
 		Link: &pb.Link{TxNode: uint32(l.From.Node), TxPort: uint32(l.From.Port), RxNode: uint32(l.To.Node),
-			RxPort: uint32(l.To.Port), Latency: l.Latency, Faults: fromFaults(l.Faults)},
+			RxPort: uint32(l.To.Port), Latency: l.Latency, Faults: toFaults(l.Faults)},
 		FlippedBits: flips, ZeroedFrames: zeroed,
 	}
 }
@@ -72,7 +66,7 @@ func (s *Server) linkInfo(i int, l sim.Link) *pb.LinkInfo {
 func (s *Server) limits() *pb.Limits {
 	return &pb.Limits{
 		MaxBatchOps: bus.MaxBatchOps, MaxBatchWords: bus.MaxBatchWords, MaxCyclesPerCall: s.maxCycles,
-		MaxMessageBytes: MaxMessageBytes, MaxNodes: MaxNodes, MaxPorts: MaxPorts, MaxBufferWords: MaxBufferWords,
+		MaxMessageBytes: MaxMessageBytes, MaxNodes: hw.MaxNodes, MaxPorts: hw.MaxPorts, MaxBufferWords: hw.MaxBufferWords,
 	}
 }
 
@@ -88,10 +82,11 @@ func (s *Server) DescribeSimulation(ctx context.Context, _ *pb.DescribeSimulatio
 // ResetSimulation implements pb.SimulatorServiceServer.ResetSimulation. The model is built
 // (or loaded) without the lock, so other clients keep using the old simulation meanwhile.
 func (s *Server) ResetSimulation(ctx context.Context, req *pb.ResetSimulationRequest) (*pb.ResetSimulationResponse, error) {
-	cfg, name, err := toConfig(req)
+	cfg, err := toConfig(req)
 	if err != nil {
 		return nil, err
 	}
+	name := cfg.Topology.Name
 	if cfg.RTLDir != "" {
 		if st, err := os.Stat(cfg.RTLDir); err != nil {
 			return nil, status.Errorf(codes.InvalidArgument, "rtl_dir: %v", err)
@@ -99,10 +94,10 @@ func (s *Server) ResetSimulation(ctx context.Context, req *pb.ResetSimulationReq
 			return nil, status.Errorf(codes.InvalidArgument, "rtl_dir: %s is not a directory", cfg.RTLDir)
 		}
 	}
-	cfg.CacheDir = s.cacheDir
-	cfg.OnModelBuild = s.onBuild
-	cfg.Logger = s.log
-	e, err := s.newEngine(ctx, cfg)
+	if s.newSim == nil {
+		return nil, status.Error(codes.FailedPrecondition, "reset: this server has no simulator to start")
+	}
+	e, err := s.newSim(ctx, cfg)
 	if err != nil {
 		return nil, errStatus(err, "reset")
 	}
@@ -125,8 +120,8 @@ func (s *Server) ResetSimulation(ctx context.Context, req *pb.ResetSimulationReq
 	s.owners = make([]*session, e.Nodes())
 	s.orphans = make([]bool, e.Nodes())
 	info := e.Info()
-	s.log.Info("simulation reset", "generation", s.gen, "topology", name, "nodes", info.Nodes, "ports", info.Ports,
-		"depth", info.Depth, "seed", info.Seed, "model", info.Model.Key, "cached", info.Model.Cached)
+	s.log.Info("simulation reset", "generation", s.gen, "topology", name, "nodes", e.Nodes(), "ports", e.Ports(),
+		"depth", e.Depth(), "seed", info.Config.Seed, "model", info.Model.Key, "cached", info.Model.Cached)
 	return &pb.ResetSimulationResponse{Simulation: s.describe()}, nil
 }
 
@@ -380,32 +375,32 @@ func (s *Server) WriteBus(ctx context.Context, req *pb.WriteBusRequest) (*pb.Wri
 }
 
 // backdoorTarget checks a backdoor reference for n words from index.
-func (s *Server) backdoorTarget(node, port uint32, t pb.BackdoorTarget, index uint32, n uint64, write bool) (sim.Target, error) {
+func (s *Server) backdoorTarget(node, port uint32, t pb.BackdoorTarget, index uint32, n uint64, write bool) (hw.Target, error) {
 	if err := s.checkNode("node", node); err != nil {
 		return 0, err
 	}
 	if err := s.checkPort("port", port); err != nil {
 		return 0, err
 	}
-	var target sim.Target
+	var target hw.Target
 	mem := false
 	switch t {
 	case pb.BackdoorTarget_BACKDOOR_TARGET_TX_MEMORY:
-		target, mem = sim.TXMem, true
+		target, mem = hw.TXMem, true
 	case pb.BackdoorTarget_BACKDOOR_TARGET_RX_MEMORY:
-		target, mem = sim.RXMem, true
+		target, mem = hw.RXMem, true
 	case pb.BackdoorTarget_BACKDOOR_TARGET_TX_ENABLE:
-		target = sim.TXEnable
+		target = hw.TXEnable
 	case pb.BackdoorTarget_BACKDOOR_TARGET_RX_ENABLE:
-		target = sim.RXEnable
+		target = hw.RXEnable
 	case pb.BackdoorTarget_BACKDOOR_TARGET_TX_COUNT:
-		target = sim.TXCount
+		target = hw.TXCount
 	case pb.BackdoorTarget_BACKDOOR_TARGET_RX_COUNT:
-		target = sim.RXCount
+		target = hw.RXCount
 	default:
 		return 0, status.Errorf(codes.InvalidArgument, "target: unknown backdoor target %v", t)
 	}
-	if write && (target == sim.TXCount || target == sim.RXCount) {
+	if write && (target == hw.TXCount || target == hw.RXCount) {
 		return 0, status.Errorf(codes.InvalidArgument, "target: %v is read only", t)
 	}
 	if !mem {
@@ -463,7 +458,7 @@ func (s *Server) PokeMemory(ctx context.Context, req *pb.PokeMemoryRequest) (*pb
 	if err != nil {
 		return nil, err
 	}
-	if (t == sim.TXEnable || t == sim.RXEnable) && vals[0] > 1 {
+	if (t == hw.TXEnable || t == hw.RXEnable) && vals[0] > 1 {
 		return nil, status.Errorf(codes.InvalidArgument, "values[0]: an enable register is 0 or 1, got %d", vals[0])
 	}
 	for i, v := range vals {
@@ -527,11 +522,11 @@ func (s *Server) SetLinkFaults(ctx context.Context, req *pb.SetLinkFaultsRequest
 		return nil, err
 	}
 	defer s.unlock()
-	links := s.eng.Info().Links
+	links := s.eng.Info().Config.Topology.Links
 	if n := len(links); req.GetLink() >= uint32(n) {
 		return nil, status.Errorf(codes.InvalidArgument, "link: link %d out of range (have %d)", req.GetLink(), n)
 	}
-	f := toFaults(req.GetFaults())
+	f := fromFaults(req.GetFaults())
 	if err := f.Validate(); err != nil {
 		return nil, status.Errorf(codes.InvalidArgument, "faults: %v", err)
 	}
@@ -552,7 +547,7 @@ func (s *Server) StartWaveform(ctx context.Context, req *pb.StartWaveformRequest
 	if req.GetPath() == "" || strings.ContainsRune(req.GetPath(), 0) {
 		return nil, status.Error(codes.InvalidArgument, "path: want a file name")
 	}
-	if !s.eng.Info().Waveforms {
+	if !s.eng.Info().Config.Waveforms {
 		return nil, status.Error(codes.FailedPrecondition, "the simulation has no waveform support: reset it with waveforms set")
 	}
 	if p := s.eng.Waveform(); p != "" {
@@ -563,7 +558,7 @@ func (s *Server) StartWaveform(ctx context.Context, req *pb.StartWaveformRequest
 		return nil, status.Errorf(codes.InvalidArgument, "path: %v", err)
 	}
 	if err := s.eng.StartWaveform(path); err != nil {
-		if errors.Is(err, sim.ErrWaveform) {
+		if errors.Is(err, hw.ErrWaveform) {
 			return nil, status.Errorf(codes.InvalidArgument, "path: %v", err)
 		}
 		return nil, s.engineErr(err, "start waveform")

@@ -4,17 +4,19 @@
 //
 // Hardware writes the incoming frame every enabled cycle at a free-running counter's
 // address (no valid bit: zeroes are written too); the CPU reads through a 32-bit Wishbone
-// port. Register map (byte offsets):
-//   0 .. 8*Depth-1   data            read only, reads take one extra cycle
-//   8*Depth          enable          read/write, bit 0
-//   8*Depth+8        clear_at_count  write only, full 32-bit writes, value < Depth
-// Anything else (and a write to data, a read of clear_at_count, a partial or out-of-range
-// clear_at_count write) answers ERR.
+// port. Register map (ringsim_regs_pkg, generated from internal/regmap/regmap.json):
+// data (read only, reads take one extra cycle), enable (read/write, bit 0) and
+// clear_at_count (write only, full 32-bit writes, value < Depth). Anything else (and a
+// write to data, a read of clear_at_count, a partial or out-of-range clear_at_count write)
+// answers ERR.
 //
 // clear_at_count = v holds the bus until the counter equals v. In that cycle the frame is
 // still written to address v, the write is acknowledged, and the counter continues from 1
 // as if it had been 0. A CPU read of the word hardware writes in the same cycle returns
 // the old word (read-first).
+
+`include "ringsim_assert.svh"
+
 module rx_ring_buffer #(
   parameter int unsigned Depth   = 16,
   parameter int unsigned OffsetW = 16  // width of the device-local byte offset
@@ -38,8 +40,11 @@ module rx_ring_buffer #(
   localparam int unsigned AddrW = (Depth > 1) ? $clog2(Depth) : 1;
   localparam logic [AddrW-1:0] LAST = AddrW'(Depth - 1);
   localparam logic [AddrW-1:0] ONE = AddrW'(1);
-  localparam logic [OffsetW-1:0] ENABLE_OFF = OffsetW'(8 * Depth);
-  localparam logic [OffsetW-1:0] CLEAR_OFF = OffsetW'(8 * Depth + 8);
+  localparam logic [OffsetW-1:0] DATA_END = OffsetW'(ringsim_regs_pkg::RX_DATA_OFFSET +
+                                                    ringsim_regs_pkg::rx_data_bytes(Depth));
+  localparam logic [OffsetW-1:0] ENABLE_OFF = OffsetW'(ringsim_regs_pkg::rx_enable_offset(Depth));
+  localparam logic [OffsetW-1:0] CLEAR_OFF =
+      OffsetW'(ringsim_regs_pkg::rx_clear_at_count_offset(Depth));
 
   // ---------------------------------------------------------------------------------------
   // Bus decode and responses. Data reads are acknowledged one cycle after the request;
@@ -74,7 +79,7 @@ module rx_ring_buffer #(
     wb_err_o  = 1'b0;
     wb_dat_o  = '0;
     if (req) begin
-      is_data  = wb_adr_i < ENABLE_OFF;
+      is_data  = wb_adr_i < DATA_END;
       is_clear = wb_adr_i == CLEAR_OFF;
       if (is_data) begin
         // Data is read only.
@@ -142,26 +147,25 @@ module rx_ring_buffer #(
   end
 
   // SPEC invariants, stated on observable behaviour (not on the signals that implement it).
-  initial assert (Depth >= 2) else $error("rx_ring_buffer: Depth must be at least 2");
+  `RS_ASSERT_INIT(DepthAtLeastTwo_A, Depth >= 2, "Depth must be at least 2")
   // The write counter advances by one every cycle, enabled or not, except right after a
   // clear_at_count completed, when it continues from 1 as if it had been 0.
-  assert property (@(posedge clk_i) disable iff (!rst_ni)
-                   ($past(rst_ni) && !$past(wb_ack_o && is_clear))
-                   |-> count_q == (($past(count_q) == LAST) ? '0 : $past(count_q) + 1'b1))
-    else $error("rx_ring_buffer: write counter did not advance by one");
-  assert property (@(posedge clk_i) disable iff (!rst_ni)
-                   $past(wb_ack_o && is_clear) |-> count_q == ONE)
-    else $error("rx_ring_buffer: counter not at 1 after clear_at_count");
+  `RS_ASSERT(RxCounterAdvances_A,
+             ($past(rst_ni) && !$past(wb_ack_o && is_clear))
+             |-> count_q == (($past(count_q) == LAST) ? '0 : $past(count_q) + 1'b1),
+             "write counter did not advance by one")
+  `RS_ASSERT(RxCounterOneAfterClear_A,
+             $past(wb_ack_o && is_clear) |-> count_q == ONE,
+             "write counter not at 1 after clear_at_count")
   // clear_at_count completes only in the cycle the counter holds its value.
-  assert property (@(posedge clk_i) disable iff (!rst_ni)
-                   (wb_ack_o && is_clear) |-> count_q == wb_dat_i[AddrW-1:0])
-    else $error("rx_ring_buffer: clear_at_count acknowledged at the wrong count");
-  assert property (@(posedge clk_i) disable iff (!rst_ni) !(wb_ack_o && wb_err_o))
-    else $error("rx_ring_buffer: ACK and ERR together");
+  `RS_ASSERT(ClearAckAtCount_A,
+             (wb_ack_o && is_clear) |-> count_q == wb_dat_i[AddrW-1:0],
+             "clear_at_count acknowledged at the wrong count")
+  `RS_ASSERT(NoAckWithErr_A, !(wb_ack_o && wb_err_o), "ACK and ERR together")
   // A data read is acknowledged exactly one cycle after it was presented.
-  assert property (@(posedge clk_i) disable iff (!rst_ni)
-                   (wb_ack_o && is_data) |-> $past(req && !wb_we_i && is_data))
-    else $error("rx_ring_buffer: read acknowledged without RAM latency");
+  `RS_ASSERT(ReadLatencyOne_A,
+             (wb_ack_o && is_data) |-> $past(req && !wb_we_i && is_data),
+             "read acknowledged without RAM latency")
 `endif
 
 endmodule

@@ -7,12 +7,14 @@
 //
 //   frame(t+1) = enable(t) ? mem[count(t)] : 0      count: 0, 1, .., Depth-1, 0, ..
 //
-// The counter runs whether or not the buffer is enabled. Register map (byte offsets):
-//   0 .. 8*Depth-1   data     read/write, byte masks honoured, reads take one extra cycle
-//   8*Depth          enable   read/write, bit 0
-// Anything else answers ERR. A CPU write to the word hardware reads in the same cycle is
-// read-first: the link gets the old word (block RAM READ_FIRST), the new word goes out one
-// rotation later.
+// The counter runs whether or not the buffer is enabled. Register map (ringsim_regs_pkg,
+// generated from internal/regmap/regmap.json): data (read/write, byte masks honoured,
+// reads take one extra cycle) and enable (read/write, bit 0). Anything else answers ERR.
+// A CPU write to the word hardware reads in the same cycle is read-first: the link gets
+// the old word (block RAM READ_FIRST), the new word goes out one rotation later.
+
+`include "ringsim_assert.svh"
+
 module tx_ring_buffer #(
   parameter int unsigned Depth   = 16,
   parameter int unsigned OffsetW = 16  // width of the device-local byte offset
@@ -35,7 +37,9 @@ module tx_ring_buffer #(
 
   localparam int unsigned AddrW = (Depth > 1) ? $clog2(Depth) : 1;
   localparam logic [AddrW-1:0] LAST = AddrW'(Depth - 1);
-  localparam logic [OffsetW-1:0] ENABLE_OFF = OffsetW'(8 * Depth);
+  localparam logic [OffsetW-1:0] DATA_END = OffsetW'(ringsim_regs_pkg::TX_DATA_OFFSET +
+                                                    ringsim_regs_pkg::tx_data_bytes(Depth));
+  localparam logic [OffsetW-1:0] ENABLE_OFF = OffsetW'(ringsim_regs_pkg::tx_enable_offset(Depth));
 
   // ---------------------------------------------------------------------------------------
   // Bus decode and responses. Data reads are acknowledged one cycle after the request (block
@@ -68,7 +72,7 @@ module tx_ring_buffer #(
     wb_err_o     = 1'b0;
     wb_dat_o     = '0;
     if (req) begin
-      is_data = wb_adr_i < ENABLE_OFF;
+      is_data = wb_adr_i < DATA_END;
       if (is_data) begin
         // Writes complete at once; reads when the RAM word is back.
         data_rd  = ~wb_we_i & ~rd_pending_q & ~rd_pending2_q;
@@ -142,22 +146,19 @@ module tx_ring_buffer #(
   end
 
   // SPEC invariants, stated on observable behaviour (not on the signals that implement it).
-  initial assert (Depth >= 2) else $error("tx_ring_buffer: Depth must be at least 2");
+  `RS_ASSERT_INIT(DepthAtLeastTwo_A, Depth >= 2, "Depth must be at least 2")
   // The read counter runs every cycle, enabled or not, and wraps at Depth.
-  assert property (@(posedge clk_i) disable iff (!rst_ni)
-                   $past(rst_ni)
-                   |-> count_q == (($past(count_q) == LAST) ? '0 : $past(count_q) + 1'b1))
-    else $error("tx_ring_buffer: read counter did not advance by one");
+  `RS_ASSERT(TxCounterAdvances_A,
+             $past(rst_ni)
+             |-> count_q == (($past(count_q) == LAST) ? '0 : $past(count_q) + 1'b1),
+             "read counter did not advance by one")
   // frame(t+1) = enable(t) ? mem[count(t)] : 0: a disabled buffer sends zeroes.
-  assert property (@(posedge clk_i) disable iff (!rst_ni)
-                   (frame_o != '0) |-> $past(enable_q))
-    else $error("tx_ring_buffer: data sent while disabled");
-  assert property (@(posedge clk_i) disable iff (!rst_ni) !(wb_ack_o && wb_err_o))
-    else $error("tx_ring_buffer: ACK and ERR together");
+  `RS_ASSERT(ZeroWhileDisabled_A, (frame_o != '0) |-> $past(enable_q), "data sent while disabled")
+  `RS_ASSERT(NoAckWithErr_A, !(wb_ack_o && wb_err_o), "ACK and ERR together")
   // A data read is acknowledged exactly one cycle after it was presented.
-  assert property (@(posedge clk_i) disable iff (!rst_ni)
-                   (wb_ack_o && is_data && !wb_we_i) |-> $past(req && !wb_we_i && is_data))
-    else $error("tx_ring_buffer: read acknowledged without RAM latency");
+  `RS_ASSERT(ReadLatencyOne_A,
+             (wb_ack_o && is_data && !wb_we_i) |-> $past(req && !wb_we_i && is_data),
+             "read acknowledged without RAM latency")
 `endif
 
 endmodule

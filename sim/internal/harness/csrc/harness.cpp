@@ -11,7 +11,9 @@
 //      samples ACK / ERR / data;
 //   4. every node is evaluated with the clock high (the edge that ends cycle c).
 // A node is held in reset (rst_ni = 0) while c < reset_release[node]; its bus master starts
-// with the node.
+// with the node. A bus access that gets neither ACK nor ERR within the cycles the SPEC allows
+// (rs_regmap.h, RS_BUS_SLACK) stops the simulation; so does the RTL ($error, $fatal,
+// $finish, a failed assertion). The first stop is recorded as an rs_stop (rs_stop_info).
 //
 // Build-time macros: RS_DEPTH, RS_PORTS (the model's parameters), VM_TRACE (FST support).
 
@@ -27,6 +29,7 @@
 
 #include "Vnode.h"
 #include "rs_api.h"
+#include "rs_regmap.h"
 #include "verilated.h"
 #include "verilated_syms.h"
 #if VM_TRACE
@@ -47,6 +50,12 @@ namespace {
 // Messages Verilator prints (assertion failures, $display) are collected here instead of
 // going to the process's stdout; the handle that is running owns the buffer.
 thread_local std::string* t_log = nullptr;
+// The handle that is running, for the hooks that record a stop (RTL messages, the
+// assertion DPI call, a bus timeout).
+thread_local rs_sim* t_sim = nullptr;
+
+void record_bus_timeout(uint64_t cycle, uint64_t waited, uint32_t addr, bool write, uint32_t data,
+                        uint32_t sel);
 
 struct FatalError : std::runtime_error {
   using std::runtime_error::runtime_error;
@@ -165,6 +174,8 @@ struct Master {
   uint32_t cur = 0;       // operation in progress
   uint32_t word = 0;      // block operations: words done
   uint64_t idle_left = 0;
+  uint64_t waited = 0;    // cycles the access on the bus has gone unanswered
+  uint64_t bound = 0;     // the access's timeout bound once it waited past RS_BUS_SLACK
   bool busy = false;      // a batch is in flight
   bool done = false;      // a batch completed and was not taken yet
   bool driving = false;   // a request is on the bus
@@ -213,6 +224,47 @@ struct Master {
     }
   }
 
+  // access describes the access on the bus.
+  void access(uint32_t* addr, bool* write, uint32_t* data, uint32_t* sel) const {
+    const rs_op& op = ops[cur];
+    *addr = op.addr;
+    *write = false;
+    *data = 0;
+    *sel = 0;
+    switch (op.kind) {
+      case RS_OP_WRITE:
+        *write = true;
+        *data = op.data;
+        *sel = op.sel;
+        break;
+      case RS_OP_READ_BLOCK:
+        *addr = op.addr + 4 * word;
+        break;
+      case RS_OP_WRITE_BLOCK:
+        *addr = op.addr + 4 * word;
+        *write = true;
+        *data = words[op.off + word];
+        *sel = 0xF;
+        break;
+    }
+  }
+
+  // unanswered is called for each cycle past RS_BUS_SLACK in which the access on the bus got
+  // neither ACK nor ERR. Once the access has waited longer than its bound (the SPEC's
+  // latency for it, at least RS_BUS_SLACK), it records a bus timeout, which ends the run at
+  // the end of the cycle. Only clear_at_count stalls come here without failing; their bound
+  // is worked out once per access.
+  void unanswered(uint64_t c) {
+    uint32_t addr, data, sel;
+    bool write;
+    access(&addr, &write, &data, &sel);
+    if (bound == 0) {
+      const uint64_t lat = (uint64_t)rs_regmap_latency(kDepth, kPorts, addr, write);
+      bound = lat > RS_BUS_SLACK ? lat : RS_BUS_SLACK;
+    }
+    if (waited > bound) record_bus_timeout(c, waited, addr, write, data, sel);
+  }
+
   // sample returns true when the batch completed in cycle c.
   bool sample(const Vnode* m, uint64_t c) {
     if (!busy) return false;
@@ -227,11 +279,16 @@ struct Master {
       return false;
     }
     if (m->wb_err_o) {
+      waited = bound = 0;
       r.err = 1;
       r.words = word;
       return complete(r, c);
     }
-    if (!m->wb_ack_o) return false;
+    if (!m->wb_ack_o) {
+      if (VL_UNLIKELY(++waited > RS_BUS_SLACK)) unanswered(c);
+      return false;
+    }
+    waited = bound = 0;
     switch (op.kind) {
       case RS_OP_READ:
         r.data = m->wb_dat_o;
@@ -275,6 +332,7 @@ struct Node {
   Master master;
   // Backdoor variables, found by hierarchical name (nullptr: not available).
   struct Port {
+    std::string tx_scope, rx_scope;  // hierarchical names of the ring buffers
     VerilatedVar* tx_mem = nullptr;
     VerilatedVar* tx_enable = nullptr;
     VerilatedVar* tx_count = nullptr;
@@ -296,6 +354,8 @@ struct rs_sim {
   uint64_t period_ps = 8000;
   uint32_t taps = 0;  // active drive/record taps: take the slow path while non-zero
   bool stopped = false;
+  int32_t cur_node = -1;  // the node being evaluated, for the stop hooks
+  rs_stop stop{};         // the first stop (kind RS_STOP_NONE until one happens)
   std::string log;
   std::string error;
 #if VM_TRACE
@@ -304,11 +364,101 @@ struct rs_sim {
 #endif
 };
 
+namespace {
+
+void copy_str(char* dst, size_t n, const char* src) { snprintf(dst, n, "%s", src ? src : ""); }
+
+// last_line returns the last non-empty line of a log.
+std::string last_line(const std::string& log) {
+  size_t end = log.size();
+  while (end > 0 && log[end - 1] == '\n') --end;
+  size_t start = end;
+  while (start > 0 && log[start - 1] != '\n') --start;
+  return log.substr(start, end - start);
+}
+
+// begin_stop starts recording a stop of the given kind in the running handle's cycle and
+// node; it returns nullptr if a stop was recorded already (the first one is kept).
+rs_stop* begin_stop(uint32_t kind) {
+  rs_sim* s = t_sim;
+  if (!s || s->stop.kind != RS_STOP_NONE) return nullptr;
+  rs_stop* st = &s->stop;
+  st->kind = kind;
+  st->node = s->cur_node;
+  st->port = -1;
+  st->device = RS_DEV_NONE;
+  st->cycle = s->ctx->time();  // run_loop keeps $time at the cycle number
+  return st;
+}
+
+void record_bus_timeout(uint64_t cycle, uint64_t waited, uint32_t addr, bool write, uint32_t data,
+                        uint32_t sel) {
+  rs_stop* st = begin_stop(RS_STOP_BUS_TIMEOUT);
+  if (st) {
+    st->cycle = cycle;
+    st->presented = cycle + 1 - waited;
+    st->latency = (uint64_t)rs_regmap_latency(kDepth, kPorts, addr, write);
+    st->addr = addr;
+    st->write = write;
+    st->data = data;
+    st->sel = sel;
+    snprintf(st->message, sizeof st->message,
+             "%s of %#x presented in cycle %llu got neither ACK nor ERR by cycle %llu",
+             write ? "write" : "read", addr, (unsigned long long)st->presented,
+             (unsigned long long)cycle);
+  }
+  // Verilator's flag ends run_loop at the end of this cycle, as an RTL stop does.
+  Verilated::threadContextp()->gotFinish(true);
+}
+
+// The formats of Verilator 5.006's runtime (verilated.cpp) for $stop (which $error, $fatal
+// and failed assertions end in) and $finish: their arguments are the file and line.
+constexpr const char* kStopFormat = "%%Error: %s:%d: %s\n";
+constexpr const char* kFinishFormat = "- %s:%d: Verilog $finish\n";
+
+// runtime_stop records a $stop or $finish from the arguments of Verilator's message.
+void runtime_stop(const char* fmt, va_list ap) {
+  const bool finish = std::strcmp(fmt, kFinishFormat) == 0;
+  if (!finish && std::strcmp(fmt, kStopFormat) != 0) return;
+  const std::string before = t_log ? last_line(*t_log) : "";
+  rs_stop* st = begin_stop(finish ? RS_STOP_FINISH : RS_STOP_ERROR);
+  if (!st) return;
+  va_list aq;
+  va_copy(aq, ap);
+  const char* file = va_arg(aq, const char*);
+  const int line = va_arg(aq, int);
+  va_end(aq);
+  copy_str(st->file, sizeof st->file, file);
+  st->line = line > 0 ? (uint32_t)line : 0;
+  if (finish) {
+    copy_str(st->message, sizeof st->message, "$finish");
+    return;
+  }
+  // The line before is the RTL's own message: "[t] %Error: file:line: Assertion failed in
+  // scope: text"; keep what follows its file and line.
+  std::string msg = before;
+  std::string path = file ? file : "";
+  for (int k = 0; k < 2; ++k) {  // the message may give the path or its base name
+    const std::string at = path + ":" + std::to_string(line) + ": ";
+    const size_t i = msg.find(at);
+    if (i != std::string::npos) {
+      msg = msg.substr(i + at.size());
+      break;
+    }
+    path = path.substr(path.rfind('/') == std::string::npos ? 0 : path.rfind('/') + 1);
+  }
+  if (msg.empty()) msg = "Verilog $stop";
+  copy_str(st->message, sizeof st->message, msg.c_str());
+}
+
+}  // namespace
+
 // Verilator's hooks: collect output, turn fatal errors into exceptions (instead of abort()).
 extern "C" int rs_vl_printf(const char* fmt, ...) {
   char buf[1024];
   va_list ap;
   va_start(ap, fmt);
+  if (t_sim && t_sim->stop.kind == RS_STOP_NONE) runtime_stop(fmt, ap);
   const int n = vsnprintf(buf, sizeof buf, fmt, ap);
   va_end(ap);
   if (t_log && t_log->size() < (1u << 16)) t_log->append(buf);
@@ -319,21 +469,64 @@ void vl_fatal(const char* filename, int linenum, const char* hier, const char* m
   (void)hier;
   Verilated::threadContextp()->gotError(true);
   Verilated::threadContextp()->gotFinish(true);
+  if (rs_stop* st = begin_stop(RS_STOP_FATAL)) {
+    copy_str(st->file, sizeof st->file, filename);
+    st->line = linenum > 0 ? (uint32_t)linenum : 0;
+    copy_str(st->message, sizeof st->message, msg);
+  }
   std::string s = "fatal: ";
   if (filename && filename[0]) s += std::string(filename) + ":" + std::to_string(linenum) + ": ";
   s += msg ? msg : "";
   throw FatalError(s);
 }
 
+// ringsim_assert_failed is the DPI-C function rtl/ringsim_assert.svh calls when a named
+// assertion fails, before its $error: it records the typed stop. scope is the assertion's
+// %m, which ends in its name.
+extern "C" void ringsim_assert_failed(const char* name, const char* msg, const char* file, int line,
+                                      const char* scope) {
+  // A failed assertion stops the simulation at the end of this cycle, even if no $error
+  // follows the call.
+  if (t_sim) Verilated::threadContextp()->gotFinish(true);
+  rs_stop* st = begin_stop(RS_STOP_ASSERTION);
+  if (!st) return;
+  copy_str(st->name, sizeof st->name, name);
+  copy_str(st->message, sizeof st->message, msg);
+  copy_str(st->file, sizeof st->file, file);
+  st->line = line > 0 ? (uint32_t)line : 0;
+  std::string sc = scope ? scope : "";
+  const std::string suffix = std::string(".") + (name ? name : "");
+  if (sc.size() > suffix.size() && sc.compare(sc.size() - suffix.size(), suffix.size(), suffix) == 0) {
+    sc.resize(sc.size() - suffix.size());
+  }
+  copy_str(st->scope, sizeof st->scope, sc.c_str());
+  // A ring buffer's scope names its node and port (the names rs_new looked up).
+  const rs_sim* s = t_sim;
+  for (size_t n = 0; n < s->nodes.size(); ++n) {
+    for (uint32_t p = 0; p < kPorts; ++p) {
+      const Node::Port& port = s->nodes[n].ports[p];
+      if (sc == port.tx_scope || sc == port.rx_scope) {
+        st->node = (int32_t)n;
+        st->port = (int32_t)p;
+        st->device = sc == port.tx_scope ? RS_DEV_TX : RS_DEV_RX;
+      }
+    }
+  }
+}
+
 namespace {
 
-// Guard sets the thread's context and log for the duration of an API call.
+// Guard sets the thread's context, log and handle for the duration of an API call.
 struct Guard {
   explicit Guard(rs_sim* s) {
     t_log = &s->log;
+    t_sim = s;
     Verilated::threadContextp(s->ctx.get());
   }
-  ~Guard() { t_log = nullptr; }
+  ~Guard() {
+    t_log = nullptr;
+    t_sim = nullptr;
+  }
 };
 
 int fail(rs_sim* s, int code, const std::string& msg) {
@@ -418,6 +611,7 @@ int64_t run_loop(rs_sim* s, uint64_t until, uint64_t* done) {
     for (size_t n = 0; n < nn; ++n) {
       Node& nd = nodes[n];
       Vnode* m = nd.m.get();
+      s->cur_node = (int32_t)n;
       if (nd.in_reset && c >= nd.release) {
         nd.in_reset = false;
         m->rst_ni = 1;
@@ -438,6 +632,7 @@ int64_t run_loop(rs_sim* s, uint64_t until, uint64_t* done) {
     // 4. Clock edge.
     for (size_t n = 0; n < nn; ++n) {
       Vnode* m = nodes[n].m.get();
+      s->cur_node = (int32_t)n;
       m->clk_i = 1;
       m->eval();
     }
@@ -509,6 +704,7 @@ RS_EXPORT rs_sim* rs_new(const rs_config* cfg, char* err, size_t errlen) {
     s->nodes.resize(cfg->nodes);
     for (uint32_t n = 0; n < cfg->nodes; ++n) {
       Node& nd = s->nodes[n];
+      s->cur_node = (int32_t)n;
       const std::string name = "node" + std::to_string(n);
       nd.m = std::make_unique<Vnode>(s->ctx.get(), name.c_str());
       nd.release = cfg->reset_release ? cfg->reset_release[n] : 0;
@@ -526,6 +722,8 @@ RS_EXPORT rs_sim* rs_new(const rs_config* cfg, char* err, size_t errlen) {
       for (uint32_t p = 0; p < kPorts; ++p) {
         const std::string base = name + ".ringsim_node.g_port[" + std::to_string(p) + "]";
         Node::Port& port = nd.ports[p];
+        port.tx_scope = base + ".u_tx";
+        port.rx_scope = base + ".u_rx";
         port.tx_mem = find_var(s->ctx.get(), base + ".u_tx", "mem");
         port.tx_enable = find_var(s->ctx.get(), base + ".u_tx", "enable_q");
         port.tx_count = find_var(s->ctx.get(), base + ".u_tx", "count_q");
@@ -571,6 +769,11 @@ RS_EXPORT void rs_free(rs_sim* s) {
 
 RS_EXPORT const char* rs_error(rs_sim* s) { return s->error.c_str(); }
 
+RS_EXPORT int rs_stop_info(rs_sim* s, rs_stop* out) {
+  *out = s->stop;
+  return RS_OK;
+}
+
 RS_EXPORT uint64_t rs_cycle(rs_sim* s) { return s->cycle; }
 
 RS_EXPORT int rs_submit(rs_sim* s, uint32_t node, const rs_op* ops, uint32_t nops,
@@ -614,7 +817,10 @@ RS_EXPORT int rs_submit(rs_sim* s, uint32_t node, const rs_op* ops, uint32_t nop
 }
 
 RS_EXPORT int64_t rs_run(rs_sim* s, uint64_t until, uint64_t* done) {
-  if (s->stopped) return fail(s, RS_ESTOPPED, "the simulation stopped earlier: " + s->log);
+  if (s->stopped) {
+    return fail(s, RS_ESTOPPED, "the simulation stopped earlier, in cycle " + std::to_string(s->stop.cycle) +
+                                    ": " + s->stop.message);
+  }
   Guard g(s);
   int64_t n = 0;
   release_drives(s->nodes);
@@ -627,7 +833,17 @@ RS_EXPORT int64_t rs_run(rs_sim* s, uint64_t until, uint64_t* done) {
   if (s->stopped) {
     std::string log = s->log;
     while (!log.empty() && log.back() == '\n') log.pop_back();
-    return fail(s, RS_ESTOPPED, "RTL stopped in cycle " + std::to_string(s->cycle - 1) + ": " + log);
+    if (s->stop.kind == RS_STOP_NONE) {
+      // A stop none of the hooks recognised (another Verilator's messages): keep its output.
+      rs_stop& st = s->stop;
+      st.kind = s->ctx->gotError() ? RS_STOP_ERROR : RS_STOP_FINISH;
+      st.node = -1;
+      st.port = -1;
+      st.cycle = s->cycle - 1;
+      copy_str(st.message, sizeof st.message, last_line(log).c_str());
+    }
+    return fail(s, RS_ESTOPPED, "the simulation stopped in cycle " + std::to_string(s->stop.cycle) + ": " +
+                                    s->stop.message);
   }
   return n;
 }

@@ -20,7 +20,7 @@ extern "C" {
 #endif
 
 // RS_ABI_VERSION changes whenever a struct or signature below changes.
-#define RS_ABI_VERSION 1
+#define RS_ABI_VERSION 2
 
 // Bus operation kinds (rs_op.kind).
 enum {
@@ -54,10 +54,39 @@ enum {
   RS_OK = 0,
   RS_EINVAL = -1,     // bad argument; rs_error says which
   RS_EBUSY = -2,      // the node still has a batch in flight
-  RS_ESTOPPED = -3,   // the RTL stopped (assertion, $fatal); rs_error has its message
+  RS_ESTOPPED = -3,   // the simulation stopped (an assertion, $fatal, a bus timeout);
+                      // rs_stop_info says why
   RS_ENOTSUP = -4,    // the model does not support this (no trace, no backdoor variable)
   RS_EIO = -5,        // file error (waveform)
 };
+
+// Why a simulation stopped (rs_stop.kind).
+enum {
+  RS_STOP_NONE = 0,         // it has not stopped
+  RS_STOP_ASSERTION = 1,    // a named assertion (rtl/ringsim_assert.svh) failed: name, file,
+                            // line, scope and message come from the assertion itself
+  RS_STOP_ERROR = 2,        // $error, $fatal or $stop, or an assertion without a name
+                            // (Verilator 5.006 reports these alike); message is its output
+  RS_STOP_FINISH = 3,       // $finish
+  RS_STOP_BUS_TIMEOUT = 4,  // a bus access got neither ACK nor ERR within the cycles the
+                            // SPEC allows (rs_regmap.h, RS_BUS_SLACK)
+  RS_STOP_FATAL = 5,        // Verilator's runtime gave up (a loop that did not converge)
+};
+
+// Where an assertion is (rs_stop.device).
+enum {
+  RS_DEV_NONE = 0,  // not in a ring buffer, or unknown
+  RS_DEV_TX = 1,
+  RS_DEV_RX = 2,
+};
+
+// RS_BUS_SLACK bounds the answer to every access: within RS_BUS_SLACK cycles after the
+// cycle it is presented in (the SPEC answers in 0 cycles, data reads in 1), except
+// clear_at_count, which may stall up to D-1 (rs_regmap.h has each register's latency). An
+// access not answered by then stops the simulation with RS_STOP_BUS_TIMEOUT. An answer that
+// is late but within the bound stays a timing difference the conformance checks report at
+// its exact cycle.
+#define RS_BUS_SLACK 2
 
 typedef struct rs_sim rs_sim;
 
@@ -89,6 +118,29 @@ typedef struct rs_op {
   uint32_t interval;  // RS_OP_POLL: idle cycles between reads
 } rs_op;
 
+typedef struct rs_stop {
+  uint32_t kind;    // RS_STOP_*
+  int32_t node;     // the node whose RTL or bus stopped the simulation; -1 if unknown
+  int32_t port;     // RS_STOP_ASSERTION in a ring buffer: its port; -1 otherwise
+  uint32_t device;  // RS_STOP_ASSERTION: RS_DEV_*
+  uint64_t cycle;   // the cycle in which the simulation stopped
+  // RS_STOP_BUS_TIMEOUT: the access, the cycle it was first presented in, and the most
+  // cycles after that in which the SPEC answers it (the harness stopped in cycle
+  // presented + max(latency, RS_BUS_SLACK)).
+  uint64_t presented;
+  uint64_t latency;
+  uint32_t addr;
+  uint32_t write;    // 1 for a write
+  uint32_t data;     // write data
+  uint32_t sel;      // write byte mask
+  uint32_t line;     // source line; 0 if unknown
+  uint32_t reserved;
+  char name[128];    // RS_STOP_ASSERTION: the assertion's name
+  char file[256];    // source file; "" if unknown
+  char scope[256];   // RS_STOP_ASSERTION: the hierarchical scope of the assertion
+  char message[1024];
+} rs_stop;
+
 typedef struct rs_result {
   uint64_t cycle;  // the cycle in which the operation completed (ACK, ERR or last idle)
   uint32_t data;   // RS_OP_READ, RS_OP_POLL: the (last) word read
@@ -110,6 +162,10 @@ void rs_free(rs_sim* s);
 // rs_error returns the last error or RTL stop message ("" if none). Valid until the next
 // call on the handle.
 const char* rs_error(rs_sim* s);
+
+// rs_stop_info copies out why the simulation stopped (kind RS_STOP_NONE if it has not).
+// The first stop is kept: later calls return the same.
+int rs_stop_info(rs_sim* s, rs_stop* out);
 
 uint64_t rs_cycle(rs_sim* s);
 

@@ -24,6 +24,13 @@ extern "C" int rs_vl_printf(const char* fmt, ...) {
   return n;
 }
 
+// ringsim_assert_failed is the DPI-C function rtl/ringsim_assert.svh calls when a named
+// assertion fails; the $error after it stops the loop.
+extern "C" void ringsim_assert_failed(const char* name, const char* msg, const char* file, int line,
+                                      const char* scope) {
+  std::fprintf(stderr, "%s:%d: %s: assertion %s failed: %s\n", file, line, scope, name, msg);
+}
+
 void vl_fatal(const char* filename, int linenum, const char*, const char* msg) {
   std::fprintf(stderr, "fatal: %s:%d: %s\n", filename, linenum, msg);
   std::exit(2);

@@ -1,0 +1,270 @@
+package hw
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"strings"
+)
+
+// Endpoint is one port of one node.
+type Endpoint struct {
+	Node int `json:"node"`
+	Port int `json:"port"`
+}
+
+// String returns "node.port".
+func (e Endpoint) String() string { return fmt.Sprintf("%d.%d", e.Node, e.Port) }
+
+// Less orders endpoints by node, then port.
+func (e Endpoint) Less(o Endpoint) bool {
+	return e.Node < o.Node || e.Node == o.Node && e.Port < o.Port
+}
+
+// Link carries one direction: the TX ring buffer of From to the RX ring buffer of To, with
+// a fixed latency in cycles (frame(t) leaves From's TX register in cycle t and is written
+// by To's RX in cycle t+Latency).
+type Link struct {
+	From    Endpoint `json:"from"`
+	To      Endpoint `json:"to"`
+	Latency uint32   `json:"latency"`
+	Faults  Faults   `json:"faults,omitempty"`
+	// Bidirectional, in a topology file, also adds the reverse link with the same settings.
+	Bidirectional bool `json:"bidirectional,omitempty"`
+}
+
+// String returns "a.p->b.q".
+func (l Link) String() string { return l.From.String() + "->" + l.To.String() }
+
+// Topology is a set of nodes with a number of link ports each and the links between them.
+type Topology struct {
+	// Name is the built-in topology's name ("pair", "line", "ring", "mesh"), the file it was
+	// loaded from, or empty.
+	Name  string `json:"name,omitempty"`
+	Nodes int    `json:"nodes"`
+	Ports int    `json:"ports"`
+	Links []Link `json:"links"`
+}
+
+// Validate checks the node and port counts against the limits, that every link names
+// existing ports with a latency in range and fault rates that are probabilities, and that
+// no port is the TX end or the RX end of two links.
+func (t Topology) Validate() error {
+	switch {
+	case t.Nodes < 1:
+		return fieldErr("topology.nodes", "needs at least one node, got %d", t.Nodes)
+	case t.Nodes > MaxNodes:
+		return limitErr("topology.nodes", "%d nodes, limit %d", t.Nodes, MaxNodes)
+	case t.Ports < 1:
+		return fieldErr("topology.ports", "needs at least one port per node, got %d", t.Ports)
+	case t.Ports > MaxPorts:
+		return limitErr("topology.ports", "%d ports per node, limit %d", t.Ports, MaxPorts)
+	}
+	tx := map[Endpoint]int{}
+	rx := map[Endpoint]int{}
+	for i, l := range t.Links {
+		field := fmt.Sprintf("topology.links[%d]", i)
+		for _, e := range []Endpoint{l.From, l.To} {
+			if e.Node < 0 || e.Node >= t.Nodes || e.Port < 0 || e.Port >= t.Ports {
+				return fieldErr(field, "link %v: endpoint %v outside %d nodes x %d ports", l, e, t.Nodes, t.Ports)
+			}
+		}
+		if l.Latency > MaxLatency {
+			return fieldErr(field+".latency", "%d cycles above %d", l.Latency, MaxLatency)
+		}
+		if err := l.Faults.Validate(); err != nil {
+			return Prefix(field+".faults", err)
+		}
+		if j, ok := tx[l.From]; ok {
+			return fieldErr(field, "links %d and %d both transmit from %v", j, i, l.From)
+		}
+		if j, ok := rx[l.To]; ok {
+			return fieldErr(field, "links %d and %d both receive at %v", j, i, l.To)
+		}
+		tx[l.From] = i
+		rx[l.To] = i
+	}
+	return nil
+}
+
+// MaxLinkLatency is the longest latency of the topology's links.
+func (t Topology) MaxLinkLatency() uint32 {
+	var m uint32
+	for _, l := range t.Links {
+		m = max(m, l.Latency)
+	}
+	return m
+}
+
+// SetFaults gives every link the same fault rates.
+func (t Topology) SetFaults(f Faults) {
+	for i := range t.Links {
+		t.Links[i].Faults = f
+	}
+}
+
+// Wiring is the wiring plan firmware knows statically, as a hosts file would: for every
+// port that receives from a link, the port at the other end. Both directions of a link
+// appear when both are wired.
+type Wiring map[Endpoint]Endpoint
+
+// Wiring returns the topology's wiring plan: each link's RX end mapped to its TX end.
+func (t Topology) Wiring() Wiring {
+	w := make(Wiring, len(t.Links))
+	for _, l := range t.Links {
+		w[l.To] = l.From
+	}
+	return w
+}
+
+// Peer returns the endpoint whose TX reaches e's RX, if any.
+func (t Topology) Peer(e Endpoint) (Endpoint, bool) {
+	for _, l := range t.Links {
+		if l.To == e {
+			return l.From, true
+		}
+	}
+	return Endpoint{}, false
+}
+
+func both(a, b Endpoint, latency uint32) []Link {
+	return []Link{{From: a, To: b, Latency: latency}, {From: b, To: a, Latency: latency}}
+}
+
+// Pair is two nodes with one port each, connected both ways.
+func Pair(latency uint32) Topology {
+	return Topology{Name: "pair", Nodes: 2, Ports: 1, Links: both(Endpoint{0, 0}, Endpoint{1, 0}, latency)}
+}
+
+// Line is n nodes in a row; port 0 faces the left neighbour, port 1 the right one.
+func Line(n int, latency uint32) Topology {
+	t := Topology{Name: "line", Nodes: n, Ports: 2}
+	for i := 0; i+1 < n; i++ {
+		t.Links = append(t.Links, both(Endpoint{i, 1}, Endpoint{i + 1, 0}, latency)...)
+	}
+	return t
+}
+
+// Ring is a line whose ends are connected too.
+func Ring(n int, latency uint32) Topology {
+	t := Line(n, latency)
+	t.Name = "ring"
+	if n > 2 {
+		t.Links = append(t.Links, both(Endpoint{n - 1, 1}, Endpoint{0, 0}, latency)...)
+	}
+	return t
+}
+
+// FullMesh connects every node to every other with n-1 ports per node, as upstream's
+// hardware demo (8 nodes, 7 links each): node i's port for neighbour j is j if j < i,
+// else j-1.
+func FullMesh(n int, latency uint32) Topology {
+	t := Topology{Name: "mesh", Nodes: n, Ports: max(n-1, 1)}
+	for i := 0; i < n; i++ {
+		for j := i + 1; j < n; j++ {
+			t.Links = append(t.Links, both(Endpoint{i, j - 1}, Endpoint{j, i}, latency)...)
+		}
+	}
+	return t
+}
+
+// Builtins are the names of the built-in topologies.
+var Builtins = []string{"pair", "line", "ring", "mesh"}
+
+// Builtin returns the built-in topology name with nodes nodes and every link at latency.
+// A pair has 2 nodes (nodes 0 means 2); the others need at least 2.
+func Builtin(name string, nodes int, latency uint32) (Topology, error) {
+	if name == "full-mesh" {
+		name = "mesh"
+	}
+	if nodes == 0 {
+		nodes = 2
+	}
+	if latency > MaxLatency {
+		return Topology{}, fieldErr("latency", "%d cycles above %d", latency, MaxLatency)
+	}
+	var t Topology
+	switch name {
+	case "pair":
+		if nodes != 2 {
+			return Topology{}, fieldErr("nodes", "a pair has 2 nodes, got %d", nodes)
+		}
+		t = Pair(latency)
+	case "line", "ring", "mesh":
+		if nodes < 2 {
+			return Topology{}, fieldErr("nodes", "topology %q needs at least 2 nodes, got %d", name, nodes)
+		}
+		if nodes > MaxNodes {
+			return Topology{}, limitErr("nodes", "%d nodes, limit %d", nodes, MaxNodes)
+		}
+		if name == "mesh" && nodes-1 > MaxPorts {
+			return Topology{}, limitErr("nodes", "a mesh of %d nodes needs %d ports per node, limit %d", nodes, nodes-1, MaxPorts)
+		}
+		switch name {
+		case "line":
+			t = Line(nodes, latency)
+		case "ring":
+			t = Ring(nodes, latency)
+		default:
+			t = FullMesh(nodes, latency)
+		}
+	default:
+		return Topology{}, fmt.Errorf("%w %q: want %s or a .json file", ErrUnknownTopology, name, strings.Join(Builtins, ", "))
+	}
+	return t, t.Validate()
+}
+
+// ParseTopology returns a built-in topology by name (see Builtin), or loads a JSON
+// topology file when name ends in ".json".
+func ParseTopology(name string, nodes int, latency uint32) (Topology, error) {
+	if strings.HasSuffix(name, ".json") {
+		return LoadTopology(name)
+	}
+	return Builtin(name, nodes, latency)
+}
+
+// LoadTopology reads a JSON topology file:
+//
+//	{"nodes": 3, "ports": 2, "links": [
+//	  {"from": {"node": 0, "port": 1}, "to": {"node": 1, "port": 0}, "latency": 16,
+//	   "bidirectional": true, "faults": {"bit_flip": 1e-6}}]}
+func LoadTopology(path string) (Topology, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return Topology{}, fmt.Errorf("read topology: %w", err)
+	}
+	t, err := DecodeTopology(data)
+	if err != nil {
+		return Topology{}, fmt.Errorf("topology %s: %w", path, err)
+	}
+	if t.Name == "" {
+		t.Name = path
+	}
+	return t, nil
+}
+
+// DecodeTopology parses a topology file's JSON, expands bidirectional links and validates
+// the result.
+func DecodeTopology(data []byte) (Topology, error) {
+	var t Topology
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&t); err != nil {
+		return Topology{}, fmt.Errorf("%w: parse: %v", ErrBadConfig, err)
+	}
+	var links []Link
+	for _, l := range t.Links {
+		rev := l.Bidirectional
+		l.Bidirectional = false
+		links = append(links, l)
+		if rev {
+			links = append(links, Link{From: l.To, To: l.From, Latency: l.Latency, Faults: l.Faults})
+		}
+	}
+	t.Links = links
+	if err := t.Validate(); err != nil {
+		return Topology{}, err
+	}
+	return t, nil
+}

@@ -1,0 +1,109 @@
+package job
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/ringsim/ringsim/bridge"
+	"github.com/ringsim/ringsim/bridge/pcap"
+)
+
+// WriteHeader writes the line that says what the job runs and where.
+func WriteHeader(w io.Writer, s Spec, where string) {
+	c := s.Sim
+	hz := c.ClockHz
+	if hz == 0 {
+		hz = 125e6
+	}
+	fmt.Fprintf(w, "ringsim run: %d nodes (%s), D=%d, %s framing, %s addressing, seed %d, %.0f MHz, %s\n",
+		c.Topology.Nodes, c.Topology.Name, c.Depth, s.codec(), s.Addressing, c.Seed, hz/1e6, where)
+}
+
+// Human writes a byte count the way the reports do: "1.00 MiB", "64.0 KiB", "512 B".
+func Human(n int64) string {
+	switch {
+	case n >= 1<<20:
+		return fmt.Sprintf("%.2f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", n)
+}
+
+// WriteSummary writes the job's outcome: the steps not shown while it ran (skip lists
+// those that were), the verdict, speed, goodput, TCP and per-link frame counters.
+func (r *Result) WriteSummary(w io.Writer, s Spec, skip map[string]bool) {
+	rep := r.Report
+	for _, st := range rep.Steps {
+		if skip[st.Name] {
+			continue
+		}
+		fmt.Fprintf(w, "  cycle %10d  %s\n", st.Cycle, st.Name)
+	}
+	switch {
+	case r.Err != nil:
+		fmt.Fprintf(w, "FAIL: %v\n", r.Err)
+	case s.app() == AppHello:
+		fmt.Fprintf(w, "PASS: greetings and messages exchanged and verified on %d link(s)\n", len(rep.Links)/2)
+	case s.app() == AppExchange:
+		fmt.Fprintf(w, "PASS: node %d collected %d edges (DNA, DNA, src port, dst port, latency):\n", s.Manager, len(r.Edges))
+		for _, e := range r.Edges {
+			fmt.Fprintf(w, "    %s\n", e)
+		}
+	default:
+		fmt.Fprintf(w, "PASS: %s each way on %d link(s) arrived intact (SHA-256 match)\n", Human(s.Bytes), len(rep.Links)/2)
+	}
+	fmt.Fprintf(w, "  %d cycles = %.3f ms simulated in %.2f s (%.2f M cycles/s)\n",
+		rep.Cycles, rep.SimSeconds*1e3, rep.WallSeconds, rep.CyclesPerSecond/1e6)
+	if rep.GoodputBytesPerCycle > 0 {
+		fmt.Fprintf(w, "  goodput %.3f bytes/cycle (%.1f MB/s at the link clock), %.0f%% of the bound %.3f\n",
+			rep.GoodputBytesPerCycle, rep.GoodputBytesPerCycle*rep.ClockHz/1e6, 100*rep.GoodputShare, rep.GoodputBound)
+	}
+	fmt.Fprintf(w, "  TCP retransmissions %d; corrupted frames accepted by the framing %d, dropped by IP/TCP %d\n",
+		rep.TCPRetransmissions, rep.CorruptedAccepted, rep.StackDropped)
+	for _, l := range rep.Links {
+		fr := l.Frames
+		fmt.Fprintf(w, "  link %v->%v aligned@%d offset %d | sent %d accepted %d repeats %d bad-crc %d bad-len %d lost %d torn-tx %d torn-rx %d",
+			l.Peer, l.Local, l.AlignedCycle, l.Offset, fr.Sent, fr.Accepted, fr.Repeats, fr.BadCRC, fr.BadLength, fr.Lost, fr.TornTX, fr.TornRX)
+		if fr.Dropped > 0 {
+			fmt.Fprintf(w, " dropped %d", fr.Dropped)
+		}
+		fmt.Fprintln(w)
+	}
+}
+
+// WriteJSON writes the machine-readable report to path.
+func (r *Result) WriteJSON(path string) error {
+	b, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, append(b, '\n'), 0o644)
+}
+
+// pcapFile is a pcap writer and the file under it.
+type pcapFile struct {
+	*pcap.Writer
+	f *os.File
+}
+
+var _ bridge.PacketWriter = pcapFile{}
+
+// Close implements bridge.PacketWriter.Close.
+func (p pcapFile) Close() error { return p.f.Close() }
+
+// CreatePcap creates a pcap file (LINKTYPE_RAW) for one link's packets.
+func CreatePcap(path string) (bridge.PacketWriter, error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("create pcap: %w", err)
+	}
+	w, err := pcap.NewWriter(f)
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("create pcap: %w", err)
+	}
+	return pcapFile{w, f}, nil
+}
