@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 
@@ -35,6 +36,8 @@ type checkFlags struct {
 	cacheDir string
 	logLevel string
 	list     bool
+	timeout  time.Duration
+	cycles   uint64
 }
 
 func (f *checkFlags) register(fs *flag.FlagSet) {
@@ -49,6 +52,8 @@ func (f *checkFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.cacheDir, "cache", "", "model cache directory (default $RINGSIM_CACHE or the user cache dir)")
 	fs.StringVar(&f.logLevel, "log-level", "warn", "log level: trace, debug, info, warn, error")
 	fs.BoolVar(&f.list, "list", false, "list the cases of the plan (after --only and --shard) and exit")
+	fs.DurationVar(&f.timeout, "case-timeout", check.DefaultCaseTimeout, "wall-clock limit of one case; a case that runs out fails at the cycle it reached, with evidence")
+	fs.Uint64Var(&f.cycles, "case-cycles", check.DefaultCaseCycles, "simulated cycles one case may run; a case that runs out fails there, with evidence")
 }
 
 const checkUsage = `usage: ringsim check [flags]
@@ -131,6 +136,10 @@ func (f *checkFlags) options(stderr io.Writer) (check.Options, error) {
 	}
 	opt.Logger = hclog.New(&hclog.LoggerOptions{Name: "ringsim", Level: level, Output: stderr})
 	opt.OnModelBuild = newBuildLine().event
+	if f.timeout <= 0 || f.cycles == 0 {
+		return opt, fmt.Errorf("--case-timeout %v and --case-cycles %d must be positive", f.timeout, f.cycles)
+	}
+	opt.CaseTimeout, opt.CaseCycles = f.timeout, f.cycles
 	switch {
 	case f.quick && f.profile != "full" && f.profile != "quick":
 		return opt, fmt.Errorf("--quick and --profile %s disagree", f.profile)

@@ -17,6 +17,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/ringsim/ringsim/internal/conformance"
 	"github.com/ringsim/ringsim/sim"
 )
 
@@ -97,11 +98,24 @@ type Options struct {
 	OnModelBuild func(sim.BuildEvent)
 	// Program is how the reproduce commands invoke ringsim; empty means "ringsim".
 	Program string
+	// CaseTimeout bounds each case in wall-clock time; 0 means DefaultCaseTimeout. A case
+	// that runs out fails at the cycle it reached, with evidence.
+	CaseTimeout time.Duration
+	// CaseCycles bounds each case's simulation in cycles; 0 means DefaultCaseCycles.
+	CaseCycles uint64
 	// Progress, if set, is called after each check finishes.
 	Progress func(CheckResult)
 	// Logger is defaulted when nil.
 	Logger hclog.Logger
 }
+
+// Per-case limits: every case of the profiles finishes far inside both on this project's
+// 2-core machine (the longest, the full profile's 2 M-cycle differential, takes seconds);
+// they are there so that RTL that makes a case run away ends the case, not the gate.
+const (
+	DefaultCaseTimeout = 5 * time.Minute
+	DefaultCaseCycles  = 1 << 31
+)
 
 // Report is the result of a gate run, or of merged shard runs.
 type Report struct {
@@ -201,6 +215,12 @@ func Run(ctx context.Context, opt Options) (*Report, error) {
 	if opt.Program == "" {
 		opt.Program = "ringsim"
 	}
+	if opt.CaseTimeout == 0 {
+		opt.CaseTimeout = DefaultCaseTimeout
+	}
+	if opt.CaseCycles == 0 {
+		opt.CaseCycles = DefaultCaseCycles
+	}
 	if opt.Shard.Count != 0 && (opt.Shard.Index < 1 || opt.Shard.Index > opt.Shard.Count) {
 		return nil, fmt.Errorf("%w: shard %d/%d", ErrBadOptions, opt.Shard.Index, opt.Shard.Count)
 	}
@@ -275,6 +295,8 @@ type env struct {
 	toolDir string // the RTL as files, for Verilator and Yosys
 	work    string // scratch space, removed at the end
 	log     hclog.Logger
+	// limits bound the simulations of the case being run and record the cycle reached.
+	limits conformance.Limits
 }
 
 // simRTL is the RTL directory for the simulator ("" for ringsim's embedded RTL, which the
@@ -300,6 +322,9 @@ type outcome struct {
 	details map[string]any
 	// log is tool output worth keeping as evidence.
 	log string
+	// ranOut marks a case that ran out of its wall-clock or cycle limit: its evidence rerun
+	// stops at the cycle it reached.
+	ranOut bool
 }
 
 func pass(details map[string]any) outcome { return outcome{status: Pass, details: details} }
@@ -325,7 +350,7 @@ func (e *env) runCheck(ctx context.Context, name string, tasks []task) CheckResu
 			continue
 		}
 		t0 := time.Now()
-		o := t.run(ctx, e, nil)
+		o := e.runCase(ctx, t, nil, 0)
 		cs.Seconds = time.Since(t0).Seconds()
 		cs.Status, cs.Reason, cs.Cycle, cs.Details = o.status, o.reason, o.cycle, o.details
 		if o.status == Fail {
@@ -347,6 +372,45 @@ func (e *env) runCheck(ctx context.Context, name string, tasks []task) CheckResu
 	cr.Seconds = time.Since(start).Seconds()
 	cr.summarize()
 	return cr
+}
+
+// runCase runs one case within its limits: CaseTimeout of wall-clock time and CaseCycles of
+// simulation. A case that runs out of either fails at the cycle it reached. With budget
+// not 0 (the evidence rerun of a case that ran out) the case runs to that cycle instead,
+// with no wall-clock limit: the simulation advances every step, so it gets there.
+func (e *env) runCase(ctx context.Context, t task, ev *evidence, budget uint64) outcome {
+	cctx, cancel := context.WithTimeout(ctx, e.opt.CaseTimeout)
+	if budget != 0 {
+		cctx, cancel = context.WithCancel(ctx)
+	}
+	defer cancel()
+	var reached uint64
+	e.limits = conformance.Limits{Budget: e.opt.CaseCycles, Reached: &reached}
+	if budget != 0 {
+		e.limits.Budget = budget
+	}
+	o := t.run(cctx, e, ev)
+	if o.status == Pass {
+		return o
+	}
+	limit := ""
+	switch {
+	case ctx.Err() == nil && errors.Is(cctx.Err(), context.DeadlineExceeded):
+		limit = fmt.Sprintf("the case ran out of its wall-clock limit of %v (--case-timeout)", e.opt.CaseTimeout)
+	case strings.Contains(o.reason, conformance.ErrCycleBudget.Error()) && budget == 0:
+		limit = fmt.Sprintf("the case ran out of its budget of %d cycles (--case-cycles)", e.opt.CaseCycles)
+	case ctx.Err() != nil:
+		o.status = Error
+		o.reason = fmt.Sprintf("interrupted at cycle %d: %v", reached, ctx.Err())
+		o.cycle = &reached
+		return o
+	default:
+		return o
+	}
+	o.status, o.cycle = Fail, &reached
+	o.reason = fmt.Sprintf("%s at cycle %d; the simulation was still running (%s)", limit, reached, firstLine(o.reason))
+	o.ranOut = true
+	return o
 }
 
 // summarize sets a check's status and reason from its cases.

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -516,4 +517,38 @@ func lineDiff(a, b string) int {
 		n += c
 	}
 	return n
+}
+
+// TestCaseLimits checks that a case that runs away ends as a failure at the cycle it
+// reached, with evidence, instead of holding up the gate: one out of cycles, one out of
+// wall-clock time (a transfer far too long for its limit).
+func TestCaseLimits(t *testing.T) {
+	p := Profile{Name: "limits",
+		Differential: []DiffCase{{Depth: 16, Ports: 1, Cycles: 5_000_000, Seed: 1}},
+		Soak: SoakSweep{Targets: []SoakTarget{{"crc", 16, 64 << 20}}, Faults: []FaultSet{clean},
+			Seeds: []uint64{1}, Latency: 16}}
+	rep := run(t, Options{Profile: p, Only: []string{Conformance}, CaseCycles: 20_000, OutDir: t.TempDir()})
+	cs := rep.Checks[0].Cases[0]
+	if cs.Status != Fail || cs.Cycle == nil || *cs.Cycle != 20_000 ||
+		!strings.Contains(cs.Reason, "ran out of its budget of 20000 cycles (--case-cycles) at cycle 20000") {
+		t.Errorf("cycle budget: %s at %v: %s", cs.Status, cs.Cycle, cs.Reason)
+	}
+	if cs.Evidence == nil || !strings.Contains(cs.Evidence.Note, "ran out of its limits") {
+		t.Errorf("cycle budget: evidence %+v", cs.Evidence)
+	}
+
+	start := time.Now()
+	rep = run(t, Options{Profile: p, Only: []string{Soak}, CaseTimeout: time.Second, OutDir: t.TempDir()})
+	cs = rep.Checks[0].Cases[0]
+	if cs.Status != Fail || cs.Cycle == nil || *cs.Cycle == 0 ||
+		!strings.Contains(cs.Reason, "ran out of its wall-clock limit of 1s (--case-timeout)") {
+		t.Errorf("wall clock: %s at %v: %s", cs.Status, cs.Cycle, cs.Reason)
+	}
+	if cs.Evidence == nil || !slices.Contains(cs.Evidence.Files, "wave.fst") {
+		t.Errorf("wall clock: evidence %+v, want a waveform up to the cycle reached", cs.Evidence)
+	}
+	if rep.Status != Fail || rep.ExitCode() != 1 {
+		t.Errorf("report %s (exit %d), want fail (exit 1)", rep.Status, rep.ExitCode())
+	}
+	t.Logf("the timed-out case and its bounded rerun took %v", time.Since(start).Round(time.Millisecond))
 }

@@ -60,8 +60,16 @@ func (e *env) keep(ctx context.Context, t task, cs *CaseResult, o outcome, rerun
 		}
 	}
 	if rerun && o.cycle != nil {
-		again := t.run(ctx, e, ev)
+		// A case that ran out of its limits is rerun up to the cycle it reached: the rerun
+		// ends there, with the waveform of what it was doing.
+		var budget uint64
+		if o.ranOut {
+			budget = *o.cycle
+		}
+		again := e.runCase(ctx, t, ev, budget)
 		switch {
+		case o.ranOut:
+			ev.note("the case ran out of its limits; the waveform ends at cycle %d, where it was", *o.cycle)
 		case again.status != Fail:
 			ev.note("the rerun with waveforms did not fail (%s: %s): the case is not deterministic", again.status, again.reason)
 		case again.cycle == nil || *again.cycle != *o.cycle:

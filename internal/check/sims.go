@@ -37,7 +37,7 @@ func directedTask(dt conformance.Directed, depth int) task {
 	return task{check: Conformance, name: fmt.Sprintf("d%d-%s", depth, dt.Name), seed: seed,
 		run: func(ctx context.Context, e *env, ev *evidence) outcome {
 			cfg := conformance.DirectedConfig{Depth: depth, Seed: seed, RTLDir: e.simRTL(),
-				CacheDir: e.opt.CacheDir, OnModelBuild: e.opt.OnModelBuild, Logger: e.log}
+				CacheDir: e.opt.CacheDir, OnModelBuild: e.opt.OnModelBuild, Logger: e.log, Limits: e.limits}
 			if ev != nil {
 				cfg.Waveform, cfg.WaveformFrom = ev.file("wave.fst"), ev.waveFrom(depth)
 			}
@@ -51,7 +51,7 @@ func diffTask(dc DiffCase) task {
 		run: func(ctx context.Context, e *env, ev *evidence) outcome {
 			cfg := conformance.DiffConfig{Depth: dc.Depth, Ports: dc.Ports,
 				Cycles: dc.Cycles, Seed: dc.Seed, Release: 5 + dc.Seed%11, RTLDir: e.simRTL(),
-				CacheDir: e.opt.CacheDir, OnModelBuild: e.opt.OnModelBuild, Logger: e.log}
+				CacheDir: e.opt.CacheDir, OnModelBuild: e.opt.OnModelBuild, Logger: e.log, Limits: e.limits}
 			if ev != nil {
 				cfg.Waveform, cfg.WaveformFrom = ev.file("wave.fst"), ev.waveFrom(dc.Depth)
 			}
@@ -80,7 +80,7 @@ func (e *env) newMachine(ctx context.Context, topo hw.Topology, depth int, seed 
 	if err != nil {
 		return nil, err
 	}
-	m := &conformance.Traced{Engine: eng}
+	m := &conformance.Traced{Engine: eng, Limits: e.limits}
 	if ev != nil {
 		m.Path, m.From = ev.file("wave.fst"), ev.waveFrom(depth)
 	}

@@ -31,6 +31,8 @@ type DiffConfig struct {
 	Logger   hclog.Logger
 	// OnModelBuild, if set, is told about model builds (sim.Config.OnModelBuild).
 	OnModelBuild func(sim.BuildEvent)
+	// Limits bound the simulation (cycle budget) and report how far it got.
+	Limits Limits
 	// Waveform, if set, dumps an FST of the RTL to this path from cycle WaveformFrom on
 	// (the model is then built with waveform support).
 	Waveform     string
@@ -87,7 +89,7 @@ func Differential(ctx context.Context, cfg DiffConfig) (DiffReport, error) {
 	if err != nil {
 		return rep, err
 	}
-	d := &differ{e: &Traced{Engine: e, Path: cfg.Waveform, From: cfg.WaveformFrom}, ref: ref,
+	d := &differ{e: &Traced{Engine: e, Path: cfg.Waveform, From: cfg.WaveformFrom, Limits: cfg.Limits}, ref: ref,
 		rng: rng, cfg: cfg, rep: &rep}
 	for e.Cycle() < cfg.Cycles {
 		if err := ctx.Err(); err != nil {

@@ -40,6 +40,8 @@ type DirectedConfig struct {
 	CacheDir string
 	// OnModelBuild, if set, is told about model builds (sim.Config.OnModelBuild).
 	OnModelBuild func(sim.BuildEvent)
+	// Limits bound the simulation (cycle budget) and report how far it got.
+	Limits Limits
 	// Waveform, if set, dumps an FST of the run to this path from cycle WaveformFrom on
 	// (the model is then built with waveform support).
 	Waveform     string
@@ -110,7 +112,7 @@ func (d Directed) Run(ctx context.Context, cfg DirectedConfig) error {
 		return err
 	}
 	defer e.Close()
-	b := &bench{ctx: ctx, e: &Traced{Engine: e, Path: cfg.Waveform, From: cfg.WaveformFrom},
+	b := &bench{ctx: ctx, e: &Traced{Engine: e, Path: cfg.Waveform, From: cfg.WaveformFrom, Limits: cfg.Limits},
 		m: bus.Map{Depth: cfg.Depth, Ports: 1}, d: cfg.Depth, rel: release}
 	if err := d.run(b); err != nil {
 		return fmt.Errorf("%s: %w", d.Name, err)
@@ -121,18 +123,48 @@ func (d Directed) Run(ctx context.Context, cfg DirectedConfig) error {
 // Traced wraps an engine so that an FST dump starts when the simulation reaches From. Only
 // Run honours the trigger; it returns exactly what the engine's Run would, so a run through
 // Traced is cycle for cycle the same as one without. Traced satisfies bridge.Machine.
+//
+// It also bounds the run: a Run that would go past Limits.Budget cycles stops there with
+// ErrCycleBudget, and every Run records the cycle reached in Limits.Reached, so a caller
+// that gives up on a case (its wall-clock limit) knows where the simulation was.
 type Traced struct {
 	*sim.Engine
 	// Path is the FST file; empty means no dump.
 	Path string
 	// From is the first cycle dumped.
-	From    uint64
+	From uint64
+	Limits
 	started bool
 }
+
+// Limits bound a case's simulation and report how far it got.
+type Limits struct {
+	// Budget is the most cycles the simulation may run; 0 means no bound.
+	Budget uint64
+	// Reached, if set, receives the cycle reached after every Run.
+	Reached *uint64
+}
+
+// ErrCycleBudget is returned by Traced.Run when the simulation used its cycle budget.
+var ErrCycleBudget = errors.New("cycle budget exhausted")
 
 // Run runs until the cycle count reaches until or some batch completes, starting the dump
 // on the way.
 func (t *Traced) Run(until uint64) ([]int, error) {
+	if t.Budget != 0 && until > t.Budget {
+		if t.Cycle() >= t.Budget {
+			return nil, fmt.Errorf("%w: %d cycles", ErrCycleBudget, t.Budget)
+		}
+		until = t.Budget
+	}
+	done, err := t.run(until)
+	if t.Reached != nil {
+		*t.Reached = t.Cycle()
+	}
+	return done, err
+}
+
+func (t *Traced) run(until uint64) ([]int, error) {
 	if t.Path != "" && !t.started {
 		if c := t.Cycle(); c < t.From && until > t.From {
 			done, err := t.Engine.Run(t.From)
