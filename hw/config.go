@@ -93,6 +93,10 @@ type Config struct {
 	RTLDir string `json:"rtl_dir,omitempty"`
 	// NoAssert builds the model without the RTL's assertions.
 	NoAssert bool `json:"no_assert,omitempty"`
+	// Link selects the ideal link (the zero value) or the real one, configured by Real.
+	Link LinkModel `json:"link,omitempty"`
+	// Real configures the real link; it must be zero on the ideal link.
+	Real RealLink `json:"real,omitempty"`
 }
 
 // Validate checks the configuration against the limits without filling defaults.
@@ -120,6 +124,18 @@ func (c Config) Validate() error {
 		if r == 0 {
 			return fieldErr("rtl_dir", "contains a NUL byte")
 		}
+	}
+	switch c.Link {
+	case LinkIdeal:
+		if !c.Real.isZero() {
+			return fieldErr("real", "real-link settings on the ideal link: set link to real")
+		}
+	case LinkReal:
+		if err := c.Real.validate(c.Topology); err != nil {
+			return err
+		}
+	default:
+		return fieldErr("link", "unknown link model %d", c.Link)
 	}
 	return nil
 }
@@ -149,6 +165,12 @@ func (c Config) Normalize() (Config, error) {
 		for i := range c.DNA {
 			c.DNA[i] = [3]uint32{rng.Uint32(), rng.Uint32(), rng.Uint32()}
 		}
+	}
+	if c.Link == LinkReal {
+		// A stream of its own, so that the release cycles and DNA stay those of the ideal
+		// link with the same seed.
+		real := rand.New(rand.NewPCG(c.Seed, 0x7265616c6c696e6b)) // "reallink"
+		c.Real = c.Real.normalize(c.Topology, real.Float64)
 	}
 	return c, nil
 }

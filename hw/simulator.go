@@ -25,6 +25,8 @@ var (
 	ErrNoTool = errors.New("tool not found")
 	// ErrBadRTL: the RTL does not build (no sources, Verilator or the compiler failed).
 	ErrBadRTL = errors.New("RTL does not build")
+	// ErrNoRealLink: link state and node clocks exist on the real link only.
+	ErrNoRealLink = errors.New("no real link")
 )
 
 // Target names ring buffer state for backdoor access (Peek, Poke).

@@ -11,13 +11,13 @@ package ringsim_regs_pkg;
 
   // Windows: the address space is cut into windows of 1 << window_log2(D) bytes: window 0 the
   // node block, window 1+2p the TX ring buffer of port p, window 2+2p the RX ring buffer of
-  // port p.
+  // port p, window 2*P+1+1p the link status (elastic buffer and UGN capture) of port p.
   localparam int unsigned MIN_WINDOW_LOG2 = 8;
 
   // The smallest window that holds every device, at least 1 << MIN_WINDOW_LOG2 bytes.
   function automatic int unsigned window_log2(int unsigned depth);
     int unsigned need;
-    need = 48;
+    need = 60;
     if (8 * depth + 16 > need) need = 8 * depth + 16;
     window_log2 = ($clog2(need) < MIN_WINDOW_LOG2) ? MIN_WINDOW_LOG2 : $clog2(need);
   endfunction
@@ -35,6 +35,10 @@ package ringsim_regs_pkg;
   // Window of port's RX.
   function automatic int unsigned rx_window(int unsigned port);
     rx_window = 2 + 2 * port;
+  endfunction
+  // Window of port's link.
+  function automatic int unsigned link_window(int unsigned ports, int unsigned port);
+    link_window = 2 * ports + 1 + 1 * port;
   endfunction
 
   // node block (node): Read-only identity and geometry registers and the free-running 64-bit
@@ -98,5 +102,48 @@ package ringsim_regs_pkg;
   function automatic int unsigned rx_clear_at_count_offset(int unsigned depth);
     rx_clear_at_count_offset = 8 * depth + 8;
   endfunction
+
+  // link status (elastic buffer and UGN capture) (link): The receiving end of port p's link on
+  // the real link (SPEC section 8): its elastic buffer (32 frames by default, written in the
+  // sender's clock and read in this node's) with auto-centre and adjustments, and UGN capture
+  // of the link's first frame (the sender's cycle counter). The registers live in the harness's
+  // wrapper around the node (rtl is the user's); on the ideal link the window is unmapped and
+  // every access answers ERR. All 32 bits wide, answered in the cycle they are presented.
+  // eb_data_count, ro: elastic buffer occupancy minus half its depth, signed (-16..15 at depth
+  // 32)
+  localparam int unsigned LINK_EB_DATA_COUNT_OFFSET = 32'h0;
+  // eb_underflow, ro: bit 0: sticky, the buffer was read empty since the last clear
+  localparam int unsigned LINK_EB_UNDERFLOW_OFFSET = 32'h4;
+  // eb_overflow, ro: bit 0: sticky, a frame arrived at a full buffer and was lost since the
+  // last clear
+  localparam int unsigned LINK_EB_OVERFLOW_OFFSET = 32'h8;
+  // eb_clear_status, wo: write 1: clear both sticky flags
+  localparam int unsigned LINK_EB_CLEAR_STATUS_OFFSET = 32'hC;
+  // ac_enable, rw: bit 0: auto-centre on: keep the occupancy within +-ac_margin of the centre,
+  // one adjustment then a 256-cycle wait
+  localparam int unsigned LINK_AC_ENABLE_OFFSET = 32'h10;
+  // ac_margin, rw: bits 15:0: auto-centre margin in frames
+  localparam int unsigned LINK_AC_MARGIN_OFFSET = 32'h14;
+  localparam logic [31:0] LINK_AC_MARGIN_RESET = 32'h2;
+  // ac_is_idle, ro: bit 0: no adjustment in flight
+  localparam int unsigned LINK_AC_IS_IDLE_OFFSET = 32'h18;
+  // ac_total_adjustments, ro: signed sum of the adjustments the auto-centre made
+  localparam int unsigned LINK_AC_TOTAL_ADJUSTMENTS_OFFSET = 32'h1C;
+  // eb_adjust, wo: signed frame count: positive inserts that many fill cycles (no data),
+  // negative drops that many incoming frames
+  localparam int unsigned LINK_EB_ADJUST_OFFSET = 32'h20;
+  // elastic_buffer_delta, rw: signed, for firmware's UGN compensation; hardware never writes it
+  localparam int unsigned LINK_ELASTIC_BUFFER_DELTA_OFFSET = 32'h24;
+  // ugn_local_lo, ro: this node's cycle counter when the link's first frame arrived, bits 31:0
+  localparam int unsigned LINK_UGN_LOCAL_LO_OFFSET = 32'h28;
+  // ugn_local_hi, ro: bits 63:32
+  localparam int unsigned LINK_UGN_LOCAL_HI_OFFSET = 32'h2C;
+  // ugn_remote_lo, ro: the link's first frame: the sender's cycle counter, bits 31:0
+  localparam int unsigned LINK_UGN_REMOTE_LO_OFFSET = 32'h30;
+  // ugn_remote_hi, ro: bits 63:32
+  localparam int unsigned LINK_UGN_REMOTE_HI_OFFSET = 32'h34;
+  // status, ro: bit 0: link up; bit 1: has_captured (the UGN registers hold this link-up's
+  // capture)
+  localparam int unsigned LINK_STATUS_OFFSET = 32'h38;
 
 endpackage

@@ -123,3 +123,47 @@ func rssMiB() float64 {
 	}
 	return 0
 }
+
+// BenchmarkRealLink measures, in one run, idle stepping of the same nodes on the ideal link
+// and on the real link (clocks 20 ppm apart with clock control on, elastic buffers,
+// auto-centre off), for a pair and the 8-node mesh, and reports the ratio real/ideal (the
+// issue's goal: at least 0.7).
+//
+// Run: go test -run '^$' -bench BenchmarkRealLink -benchtime 3x ./sim
+func BenchmarkRealLink(b *testing.B) {
+	for _, tc := range []struct {
+		name   string
+		topo   hw.Topology
+		depth  int
+		cycles uint64
+	}{{"pair-d256", hw.Pair(16), 256, 5_000_000}, {"mesh8-d128", hw.FullMesh(8, 16), 128, 500_000}} {
+		b.Run(tc.name, func(b *testing.B) {
+			n := tc.topo.Nodes
+			ppm := make([]float64, n)
+			for i := range ppm {
+				ppm[i] = 20 * (float64(i)/float64(max(n-1, 1)) - 0.5)
+			}
+			ideal := newEngine(b, hw.Config{Topology: tc.topo, Depth: tc.depth, Seed: 1})
+			real := newEngine(b, hw.Config{Topology: tc.topo, Depth: tc.depth, Seed: 1, Link: hw.LinkReal,
+				Real: hw.RealLink{PPM: ppm, Control: true, NoData: hw.FillZero}})
+			rate := func(e *Engine) float64 {
+				start, c0 := time.Now(), e.Cycle()
+				if err := e.Step(tc.cycles); err != nil {
+					b.Fatal(err)
+				}
+				return float64(e.Cycle()-c0) / time.Since(start).Seconds()
+			}
+			var id, re []float64
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				id = append(id, rate(ideal))
+				re = append(re, rate(real))
+			}
+			b.StopTimer()
+			b.ReportMetric(median(id), "ideal-cycles/s")
+			b.ReportMetric(median(re), "real-cycles/s")
+			b.ReportMetric(median(re)/median(id), "real/ideal")
+			b.ReportMetric(0, "ns/op")
+		})
+	}
+}

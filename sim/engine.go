@@ -88,7 +88,7 @@ type nodeState struct {
 	ready   bool
 }
 
-var _ hw.Simulator = (*Engine)(nil)
+var _ hw.RealLinkSimulator = (*Engine)(nil)
 
 // New builds (or loads from the cache) the model for cfg and starts a simulation at cycle 0.
 // Building needs Verilator and a C++ compiler; a missing tool gives ErrNoVerilator with the
@@ -173,6 +173,11 @@ func (e *Engine) create() error {
 	cfg.dna = (*C.uint32_t)(dna)
 	cfg.seed = C.uint64_t(e.cfg.Seed)
 	cfg.clock_period_ps = C.uint64_t(1e12/e.cfg.ClockHz + 0.5)
+	if e.cfg.Link == hw.LinkReal {
+		real, free := realConfig(e.cfg)
+		defer free()
+		cfg.real = real
+	}
 	var msg [512]C.char
 	e.sim = C.rsl_new(e.lib.c, cfg, &msg[0], C.size_t(len(msg)))
 	if e.sim == nil {
@@ -190,6 +195,63 @@ func (e *Engine) create() error {
 }
 
 func (e *Engine) cerr() string { return C.GoString(C.rsl_error(e.lib.c, e.sim)) }
+
+// realConfig builds the harness's real-link configuration in C memory (cgo forbids passing
+// Go memory that holds Go pointers); free releases it.
+func realConfig(c hw.Config) (*C.rs_real, func()) {
+	r := c.Real
+	var ptrs []unsafe.Pointer
+	alloc := func(n, size int) unsafe.Pointer {
+		p := C.calloc(C.size_t(max(n, 1)), C.size_t(size))
+		ptrs = append(ptrs, p)
+		return p
+	}
+	rc := (*C.rs_real)(alloc(1, C.sizeof_rs_real))
+	ppm := unsafe.Slice((*C.double)(alloc(len(r.PPM), 8)), len(r.PPM))
+	for i, v := range r.PPM {
+		ppm[i] = C.double(v)
+	}
+	rc.ppm = &ppm[0]
+	if len(r.DriftRates) > 0 {
+		d := unsafe.Slice((*C.double)(alloc(len(r.DriftRates), 8)), len(r.DriftRates))
+		for i, v := range r.DriftRates {
+			d[i] = C.double(v)
+		}
+		rc.drift = &d[0]
+	}
+	up := unsafe.Slice((*C.uint64_t)(alloc(len(r.Up), 8)), max(len(r.Up), 1))
+	for i, v := range r.Up {
+		up[i] = C.uint64_t(v)
+	}
+	rc.up = &up[0]
+	if len(r.Flaps) > 0 {
+		fl := unsafe.Slice((*C.rs_flap)(alloc(len(r.Flaps), C.sizeof_rs_flap)), len(r.Flaps))
+		for i, f := range r.Flaps {
+			fl[i] = C.rs_flap{link: C.uint32_t(f.Link), down: C.uint64_t(f.Down), up: C.uint64_t(f.Up)}
+		}
+		rc.flaps, rc.nflaps = &fl[0], C.uint32_t(len(r.Flaps))
+	}
+	rc.eb_depth = C.uint32_t(r.EBDepth)
+	rc.control = C.uint32_t(b2u(r.Control))
+	rc.settled = C.uint32_t(b2u(r.Settled))
+	rc.step_ppb = C.double(r.StepPPB)
+	rc.gain = C.double(r.Gain)
+	rc.update_cycles = C.uint64_t(r.UpdateCycles)
+	rc.rx_random = C.uint32_t(b2u(r.RXMemory == hw.FillRandom))
+	rc.nodata_random = C.uint32_t(b2u(r.NoData == hw.FillRandom))
+	return rc, func() {
+		for _, p := range ptrs {
+			C.free(p)
+		}
+	}
+}
+
+func b2u(b bool) uint32 {
+	if b {
+		return 1
+	}
+	return 0
+}
 
 // Close ends the simulation, closing any waveform dump. It is safe to call twice.
 func (e *Engine) Close() error {
@@ -370,7 +432,7 @@ func (e *Engine) collect(node int) error {
 	for i := range res {
 		c, op := &ns.cres[i], &ns.cops[i]
 		r := &res[i]
-		r.Cycle, r.Err, r.Value = uint64(c.cycle), c.err != 0, uint32(c.data)
+		r.Cycle, r.Local, r.Err, r.Value = uint64(c.cycle), uint64(c.local), c.err != 0, uint32(c.data)
 		switch bus.Kind(op.kind) {
 		case bus.KindReadBlock:
 			r.N = int(c.words)
@@ -608,3 +670,84 @@ func (e *Engine) StopWaveform() error {
 
 // Waveform returns the path of the open FST dump, or "".
 func (e *Engine) Waveform() string { return e.wave }
+
+// LinkState implements hw.RealLinkSimulator.LinkState.
+func (e *Engine) LinkState(link int) (hw.LinkState, error) {
+	if e.sim == nil {
+		return hw.LinkState{}, ErrClosed
+	}
+	if link < 0 || link >= len(e.cfg.Topology.Links) {
+		return hw.LinkState{}, fmt.Errorf("%w: link %d (have %d)", ErrBadLink, link, len(e.cfg.Topology.Links))
+	}
+	if e.cfg.Link != hw.LinkReal {
+		return hw.LinkState{}, fmt.Errorf("link %d: %w", link, hw.ErrNoRealLink)
+	}
+	var st C.rs_link_status
+	if rc := C.rsl_link_state(e.lib.c, e.sim, C.uint32_t(link), &st); rc != C.RS_OK {
+		return hw.LinkState{}, fmt.Errorf("%w: %s", ErrBadConfig, e.cerr())
+	}
+	return hw.LinkState{
+		Up: st.up != 0, Captured: st.captured != 0, Occupancy: int(st.occupancy),
+		Underflow: st.underflow != 0, Overflow: st.overflow != 0, AutoCenterTotal: int(st.ac_total),
+		UGNLocal: uint64(st.ugn_local), UGNRemote: uint64(st.ugn_remote),
+		Inserted: uint64(st.inserted), Drained: uint64(st.drained), Lost: uint64(st.lost), Empty: uint64(st.empty),
+		Adjustments: uint64(st.adjustments), Shift: int64(st.shift), DomainDifference: int64(st.ddc),
+		UpCycle: uint64(st.up_cycle),
+	}, nil
+}
+
+// NodeClock implements hw.RealLinkSimulator.NodeClock.
+func (e *Engine) NodeClock(node int) (hw.NodeClock, error) {
+	if err := e.checkNode(node); err != nil {
+		return hw.NodeClock{}, err
+	}
+	if e.cfg.Link != hw.LinkReal {
+		return hw.NodeClock{}, fmt.Errorf("node %d: %w", node, hw.ErrNoRealLink)
+	}
+	var c C.rs_clock_status
+	if rc := C.rsl_node_clock(e.lib.c, e.sim, C.uint32_t(node), &c); rc != C.RS_OK {
+		return hw.NodeClock{}, fmt.Errorf("%w: %s", ErrBadConfig, e.cerr())
+	}
+	return hw.NodeClock{PPM: float64(c.ppm), Requests: int64(c.requests), Local: uint64(c.local),
+		Period: uint64(c.period), Phase: uint64(c.phase), Released: uint64(c.released)}, nil
+}
+
+// Events implements hw.RealLinkSimulator.Events.
+func (e *Engine) Events(from, max int) ([]hw.Event, error) {
+	if e.sim == nil {
+		return nil, ErrClosed
+	}
+	var out []hw.Event
+	var buf [256]C.rs_event
+	for {
+		want := len(buf)
+		if max > 0 {
+			want = min(want, max-len(out))
+		}
+		if want == 0 {
+			return out, nil
+		}
+		k := int(C.rsl_events(e.lib.c, e.sim, C.uint64_t(from+len(out)), &buf[0], C.uint32_t(want)))
+		for _, ev := range buf[:k] {
+			x := hw.Event{Kind: hw.EventKind(ev.kind), Cycle: uint64(ev.cycle), Local: uint64(ev.local), Node: int(ev.node),
+				Frames: int(ev.frames), Firmware: ev.source == 1, PPM: float64(ev.ppm)}
+			if x.Kind == hw.EventLinkUp || x.Kind == hw.EventLinkDown {
+				x.Link = int(ev.port)
+			} else {
+				x.Port = int(ev.port)
+			}
+			out = append(out, x)
+		}
+		if k < want {
+			return out, nil
+		}
+	}
+}
+
+// The harness's event kinds are the contract's: each index is 0 or the build fails.
+var (
+	_ = [1]struct{}{}[int(hw.EventAdjust)-C.RS_EV_ADJUST]
+	_ = [1]struct{}{}[int(hw.EventLinkUp)-C.RS_EV_LINK_UP]
+	_ = [1]struct{}{}[int(hw.EventLinkDown)-C.RS_EV_LINK_DOWN]
+	_ = [1]struct{}{}[int(hw.EventClock)-C.RS_EV_CLOCK]
+)

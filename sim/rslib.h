@@ -29,6 +29,9 @@ typedef struct {
 	int64_t (*recorded)(rs_sim*, uint32_t, uint32_t, uint64_t*, uint32_t);
 	int (*trace_open)(rs_sim*, const char*);
 	int (*trace_close)(rs_sim*);
+	int (*link_state)(rs_sim*, uint32_t, rs_link_status*);
+	int (*node_clock)(rs_sim*, uint32_t, rs_clock_status*);
+	int64_t (*events)(rs_sim*, uint64_t, rs_event*, uint32_t);
 } rs_lib;
 
 static inline const char* rs_lib_open(const char* path, rs_lib* l) {
@@ -57,6 +60,9 @@ static inline const char* rs_lib_open(const char* path, rs_lib* l) {
 	RS_SYM(recorded, "rs_recorded")
 	RS_SYM(trace_open, "rs_trace_open")
 	RS_SYM(trace_close, "rs_trace_close")
+	RS_SYM(link_state, "rs_link_state")
+	RS_SYM(node_clock, "rs_node_clock")
+	RS_SYM(events, "rs_events")
 #undef RS_SYM
 	return NULL;
 }
@@ -74,6 +80,9 @@ static inline int64_t rsl_run(rs_lib* l, rs_sim* s, uint64_t until, uint64_t* do
 static inline int rsl_take(rs_lib* l, rs_sim* s, uint32_t node, rs_result* r, uint32_t nr, uint32_t* w, uint32_t nw) { return l->take(s, node, r, nr, w, nw); }
 static inline int rsl_set_faults(rs_lib* l, rs_sim* s, uint32_t link, double f, double z) { return l->set_faults(s, link, f, z); }
 static inline int rsl_fault_counts(rs_lib* l, rs_sim* s, uint32_t link, uint64_t* f, uint64_t* z) { return l->fault_counts(s, link, f, z); }
+static inline int rsl_link_state(rs_lib* l, rs_sim* s, uint32_t link, rs_link_status* o) { return l->link_state(s, link, o); }
+static inline int rsl_node_clock(rs_lib* l, rs_sim* s, uint32_t node, rs_clock_status* o) { return l->node_clock(s, node, o); }
+static inline int64_t rsl_events(rs_lib* l, rs_sim* s, uint64_t from, rs_event* o, uint32_t n) { return l->events(s, from, o, n); }
 static inline int rsl_peek(rs_lib* l, rs_sim* s, uint32_t n, uint32_t p, uint32_t t, uint32_t i, uint64_t* v) { return l->peek(s, n, p, t, i, v); }
 static inline int rsl_poke(rs_lib* l, rs_sim* s, uint32_t n, uint32_t p, uint32_t t, uint32_t i, uint64_t v) { return l->poke(s, n, p, t, i, v); }
 static inline int rsl_drive(rs_lib* l, rs_sim* s, uint32_t n, uint32_t p, const uint64_t* f, uint32_t k) { return l->drive(s, n, p, f, k); }

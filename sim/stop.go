@@ -70,8 +70,11 @@ type StopError struct {
 	// access's register; Port is -1 and Device "" elsewhere.
 	Port   int
 	Device string
-	// Cycle is the cycle in which the simulation stopped.
+	// Cycle is the cycle in which the simulation stopped (global time).
 	Cycle uint64
+	// Local is, on the real link, the stopping node's own cycle (what the RTL's messages
+	// print as $time); 0 on the ideal link.
+	Local uint64
 	// Assertion is the failed assertion's name (StopAssertion).
 	Assertion string
 	// Message is the RTL's message (the assertion's, or what $error printed).
@@ -121,9 +124,9 @@ func (e *StopError) Error() string {
 	}
 	switch e.Kind {
 	case StopAssertion:
-		return fmt.Sprintf("%sassertion %s failed in cycle %d: %s", prefix, e.Assertion, e.Cycle, e.Message)
+		return fmt.Sprintf("%sassertion %s failed in cycle %d%s: %s", prefix, e.Assertion, e.Cycle, e.local(), e.Message)
 	case StopRTLError:
-		return fmt.Sprintf("%sRTL error in cycle %d%s: %s", prefix, e.Cycle, at, e.Message)
+		return fmt.Sprintf("%sRTL error in cycle %d%s%s: %s", prefix, e.Cycle, e.local(), at, e.Message)
 	case StopFinish:
 		return fmt.Sprintf("%sRTL called $finish in cycle %d%s", prefix, e.Cycle, at)
 	case StopBusTimeout:
@@ -162,6 +165,7 @@ func newStopError(st *C.rs_stop, m bus.Map) *StopError {
 		Node:      int(st.node),
 		Port:      int(st.port),
 		Cycle:     uint64(st.cycle),
+		Local:     uint64(st.local_cycle),
 		Assertion: C.GoString(&st.name[0]),
 		Message:   C.GoString(&st.message[0]),
 		File:      C.GoString(&st.file[0]),
@@ -195,4 +199,12 @@ func (e *Engine) stopError() error {
 		return fmt.Errorf("%w: %s", ErrStopped, e.cerr())
 	}
 	return newStopError(&st, bus.Map{Depth: e.Depth(), Ports: e.Ports()})
+}
+
+// local names the node's own cycle on the real link.
+func (e *StopError) local() string {
+	if e.Local == 0 {
+		return ""
+	}
+	return fmt.Sprintf(" (the node's own cycle %d)", e.Local)
 }

@@ -108,7 +108,7 @@ func TestStopAssertion(t *testing.T) {
 	st := stopOf(t, e.Step(100))
 	want := StopError{Kind: StopAssertion, Node: 0, Port: 0, Device: "RX", Cycle: 4,
 		Assertion: "RxCounterAdvances_A", Message: "write counter did not advance by one",
-		File: st.File, Line: st.Line, Scope: "node0.ringsim_node.g_port[0].u_rx"}
+		File: st.File, Line: st.Line, Scope: "node0.ringsim_top.u_node.g_port[0].u_rx"}
 	if *st != want {
 		t.Errorf("stop:\n got %+v\nwant %+v", *st, want)
 	}
@@ -178,7 +178,7 @@ endmodule
 		err              string
 	}{
 		{"error", "$error", `$error("boom at %0d", n_q);`, StopRTLError, "boom at 19",
-			"node 0: RTL error in cycle 24 (ringsim_node.sv:32): Assertion failed in node0.ringsim_node: boom at 19"},
+			"node 0: RTL error in cycle 24 (ringsim_node.sv:32): Assertion failed in node0.ringsim_top.u_node: boom at 19"},
 		{"finish", "$finish", `$finish;`, StopFinish, "$finish",
 			"node 0: RTL called $finish in cycle 24 (ringsim_node.sv:32)"},
 	}

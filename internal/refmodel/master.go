@@ -219,7 +219,7 @@ func (m *Master) Sample(resp Response, c uint64) bool {
 }
 
 func (m *Master) complete(r *bus.Result, c uint64) bool {
-	r.Cycle = c
+	r.Cycle, r.Local = c, c // one clock: a node's own cycles are global cycles
 	if len(r.Words) == 0 {
 		r.Words = nil // as the engine's copy of no words
 	}

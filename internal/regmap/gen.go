@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"go/format"
+	"strconv"
 	"strings"
 )
 
@@ -176,6 +177,10 @@ func (m *Map) svFile() []byte {
 			}
 			if r.Value != "" {
 				fmt.Fprintf(&b, "  localparam logic [31:0] %s_VALUE = %s;\n", strings.ToUpper(base), svHex(int64(r.value)))
+			}
+			if v, err := strconv.ParseInt(r.Reset, 0, 64); err == nil && v != 0 && r.Access == RW {
+				// A writable register's non-zero reset value, for the RTL that holds it.
+				fmt.Fprintf(&b, "  localparam logic [31:0] %s_RESET = %s;\n", strings.ToUpper(base), svHex(v))
 			}
 		}
 	}

@@ -232,6 +232,10 @@ type Device struct {
 type Group struct {
 	PerPort bool     `json:"per_port,omitempty"`
 	Devices []string `json:"devices"`
+	// Harness marks devices the harness's wrapper around the node holds (the real link's
+	// registers), not the node: they come after the node's windows, and the node's count of
+	// windows (num_windows, Map.Windows) leaves them out.
+	Harness bool `json:"harness,omitempty"`
 }
 
 // Map is the parsed, checked description.
@@ -403,10 +407,15 @@ func (m *Map) check() error {
 		return bad("layout: the first group must be per node and not empty (window 0)")
 	}
 	used := map[string]bool{}
+	harness := false
 	for _, g := range m.Layout {
 		if len(g.Devices) == 0 {
 			return bad("layout: empty group")
 		}
+		if harness && !g.Harness {
+			return bad("layout: the node's devices come before the harness's (their windows are the node's first)")
+		}
+		harness = harness || g.Harness
 		for _, name := range g.Devices {
 			if devs[name] == nil || used[name] {
 				return bad("layout: device %q unknown or placed twice", name)
@@ -573,6 +582,9 @@ func (m *Map) windowOf(name string) window {
 func (m *Map) windows() Expr {
 	var n Expr
 	for _, g := range m.Layout {
+		if g.Harness {
+			continue
+		}
 		if g.PerPort {
 			n.Ports += int64(len(g.Devices))
 		} else {

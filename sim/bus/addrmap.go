@@ -37,6 +37,49 @@ const (
 	// RegCycleHi is the byte offset of the node block's CYCLE_HI register (window 0, so also its
 	// address): high half latched by the last CYCLE_LO read.
 	RegCycleHi = 0x2C
+	// LinkEBDataCount is the byte offset of the link's eb_data_count register: elastic buffer
+	// occupancy minus half its depth, signed (-16..15 at depth 32).
+	LinkEBDataCount = 0x00
+	// LinkEBUnderflow is the byte offset of the link's eb_underflow register: bit 0: sticky, the
+	// buffer was read empty since the last clear.
+	LinkEBUnderflow = 0x04
+	// LinkEBOverflow is the byte offset of the link's eb_overflow register: bit 0: sticky, a frame
+	// arrived at a full buffer and was lost since the last clear.
+	LinkEBOverflow = 0x08
+	// LinkEBClearStatus is the byte offset of the link's eb_clear_status register: write 1: clear
+	// both sticky flags.
+	LinkEBClearStatus = 0x0C
+	// LinkACEnable is the byte offset of the link's ac_enable register: bit 0: auto-centre on:
+	// keep the occupancy within +-ac_margin of the centre, one adjustment then a 256-cycle wait.
+	LinkACEnable = 0x10
+	// LinkACMargin is the byte offset of the link's ac_margin register: bits 15:0: auto-centre
+	// margin in frames.
+	LinkACMargin = 0x14
+	// LinkACIsIdle is the byte offset of the link's ac_is_idle register: bit 0: no adjustment in
+	// flight.
+	LinkACIsIdle = 0x18
+	// LinkACTotalAdjustments is the byte offset of the link's ac_total_adjustments register:
+	// signed sum of the adjustments the auto-centre made.
+	LinkACTotalAdjustments = 0x1C
+	// LinkEBAdjust is the byte offset of the link's eb_adjust register: signed frame count:
+	// positive inserts that many fill cycles (no data), negative drops that many incoming frames.
+	LinkEBAdjust = 0x20
+	// LinkEBDelta is the byte offset of the link's elastic_buffer_delta register: signed, for
+	// firmware's UGN compensation; hardware never writes it.
+	LinkEBDelta = 0x24
+	// LinkUGNLocalLo is the byte offset of the link's ugn_local_lo register: this node's cycle
+	// counter when the link's first frame arrived, bits 31:0.
+	LinkUGNLocalLo = 0x28
+	// LinkUGNLocalHi is the byte offset of the link's ugn_local_hi register: bits 63:32.
+	LinkUGNLocalHi = 0x2C
+	// LinkUGNRemoteLo is the byte offset of the link's ugn_remote_lo register: the link's first
+	// frame: the sender's cycle counter, bits 31:0.
+	LinkUGNRemoteLo = 0x30
+	// LinkUGNRemoteHi is the byte offset of the link's ugn_remote_hi register: bits 63:32.
+	LinkUGNRemoteHi = 0x34
+	// LinkStatus is the byte offset of the link's status register: bit 0: link up; bit 1:
+	// has_captured (the UGN registers hold this link-up's capture).
+	LinkStatus = 0x38
 )
 
 // Magic is the value of RegMagic.
@@ -50,7 +93,8 @@ const minWindowLog2 = 8
 
 // Map is a node's address map for a given ring buffer depth and port count. The address space
 // is cut into windows of 1 << WindowLog2 bytes: window 0 the node block, window 1+2p the TX
-// ring buffer of port p, window 2+2p the RX ring buffer of port p.
+// ring buffer of port p, window 2+2p the RX ring buffer of port p, window 2*P+1+1p the link
+// status (elastic buffer and UGN capture) of port p.
 type Map struct {
 	Depth int
 	Ports int
@@ -59,7 +103,7 @@ type Map struct {
 // WindowLog2 is log2 of the size of each device's window: the smallest power of two that
 // holds every device, at least 1 << 8.
 func (m Map) WindowLog2() uint {
-	need := max(48, 8*m.Depth+16)
+	need := max(60, 8*m.Depth+16)
 	w := uint(minWindowLog2)
 	for 1<<w < need {
 		w++
@@ -75,6 +119,9 @@ func (m Map) TX(p int) uint32 { return uint32(1+2*p) << m.WindowLog2() }
 
 // RX returns the base address of port p's RX ring buffer.
 func (m Map) RX(p int) uint32 { return uint32(2+2*p) << m.WindowLog2() }
+
+// Link returns the base address of port p's link status (elastic buffer and UGN capture).
+func (m Map) Link(p int) uint32 { return uint32(2*m.Ports+1+1*p) << m.WindowLog2() }
 
 // Data returns the byte offset of word i (8 bytes a word) of the data register of the TX ring
 // buffer and the RX ring buffer: D words of 64 bits, low half first; byte masks honoured; reads
@@ -94,6 +141,7 @@ func (m Map) ClearAtCount() uint32 { return uint32(8*m.Depth + 8) }
 var layout = []windowGroup{
 	{perPort: false, devices: []int{0}},
 	{perPort: true, devices: []int{1, 2}},
+	{perPort: true, devices: []int{3}},
 }
 
 // devices describes every device's registers.
@@ -119,5 +167,22 @@ var devices = []deviceDesc{
 		{name: "data", offset: expr{depth: 0, ports: 0, c: 0}, size: expr{depth: 8, ports: 0, c: 0}, array: true, read: true, write: false, readLatency: expr{depth: 0, ports: 0, c: 1}, writeLatency: expr{depth: 0, ports: 0, c: 0}},
 		{name: "enable", offset: expr{depth: 8, ports: 0, c: 0}, size: expr{depth: 0, ports: 0, c: 8}, array: false, read: true, write: true, readLatency: expr{depth: 0, ports: 0, c: 0}, writeLatency: expr{depth: 0, ports: 0, c: 0}},
 		{name: "clear_at_count", offset: expr{depth: 8, ports: 0, c: 8}, size: expr{depth: 0, ports: 0, c: 8}, array: false, read: false, write: true, readLatency: expr{depth: 0, ports: 0, c: 0}, writeLatency: expr{depth: 1, ports: 0, c: -1}},
+	}},
+	{name: "link", title: "link", regs: []regDesc{
+		{name: "eb_data_count", offset: expr{depth: 0, ports: 0, c: 0}, size: expr{depth: 0, ports: 0, c: 4}, array: false, read: true, write: false, readLatency: expr{depth: 0, ports: 0, c: 0}, writeLatency: expr{depth: 0, ports: 0, c: 0}},
+		{name: "eb_underflow", offset: expr{depth: 0, ports: 0, c: 4}, size: expr{depth: 0, ports: 0, c: 4}, array: false, read: true, write: false, readLatency: expr{depth: 0, ports: 0, c: 0}, writeLatency: expr{depth: 0, ports: 0, c: 0}},
+		{name: "eb_overflow", offset: expr{depth: 0, ports: 0, c: 8}, size: expr{depth: 0, ports: 0, c: 4}, array: false, read: true, write: false, readLatency: expr{depth: 0, ports: 0, c: 0}, writeLatency: expr{depth: 0, ports: 0, c: 0}},
+		{name: "eb_clear_status", offset: expr{depth: 0, ports: 0, c: 12}, size: expr{depth: 0, ports: 0, c: 4}, array: false, read: false, write: true, readLatency: expr{depth: 0, ports: 0, c: 0}, writeLatency: expr{depth: 0, ports: 0, c: 0}},
+		{name: "ac_enable", offset: expr{depth: 0, ports: 0, c: 16}, size: expr{depth: 0, ports: 0, c: 4}, array: false, read: true, write: true, readLatency: expr{depth: 0, ports: 0, c: 0}, writeLatency: expr{depth: 0, ports: 0, c: 0}},
+		{name: "ac_margin", offset: expr{depth: 0, ports: 0, c: 20}, size: expr{depth: 0, ports: 0, c: 4}, array: false, read: true, write: true, readLatency: expr{depth: 0, ports: 0, c: 0}, writeLatency: expr{depth: 0, ports: 0, c: 0}},
+		{name: "ac_is_idle", offset: expr{depth: 0, ports: 0, c: 24}, size: expr{depth: 0, ports: 0, c: 4}, array: false, read: true, write: false, readLatency: expr{depth: 0, ports: 0, c: 0}, writeLatency: expr{depth: 0, ports: 0, c: 0}},
+		{name: "ac_total_adjustments", offset: expr{depth: 0, ports: 0, c: 28}, size: expr{depth: 0, ports: 0, c: 4}, array: false, read: true, write: false, readLatency: expr{depth: 0, ports: 0, c: 0}, writeLatency: expr{depth: 0, ports: 0, c: 0}},
+		{name: "eb_adjust", offset: expr{depth: 0, ports: 0, c: 32}, size: expr{depth: 0, ports: 0, c: 4}, array: false, read: false, write: true, readLatency: expr{depth: 0, ports: 0, c: 0}, writeLatency: expr{depth: 0, ports: 0, c: 0}},
+		{name: "elastic_buffer_delta", offset: expr{depth: 0, ports: 0, c: 36}, size: expr{depth: 0, ports: 0, c: 4}, array: false, read: true, write: true, readLatency: expr{depth: 0, ports: 0, c: 0}, writeLatency: expr{depth: 0, ports: 0, c: 0}},
+		{name: "ugn_local_lo", offset: expr{depth: 0, ports: 0, c: 40}, size: expr{depth: 0, ports: 0, c: 4}, array: false, read: true, write: false, readLatency: expr{depth: 0, ports: 0, c: 0}, writeLatency: expr{depth: 0, ports: 0, c: 0}},
+		{name: "ugn_local_hi", offset: expr{depth: 0, ports: 0, c: 44}, size: expr{depth: 0, ports: 0, c: 4}, array: false, read: true, write: false, readLatency: expr{depth: 0, ports: 0, c: 0}, writeLatency: expr{depth: 0, ports: 0, c: 0}},
+		{name: "ugn_remote_lo", offset: expr{depth: 0, ports: 0, c: 48}, size: expr{depth: 0, ports: 0, c: 4}, array: false, read: true, write: false, readLatency: expr{depth: 0, ports: 0, c: 0}, writeLatency: expr{depth: 0, ports: 0, c: 0}},
+		{name: "ugn_remote_hi", offset: expr{depth: 0, ports: 0, c: 52}, size: expr{depth: 0, ports: 0, c: 4}, array: false, read: true, write: false, readLatency: expr{depth: 0, ports: 0, c: 0}, writeLatency: expr{depth: 0, ports: 0, c: 0}},
+		{name: "status", offset: expr{depth: 0, ports: 0, c: 56}, size: expr{depth: 0, ports: 0, c: 4}, array: false, read: true, write: false, readLatency: expr{depth: 0, ports: 0, c: 0}, writeLatency: expr{depth: 0, ports: 0, c: 0}},
 	}},
 }

@@ -177,6 +177,7 @@ func (o Op) BlockWords() int {
 // Result is the outcome of one operation.
 type Result struct {
 	Cycle uint64   // global cycle in which the operation completed (ACK, ERR or last idle cycle)
+	Local uint64   // the same in the node's own cycles: equal to Cycle on the ideal link
 	Err   bool     // the bus answered ERR; block operations stop at the first ERR
 	Value uint32   // KindRead, KindPoll: the (last) word read
 	Words []uint32 // KindReadBlock: the words read (fewer than asked after an ERR)

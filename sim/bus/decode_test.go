@@ -20,7 +20,8 @@ func TestDecode(t *testing.T) {
 		{"rx data is read only", m.RX(0) + m.Data(15), "port 0 RX data word 30 (0x278)", 1, 0, 0, 30},
 		{"clear_at_count", m.RX(0) + m.ClearAtCount(), "port 0 RX clear_at_count (0x288)", 0, 15, 0, -1},
 		{"rx high half of enable", m.RX(1) + m.Enable() + 4, "port 1 RX unmapped offset (0x484)", 0, 0, 1, -1},
-		{"past the last window", 5 << 8, "unmapped address 0x500", 0, 0, -1, -1},
+		{"link status (real link)", m.Link(1) + LinkStatus, "port 1 link status (0x638)", 0, 0, 1, -1},
+		{"past the last window", 7 << 8, "unmapped address 0x700", 0, 0, -1, -1},
 		{"top of the address space", 0xFFFF_FFFC, "unmapped address 0xfffffffc", 0, 0, -1, -1},
 	}
 	for _, tt := range tests {

@@ -6,6 +6,7 @@ import (
 	"github.com/ringsim/ringsim/hw"
 	pb "github.com/ringsim/ringsim/proto/ringsim/v1"
 	"github.com/ringsim/ringsim/sim/bus"
+	"github.com/ringsim/ringsim/sim/internal/pbconv"
 )
 
 // LinkCounts is what a link's fault injector did so far.
@@ -101,6 +102,10 @@ func toReset(cfg hw.Config) (*pb.ResetSimulationRequest, error) {
 	req := &pb.ResetSimulationRequest{
 		Seed: cfg.Seed, Depth: uint32(cfg.Depth), ReleaseCycles: cfg.Release, MaxSkew: cfg.MaxSkew,
 		ClockHz: cfg.ClockHz, Waveforms: cfg.Waveforms, RtlDir: cfg.RTLDir, DisableAssertions: cfg.NoAssert,
+		LinkModel: pbconv.ToLinkModel(cfg.Link),
+	}
+	if cfg.Link == hw.LinkReal {
+		req.RealLink = pbconv.ToRealLink(cfg.Real)
 	}
 	for _, d := range cfg.DNA {
 		req.Dna = append(req.Dna, &pb.Dna{Low: d[0], Middle: d[1], High: d[2]})
@@ -156,6 +161,11 @@ func fromSimulation(s *pb.Simulation) Info {
 		WaveformPath: s.GetWaveformPath(), Stopped: s.GetStopped(), Generation: s.GetGeneration(),
 		Map: bus.Map{Depth: int(s.GetDepth()), Ports: int(s.GetPortCount())},
 	}
+	// A server from before the real link sends no model: the ideal link.
+	info.Config.Link, _ = pbconv.LinkModel(s.GetLinkModel())
+	if info.Config.Link == hw.LinkReal {
+		info.Config.Real, _ = pbconv.RealLink(s.GetRealLink())
+	}
 	if l := s.GetLimits(); l != nil {
 		info.Limits = Limits{
 			MaxBatchOps: int(l.GetMaxBatchOps()), MaxBatchWords: int(l.GetMaxBatchWords()),
@@ -185,7 +195,8 @@ func fromSimulation(s *pb.Simulation) Info {
 func fromPB(rs []*pb.BusResult) []bus.Result {
 	out := make([]bus.Result, len(rs))
 	for i, r := range rs {
-		out[i] = bus.Result{Cycle: r.GetCycle(), Err: r.GetBusError(), Value: r.GetValue(), Words: r.GetWords(), N: int(r.GetCount())}
+		out[i] = bus.Result{Cycle: r.GetCycle(), Local: r.GetLocalCycle(), Err: r.GetBusError(), Value: r.GetValue(),
+			Words: r.GetWords(), N: int(r.GetCount())}
 	}
 	return out
 }
@@ -281,10 +292,16 @@ func fromResults(r *pb.NodeResults, kinds []bus.Kind) ([]bus.Result, error) {
 	if len(p.GetCycles()) != n || len(p.GetBusErrors()) != n || len(p.GetValues()) != n || len(p.GetCounts()) != n {
 		return nil, fmt.Errorf("node %d: malformed packed results for %d operations", r.GetNode(), n)
 	}
+	local := p.GetLocalCycles()
+	if len(local) == 0 {
+		local = p.GetCycles() // left out where it equals cycles
+	} else if len(local) != n {
+		return nil, fmt.Errorf("node %d: %d local cycles for %d operations", r.GetNode(), len(local), n)
+	}
 	out := make([]bus.Result, n)
 	words, off := p.GetWords(), 0
 	for i := range out {
-		out[i] = bus.Result{Cycle: p.Cycles[i], Err: p.BusErrors[i], Value: p.Values[i], N: int(p.Counts[i])}
+		out[i] = bus.Result{Cycle: p.Cycles[i], Local: local[i], Err: p.BusErrors[i], Value: p.Values[i], N: int(p.Counts[i])}
 		if kinds[i] == bus.KindReadBlock && p.Counts[i] > 0 {
 			end := off + int(p.Counts[i])
 			if end > len(words) {

@@ -10,6 +10,7 @@ import (
 	"github.com/ringsim/ringsim/hw"
 	pb "github.com/ringsim/ringsim/proto/ringsim/v1"
 	"github.com/ringsim/ringsim/sim/bus"
+	"github.com/ringsim/ringsim/sim/internal/pbconv"
 )
 
 // toOps converts and validates a batch of operations. field names the batch in messages
@@ -108,7 +109,7 @@ func toResults(rs []bus.Result) []*pb.BusResult {
 	out := make([]*pb.BusResult, len(rs))
 	for i, r := range rs {
 		m := &block[i]
-		m.Cycle, m.BusError, m.Value, m.Count = r.Cycle, r.Err, r.Value, uint32(r.N)
+		m.Cycle, m.LocalCycle, m.BusError, m.Value, m.Count = r.Cycle, r.Local, r.Err, r.Value, uint32(r.N)
 		if len(r.Words) > 0 {
 			m.Words = r.Words
 		}
@@ -191,6 +192,13 @@ func toConfig(req *pb.ResetSimulationRequest) (hw.Config, error) {
 			cfg.DNA[i] = [3]uint32{x.GetLow(), x.GetMiddle(), x.GetHigh()}
 		}
 	}
+	var err error
+	if cfg.Link, err = pbconv.LinkModel(req.GetLinkModel()); err != nil {
+		return bad("link_model: %v", err)
+	}
+	if cfg.Real, err = pbconv.RealLink(req.GetRealLink()); err != nil {
+		return bad("real_link.%v", err)
+	}
 	if err := cfg.Validate(); err != nil {
 		return hw.Config{}, fieldStatus(err, topo)
 	}
@@ -205,6 +213,9 @@ func fieldStatus(err error, topo string) error {
 		return status.Error(codes.InvalidArgument, err.Error())
 	}
 	field := fe.Field
+	if rest, ok := strings.CutPrefix(field, "real."); ok {
+		field = "real_link." + rest // the contract spells the fields as the request
+	}
 	if rest, ok := strings.CutPrefix(field, "topology."); ok && topo != "" {
 		field = topo + "." + rest
 	}
@@ -370,9 +381,17 @@ func nodeResults(node int, rs []bus.Result, packed bool) *pb.NodeResults {
 	if nw > 0 {
 		p.Words = make([]uint32, 0, nw)
 	}
+	local := false
 	for i, r := range rs {
 		p.Cycles[i], p.BusErrors[i], p.Values[i], p.Counts[i] = r.Cycle, r.Err, r.Value, uint32(r.N)
 		p.Words = append(p.Words, r.Words...)
+		local = local || r.Local != r.Cycle
+	}
+	if local { // the column is left out when it would repeat cycles
+		p.LocalCycles = make([]uint64, n)
+		for i, r := range rs {
+			p.LocalCycles[i] = r.Local
+		}
 	}
 	return &pb.NodeResults{Node: uint32(node), PackedResults: p}
 }

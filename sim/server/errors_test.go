@@ -305,6 +305,56 @@ func TestErrors(t *testing.T) {
 			return err
 		}, codes.FailedPrecondition, "waveforms"},
 
+		// The real link.
+		{"real settings on the ideal link", false, reset(withReset(func(r *pb.ResetSimulationRequest) {
+			r.RealLink = &pb.RealLinkConfig{ClockControl: true}
+		})), codes.InvalidArgument, "real: real-link settings on the ideal link"},
+		{"link model", false, reset(withReset(func(r *pb.ResetSimulationRequest) { r.LinkModel = 7 })),
+			codes.InvalidArgument, "link_model: unknown link model 7"},
+		{"real ppm count", false, reset(withReset(func(r *pb.ResetSimulationRequest) {
+			r.LinkModel, r.RealLink = pb.LinkModel_LINK_MODEL_REAL, &pb.RealLinkConfig{Ppm: []float64{1}}
+		})), codes.InvalidArgument, "real_link.ppm: 1 values for 2 nodes"},
+		{"real ppm range", false, reset(withReset(func(r *pb.ResetSimulationRequest) {
+			r.LinkModel, r.RealLink = pb.LinkModel_LINK_MODEL_REAL, &pb.RealLinkConfig{Ppm: []float64{1, math.NaN()}}
+		})), codes.InvalidArgument, "real_link.ppm[1]"},
+		{"real eb depth", false, reset(withReset(func(r *pb.ResetSimulationRequest) {
+			r.LinkModel, r.RealLink = pb.LinkModel_LINK_MODEL_REAL, &pb.RealLinkConfig{EbDepth: 24}
+		})), codes.InvalidArgument, "real_link.eb_depth: 24: want a power of two"},
+		{"real eb depth huge", false, reset(withReset(func(r *pb.ResetSimulationRequest) {
+			r.LinkModel, r.RealLink = pb.LinkModel_LINK_MODEL_REAL, &pb.RealLinkConfig{EbDepth: math.MaxUint32}
+		})), codes.InvalidArgument, "real_link.eb_depth"},
+		{"real flap link", false, reset(withReset(func(r *pb.ResetSimulationRequest) {
+			r.LinkModel, r.RealLink = pb.LinkModel_LINK_MODEL_REAL, &pb.RealLinkConfig{Flaps: []*pb.Flap{{Link: 9, DownCycle: 1, UpCycle: 2}}}
+		})), codes.InvalidArgument, "real_link.flaps[0].link: link 9 (have 2)"},
+		{"real flap order", false, reset(withReset(func(r *pb.ResetSimulationRequest) {
+			r.LinkModel, r.RealLink = pb.LinkModel_LINK_MODEL_REAL, &pb.RealLinkConfig{Flaps: []*pb.Flap{{DownCycle: 5, UpCycle: 5}}}
+		})), codes.InvalidArgument, "real_link.flaps[0]: up_cycle 5 is not after down_cycle 5"},
+		{"real up count", false, reset(withReset(func(r *pb.ResetSimulationRequest) {
+			r.LinkModel, r.RealLink = pb.LinkModel_LINK_MODEL_REAL, &pb.RealLinkConfig{UpCycles: []uint64{1}}
+		})), codes.InvalidArgument, "real_link.up_cycles: 1 values for 2 links"},
+		{"real fill", false, reset(withReset(func(r *pb.ResetSimulationRequest) {
+			r.LinkModel, r.RealLink = pb.LinkModel_LINK_MODEL_REAL, &pb.RealLinkConfig{NoData: 9}
+		})), codes.InvalidArgument, "real_link.no_data: unknown fill 9"},
+		{"real link on the reference machine", false, reset(withReset(func(r *pb.ResetSimulationRequest) {
+			r.LinkModel = pb.LinkModel_LINK_MODEL_REAL
+		})), codes.FailedPrecondition, "the real link needs the Verilated engine"},
+		{"link status on the ideal link", false, func(ctx context.Context, api pb.SimulatorServiceClient) error {
+			_, err := api.GetLinkStatus(ctx, &pb.GetLinkStatusRequest{})
+			return err
+		}, codes.FailedPrecondition, "reset with the ideal link"},
+		{"node clocks on the ideal link", false, func(ctx context.Context, api pb.SimulatorServiceClient) error {
+			_, err := api.GetNodeClocks(ctx, &pb.GetNodeClocksRequest{})
+			return err
+		}, codes.FailedPrecondition, "reset with the ideal link"},
+		{"link events on the ideal link", false, func(ctx context.Context, api pb.SimulatorServiceClient) error {
+			_, err := api.ListLinkEvents(ctx, &pb.ListLinkEventsRequest{})
+			return err
+		}, codes.FailedPrecondition, "reset with the ideal link"},
+		{"link status before reset", true, func(ctx context.Context, api pb.SimulatorServiceClient) error {
+			_, err := api.GetLinkStatus(ctx, &pb.GetLinkStatusRequest{})
+			return err
+		}, codes.FailedPrecondition, ""},
+
 		// Sessions.
 		{"session node", false, session(&pb.OpenSessionRequest{Batches: []*pb.NodeBatch{{Node: 5, Ops: ops(read(0))}}}),
 			codes.InvalidArgument, "batches[0].node"},

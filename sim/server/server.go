@@ -253,7 +253,7 @@ func errStatus(err error, op string) error {
 		errors.Is(err, hw.ErrUnknownTopology), errors.Is(err, hw.ErrBadRTL):
 		code = codes.InvalidArgument
 	case errors.Is(err, hw.ErrBusy), errors.Is(err, hw.ErrNoResults), errors.Is(err, hw.ErrNoWaveforms),
-		errors.Is(err, hw.ErrNoTool):
+		errors.Is(err, hw.ErrNoTool), errors.Is(err, hw.ErrNoRealLink):
 		code = codes.FailedPrecondition
 	case errors.Is(err, hw.ErrNoBackdoor):
 		code = codes.Unimplemented

@@ -14,6 +14,7 @@ import (
 	"github.com/ringsim/ringsim/hw"
 	pb "github.com/ringsim/ringsim/proto/ringsim/v1"
 	"github.com/ringsim/ringsim/sim/bus"
+	"github.com/ringsim/ringsim/sim/internal/pbconv"
 )
 
 // describe returns the simulation's description. The lock must be held.
@@ -34,10 +35,17 @@ func (s *Server) describe() *pb.Simulation {
 		AddressMap: &pb.AddressMap{
 			WindowLog2: uint32(m.WindowLog2()), EnableOffset: m.Enable(), ClearAtCountOffset: m.ClearAtCount(),
 		},
-		Limits: s.limits(),
+		Limits: s.limits(), LinkModel: pbconv.ToLinkModel(cfg.Link),
+	}
+	if cfg.Link == hw.LinkReal {
+		out.RealLink = pbconv.ToRealLink(cfg.Real)
 	}
 	for p := 0; p < cfg.Topology.Ports; p++ {
-		out.AddressMap.Ports = append(out.AddressMap.Ports, &pb.PortAddresses{Port: uint32(p), TxBase: m.TX(p), RxBase: m.RX(p)})
+		pa := &pb.PortAddresses{Port: uint32(p), TxBase: m.TX(p), RxBase: m.RX(p)}
+		if cfg.Link == hw.LinkReal {
+			pa.LinkBase = m.Link(p)
+		}
+		out.AddressMap.Ports = append(out.AddressMap.Ports, pa)
 	}
 	for n := 0; n < cfg.Topology.Nodes; n++ {
 		d := cfg.DNA[n]

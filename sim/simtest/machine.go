@@ -43,6 +43,9 @@ func New(_ context.Context, cfg hw.Config) (*Machine, error) {
 	if cfg.Waveforms {
 		return nil, fmt.Errorf("reference machine: %w", hw.ErrNoWaveforms)
 	}
+	if cfg.Link == hw.LinkReal {
+		return nil, fmt.Errorf("reference machine: %w: it models the ideal link; the real link needs the Verilated engine", hw.ErrNoRealLink)
+	}
 	if cfg.RTLDir != "" {
 		return nil, fmt.Errorf("%w: rtl_dir: the reference machine models ringsim's own RTL only", hw.ErrBadConfig)
 	}

@@ -458,7 +458,10 @@ type BusResult struct {
 	// Words are the words a READ_BLOCK read (fewer than asked after an ERR).
 	Words []uint32 `protobuf:"varint,4,rep,packed,name=words,proto3" json:"words,omitempty"`
 	// Count is the number of words transferred (blocks) or reads done (POLL).
-	Count         uint32 `protobuf:"varint,5,opt,name=count,proto3" json:"count,omitempty"`
+	Count uint32 `protobuf:"varint,5,opt,name=count,proto3" json:"count,omitempty"`
+	// Local_cycle is the same moment in the node's own clock: its local cycle in which the
+	// operation completed. It equals cycle on the ideal link (one clock for all nodes).
+	LocalCycle    uint64 `protobuf:"varint,6,opt,name=local_cycle,json=localCycle,proto3" json:"local_cycle,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -524,6 +527,13 @@ func (x *BusResult) GetWords() []uint32 {
 func (x *BusResult) GetCount() uint32 {
 	if x != nil {
 		return x.Count
+	}
+	return 0
+}
+
+func (x *BusResult) GetLocalCycle() uint64 {
+	if x != nil {
+		return x.LocalCycle
 	}
 	return 0
 }
@@ -664,7 +674,11 @@ type PackedBusResults struct {
 	Counts []uint32 `protobuf:"varint,4,rep,packed,name=counts,proto3" json:"counts,omitempty"`
 	// Words are the words the READ_BLOCKs read, concatenated in operation order: each
 	// READ_BLOCK's are its count of words.
-	Words         []uint32 `protobuf:"varint,5,rep,packed,name=words,proto3" json:"words,omitempty"`
+	Words []uint32 `protobuf:"varint,5,rep,packed,name=words,proto3" json:"words,omitempty"`
+	// Local_cycles are the completion cycles in the node's own clock (see
+	// BusResult.local_cycle); empty when every one equals its cycle, as always on the ideal
+	// link.
+	LocalCycles   []uint64 `protobuf:"varint,6,rep,packed,name=local_cycles,json=localCycles,proto3" json:"local_cycles,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -730,6 +744,13 @@ func (x *PackedBusResults) GetCounts() []uint32 {
 func (x *PackedBusResults) GetWords() []uint32 {
 	if x != nil {
 		return x.Words
+	}
+	return nil
+}
+
+func (x *PackedBusResults) GetLocalCycles() []uint64 {
+	if x != nil {
+		return x.LocalCycles
 	}
 	return nil
 }
@@ -878,13 +899,15 @@ const file_ringsim_v1_bus_proto_rawDesc = "" +
 	"\x05words\x18\x06 \x03(\rR\x05words\x127\n" +
 	"\tcondition\x18\a \x01(\x0e2\x19.ringsim.v1.PollConditionR\tcondition\x12\x1b\n" +
 	"\tpoll_mask\x18\b \x01(\rR\bpollMask\x12\x1a\n" +
-	"\binterval\x18\t \x01(\rR\binterval\"\x80\x01\n" +
+	"\binterval\x18\t \x01(\rR\binterval\"\xa1\x01\n" +
 	"\tBusResult\x12\x14\n" +
 	"\x05cycle\x18\x01 \x01(\x04R\x05cycle\x12\x1b\n" +
 	"\tbus_error\x18\x02 \x01(\bR\bbusError\x12\x14\n" +
 	"\x05value\x18\x03 \x01(\rR\x05value\x12\x14\n" +
 	"\x05words\x18\x04 \x03(\rR\x05words\x12\x14\n" +
-	"\x05count\x18\x05 \x01(\rR\x05count\"\xb6\x02\n" +
+	"\x05count\x18\x05 \x01(\rR\x05count\x12\x1f\n" +
+	"\vlocal_cycle\x18\x06 \x01(\x04R\n" +
+	"localCycle\"\xb6\x02\n" +
 	"\fPackedBusOps\x12+\n" +
 	"\x05kinds\x18\x01 \x03(\x0e2\x15.ringsim.v1.BusOpKindR\x05kinds\x12\x1c\n" +
 	"\taddresses\x18\x02 \x03(\rR\taddresses\x12\x16\n" +
@@ -898,14 +921,15 @@ const file_ringsim_v1_bus_proto_rawDesc = "" +
 	"conditions\x12\x1d\n" +
 	"\n" +
 	"poll_masks\x18\b \x03(\rR\tpollMasks\x12\x1c\n" +
-	"\tintervals\x18\t \x03(\rR\tintervals\"\x8f\x01\n" +
+	"\tintervals\x18\t \x03(\rR\tintervals\"\xb2\x01\n" +
 	"\x10PackedBusResults\x12\x16\n" +
 	"\x06cycles\x18\x01 \x03(\x04R\x06cycles\x12\x1d\n" +
 	"\n" +
 	"bus_errors\x18\x02 \x03(\bR\tbusErrors\x12\x16\n" +
 	"\x06values\x18\x03 \x03(\rR\x06values\x12\x16\n" +
 	"\x06counts\x18\x04 \x03(\rR\x06counts\x12\x14\n" +
-	"\x05words\x18\x05 \x03(\rR\x05words\"}\n" +
+	"\x05words\x18\x05 \x03(\rR\x05words\x12!\n" +
+	"\flocal_cycles\x18\x06 \x03(\x04R\vlocalCycles\"}\n" +
 	"\tNodeBatch\x12\x12\n" +
 	"\x04node\x18\x01 \x01(\rR\x04node\x12#\n" +
 	"\x03ops\x18\x02 \x03(\v2\x11.ringsim.v1.BusOpR\x03ops\x127\n" +

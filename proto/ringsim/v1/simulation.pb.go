@@ -84,6 +84,420 @@ func (TopologyShape) EnumDescriptor() ([]byte, []int) {
 	return file_ringsim_v1_simulation_proto_rawDescGZIP(), []int{0}
 }
 
+// LinkModel selects the link the simulation presents.
+type LinkModel int32
+
+const (
+	// LINK_MODEL_UNSPECIFIED means the ideal link, so that requests written before the real
+	// link existed keep their meaning.
+	LinkModel_LINK_MODEL_UNSPECIFIED LinkModel = 0
+	// LINK_MODEL_IDEAL is one shared clock, a fixed latency, every link up from reset and RX
+	// memory zeroed (SPEC sections 2-6).
+	LinkModel_LINK_MODEL_IDEAL LinkModel = 1
+	// LINK_MODEL_REAL is bittide's link (SPEC section 8): a clock per node, the sender's
+	// cycle counter as a link's first frame, an elastic buffer per receiving port, links
+	// that come up one by one and may flap, RX memory not cleared.
+	LinkModel_LINK_MODEL_REAL LinkModel = 2
+)
+
+// Enum value maps for LinkModel.
+var (
+	LinkModel_name = map[int32]string{
+		0: "LINK_MODEL_UNSPECIFIED",
+		1: "LINK_MODEL_IDEAL",
+		2: "LINK_MODEL_REAL",
+	}
+	LinkModel_value = map[string]int32{
+		"LINK_MODEL_UNSPECIFIED": 0,
+		"LINK_MODEL_IDEAL":       1,
+		"LINK_MODEL_REAL":        2,
+	}
+)
+
+func (x LinkModel) Enum() *LinkModel {
+	p := new(LinkModel)
+	*p = x
+	return p
+}
+
+func (x LinkModel) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (LinkModel) Descriptor() protoreflect.EnumDescriptor {
+	return file_ringsim_v1_simulation_proto_enumTypes[1].Descriptor()
+}
+
+func (LinkModel) Type() protoreflect.EnumType {
+	return &file_ringsim_v1_simulation_proto_enumTypes[1]
+}
+
+func (x LinkModel) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use LinkModel.Descriptor instead.
+func (LinkModel) EnumDescriptor() ([]byte, []int) {
+	return file_ringsim_v1_simulation_proto_rawDescGZIP(), []int{1}
+}
+
+// Fill is what a word the simulator makes up holds.
+type Fill int32
+
+const (
+	// FILL_UNSPECIFIED means FILL_RANDOM.
+	Fill_FILL_UNSPECIFIED Fill = 0
+	// FILL_RANDOM is seeded random bits.
+	Fill_FILL_RANDOM Fill = 1
+	// FILL_ZERO is zero.
+	Fill_FILL_ZERO Fill = 2
+)
+
+// Enum value maps for Fill.
+var (
+	Fill_name = map[int32]string{
+		0: "FILL_UNSPECIFIED",
+		1: "FILL_RANDOM",
+		2: "FILL_ZERO",
+	}
+	Fill_value = map[string]int32{
+		"FILL_UNSPECIFIED": 0,
+		"FILL_RANDOM":      1,
+		"FILL_ZERO":        2,
+	}
+)
+
+func (x Fill) Enum() *Fill {
+	p := new(Fill)
+	*p = x
+	return p
+}
+
+func (x Fill) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (Fill) Descriptor() protoreflect.EnumDescriptor {
+	return file_ringsim_v1_simulation_proto_enumTypes[2].Descriptor()
+}
+
+func (Fill) Type() protoreflect.EnumType {
+	return &file_ringsim_v1_simulation_proto_enumTypes[2]
+}
+
+func (x Fill) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use Fill.Descriptor instead.
+func (Fill) EnumDescriptor() ([]byte, []int) {
+	return file_ringsim_v1_simulation_proto_rawDescGZIP(), []int{2}
+}
+
+// LinkEventKind is what a real-link event records.
+type LinkEventKind int32
+
+const (
+	// LINK_EVENT_KIND_UNSPECIFIED is never sent.
+	LinkEventKind_LINK_EVENT_KIND_UNSPECIFIED LinkEventKind = 0
+	// LINK_EVENT_KIND_ADJUST is an elastic buffer adjustment.
+	LinkEventKind_LINK_EVENT_KIND_ADJUST LinkEventKind = 1
+	// LINK_EVENT_KIND_LINK_UP is a link coming (back) up.
+	LinkEventKind_LINK_EVENT_KIND_LINK_UP LinkEventKind = 2
+	// LINK_EVENT_KIND_LINK_DOWN is a link going down.
+	LinkEventKind_LINK_EVENT_KIND_LINK_DOWN LinkEventKind = 3
+	// LINK_EVENT_KIND_CLOCK is a node's clock at a clock-control period.
+	LinkEventKind_LINK_EVENT_KIND_CLOCK LinkEventKind = 4
+)
+
+// Enum value maps for LinkEventKind.
+var (
+	LinkEventKind_name = map[int32]string{
+		0: "LINK_EVENT_KIND_UNSPECIFIED",
+		1: "LINK_EVENT_KIND_ADJUST",
+		2: "LINK_EVENT_KIND_LINK_UP",
+		3: "LINK_EVENT_KIND_LINK_DOWN",
+		4: "LINK_EVENT_KIND_CLOCK",
+	}
+	LinkEventKind_value = map[string]int32{
+		"LINK_EVENT_KIND_UNSPECIFIED": 0,
+		"LINK_EVENT_KIND_ADJUST":      1,
+		"LINK_EVENT_KIND_LINK_UP":     2,
+		"LINK_EVENT_KIND_LINK_DOWN":   3,
+		"LINK_EVENT_KIND_CLOCK":       4,
+	}
+)
+
+func (x LinkEventKind) Enum() *LinkEventKind {
+	p := new(LinkEventKind)
+	*p = x
+	return p
+}
+
+func (x LinkEventKind) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (LinkEventKind) Descriptor() protoreflect.EnumDescriptor {
+	return file_ringsim_v1_simulation_proto_enumTypes[3].Descriptor()
+}
+
+func (LinkEventKind) Type() protoreflect.EnumType {
+	return &file_ringsim_v1_simulation_proto_enumTypes[3]
+}
+
+func (x LinkEventKind) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use LinkEventKind.Descriptor instead.
+func (LinkEventKind) EnumDescriptor() ([]byte, []int) {
+	return file_ringsim_v1_simulation_proto_rawDescGZIP(), []int{3}
+}
+
+// Flap takes a link down and brings it up again (a transceiver reset). Cycles are global
+// (nominal clock) cycles.
+type Flap struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Link is the link index.
+	Link uint32 `protobuf:"varint,1,opt,name=link,proto3" json:"link,omitempty"`
+	// Down_cycle is the cycle the link goes down.
+	DownCycle uint64 `protobuf:"varint,2,opt,name=down_cycle,json=downCycle,proto3" json:"down_cycle,omitempty"`
+	// Up_cycle is the cycle it comes back up; after down_cycle.
+	UpCycle       uint64 `protobuf:"varint,3,opt,name=up_cycle,json=upCycle,proto3" json:"up_cycle,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Flap) Reset() {
+	*x = Flap{}
+	mi := &file_ringsim_v1_simulation_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Flap) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Flap) ProtoMessage() {}
+
+func (x *Flap) ProtoReflect() protoreflect.Message {
+	mi := &file_ringsim_v1_simulation_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Flap.ProtoReflect.Descriptor instead.
+func (*Flap) Descriptor() ([]byte, []int) {
+	return file_ringsim_v1_simulation_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *Flap) GetLink() uint32 {
+	if x != nil {
+		return x.Link
+	}
+	return 0
+}
+
+func (x *Flap) GetDownCycle() uint64 {
+	if x != nil {
+		return x.DownCycle
+	}
+	return 0
+}
+
+func (x *Flap) GetUpCycle() uint64 {
+	if x != nil {
+		return x.UpCycle
+	}
+	return 0
+}
+
+// RealLinkConfig configures the real link. Zero values mean the defaults (docs/reallink.md);
+// in a Simulation every default and seeded value is filled in.
+type RealLinkConfig struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Ppm is each node's initial frequency offset in ppm (|ppm| <= 1000); empty means
+	// seeded, uniform in +-ppm_range.
+	Ppm []float64 `protobuf:"fixed64,1,rep,packed,name=ppm,proto3" json:"ppm,omitempty"`
+	// Ppm_range bounds the seeded offsets; 0 means 20.
+	PpmRange float64 `protobuf:"fixed64,2,opt,name=ppm_range,json=ppmRange,proto3" json:"ppm_range,omitempty"`
+	// Drift_ppm_per_s bounds each oscillator's seeded drift rate, in ppm per simulated
+	// second; 0 means no drift.
+	DriftPpmPerS float64 `protobuf:"fixed64,3,opt,name=drift_ppm_per_s,json=driftPpmPerS,proto3" json:"drift_ppm_per_s,omitempty"`
+	// Drift_rates is each node's drift rate in ppm/s; empty means seeded within
+	// +-drift_ppm_per_s.
+	DriftRates []float64 `protobuf:"fixed64,4,rep,packed,name=drift_rates,json=driftRates,proto3" json:"drift_rates,omitempty"`
+	// Clock_control steers every node's frequency from its links' domain differences.
+	ClockControl bool `protobuf:"varint,5,opt,name=clock_control,json=clockControl,proto3" json:"clock_control,omitempty"`
+	// Settled starts with the clocks converged (one common frequency) and every elastic
+	// buffer centred.
+	Settled bool `protobuf:"varint,6,opt,name=settled,proto3" json:"settled,omitempty"`
+	// Step_ppb is clock control's frequency step in parts per billion; 0 means 10.
+	StepPpb float64 `protobuf:"fixed64,7,opt,name=step_ppb,json=stepPpb,proto3" json:"step_ppb,omitempty"`
+	// Update_cycles is clock control's period in a node's own cycles; 0 means 25000.
+	UpdateCycles uint64 `protobuf:"varint,8,opt,name=update_cycles,json=updateCycles,proto3" json:"update_cycles,omitempty"`
+	// Gain is clock control's gain; 0 means 2e-8.
+	Gain float64 `protobuf:"fixed64,9,opt,name=gain,proto3" json:"gain,omitempty"`
+	// Eb_depth is each elastic buffer's depth in frames, a power of two in [4, 4096]; 0 means
+	// 32.
+	EbDepth uint32 `protobuf:"varint,10,opt,name=eb_depth,json=ebDepth,proto3" json:"eb_depth,omitempty"`
+	// Bring_up_cycles bounds the seeded link-up cycles; 0 means 20000.
+	BringUpCycles uint64 `protobuf:"varint,11,opt,name=bring_up_cycles,json=bringUpCycles,proto3" json:"bring_up_cycles,omitempty"`
+	// Up_cycles is each link's up cycle (global); empty means seeded.
+	UpCycles []uint64 `protobuf:"varint,12,rep,packed,name=up_cycles,json=upCycles,proto3" json:"up_cycles,omitempty"`
+	// Flaps are scheduled link flaps.
+	Flaps []*Flap `protobuf:"bytes,13,rep,name=flaps,proto3" json:"flaps,omitempty"`
+	// Rx_memory is what RX ring buffer memory holds at reset.
+	RxMemory Fill `protobuf:"varint,14,opt,name=rx_memory,json=rxMemory,proto3,enum=ringsim.v1.Fill" json:"rx_memory,omitempty"`
+	// No_data is what an RX ring buffer writes in a cycle without data.
+	NoData        Fill `protobuf:"varint,15,opt,name=no_data,json=noData,proto3,enum=ringsim.v1.Fill" json:"no_data,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RealLinkConfig) Reset() {
+	*x = RealLinkConfig{}
+	mi := &file_ringsim_v1_simulation_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RealLinkConfig) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RealLinkConfig) ProtoMessage() {}
+
+func (x *RealLinkConfig) ProtoReflect() protoreflect.Message {
+	mi := &file_ringsim_v1_simulation_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RealLinkConfig.ProtoReflect.Descriptor instead.
+func (*RealLinkConfig) Descriptor() ([]byte, []int) {
+	return file_ringsim_v1_simulation_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *RealLinkConfig) GetPpm() []float64 {
+	if x != nil {
+		return x.Ppm
+	}
+	return nil
+}
+
+func (x *RealLinkConfig) GetPpmRange() float64 {
+	if x != nil {
+		return x.PpmRange
+	}
+	return 0
+}
+
+func (x *RealLinkConfig) GetDriftPpmPerS() float64 {
+	if x != nil {
+		return x.DriftPpmPerS
+	}
+	return 0
+}
+
+func (x *RealLinkConfig) GetDriftRates() []float64 {
+	if x != nil {
+		return x.DriftRates
+	}
+	return nil
+}
+
+func (x *RealLinkConfig) GetClockControl() bool {
+	if x != nil {
+		return x.ClockControl
+	}
+	return false
+}
+
+func (x *RealLinkConfig) GetSettled() bool {
+	if x != nil {
+		return x.Settled
+	}
+	return false
+}
+
+func (x *RealLinkConfig) GetStepPpb() float64 {
+	if x != nil {
+		return x.StepPpb
+	}
+	return 0
+}
+
+func (x *RealLinkConfig) GetUpdateCycles() uint64 {
+	if x != nil {
+		return x.UpdateCycles
+	}
+	return 0
+}
+
+func (x *RealLinkConfig) GetGain() float64 {
+	if x != nil {
+		return x.Gain
+	}
+	return 0
+}
+
+func (x *RealLinkConfig) GetEbDepth() uint32 {
+	if x != nil {
+		return x.EbDepth
+	}
+	return 0
+}
+
+func (x *RealLinkConfig) GetBringUpCycles() uint64 {
+	if x != nil {
+		return x.BringUpCycles
+	}
+	return 0
+}
+
+func (x *RealLinkConfig) GetUpCycles() []uint64 {
+	if x != nil {
+		return x.UpCycles
+	}
+	return nil
+}
+
+func (x *RealLinkConfig) GetFlaps() []*Flap {
+	if x != nil {
+		return x.Flaps
+	}
+	return nil
+}
+
+func (x *RealLinkConfig) GetRxMemory() Fill {
+	if x != nil {
+		return x.RxMemory
+	}
+	return Fill_FILL_UNSPECIFIED
+}
+
+func (x *RealLinkConfig) GetNoData() Fill {
+	if x != nil {
+		return x.NoData
+	}
+	return Fill_FILL_UNSPECIFIED
+}
+
 // LinkFaults are a link's injected fault rates, probabilities in [0, 1].
 type LinkFaults struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -97,7 +511,7 @@ type LinkFaults struct {
 
 func (x *LinkFaults) Reset() {
 	*x = LinkFaults{}
-	mi := &file_ringsim_v1_simulation_proto_msgTypes[0]
+	mi := &file_ringsim_v1_simulation_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -109,7 +523,7 @@ func (x *LinkFaults) String() string {
 func (*LinkFaults) ProtoMessage() {}
 
 func (x *LinkFaults) ProtoReflect() protoreflect.Message {
-	mi := &file_ringsim_v1_simulation_proto_msgTypes[0]
+	mi := &file_ringsim_v1_simulation_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -122,7 +536,7 @@ func (x *LinkFaults) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LinkFaults.ProtoReflect.Descriptor instead.
 func (*LinkFaults) Descriptor() ([]byte, []int) {
-	return file_ringsim_v1_simulation_proto_rawDescGZIP(), []int{0}
+	return file_ringsim_v1_simulation_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *LinkFaults) GetBitFlip() float64 {
@@ -156,7 +570,7 @@ type BuiltinTopology struct {
 
 func (x *BuiltinTopology) Reset() {
 	*x = BuiltinTopology{}
-	mi := &file_ringsim_v1_simulation_proto_msgTypes[1]
+	mi := &file_ringsim_v1_simulation_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -168,7 +582,7 @@ func (x *BuiltinTopology) String() string {
 func (*BuiltinTopology) ProtoMessage() {}
 
 func (x *BuiltinTopology) ProtoReflect() protoreflect.Message {
-	mi := &file_ringsim_v1_simulation_proto_msgTypes[1]
+	mi := &file_ringsim_v1_simulation_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -181,7 +595,7 @@ func (x *BuiltinTopology) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BuiltinTopology.ProtoReflect.Descriptor instead.
 func (*BuiltinTopology) Descriptor() ([]byte, []int) {
-	return file_ringsim_v1_simulation_proto_rawDescGZIP(), []int{1}
+	return file_ringsim_v1_simulation_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *BuiltinTopology) GetShape() TopologyShape {
@@ -238,7 +652,7 @@ type Link struct {
 
 func (x *Link) Reset() {
 	*x = Link{}
-	mi := &file_ringsim_v1_simulation_proto_msgTypes[2]
+	mi := &file_ringsim_v1_simulation_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -250,7 +664,7 @@ func (x *Link) String() string {
 func (*Link) ProtoMessage() {}
 
 func (x *Link) ProtoReflect() protoreflect.Message {
-	mi := &file_ringsim_v1_simulation_proto_msgTypes[2]
+	mi := &file_ringsim_v1_simulation_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -263,7 +677,7 @@ func (x *Link) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Link.ProtoReflect.Descriptor instead.
 func (*Link) Descriptor() ([]byte, []int) {
-	return file_ringsim_v1_simulation_proto_rawDescGZIP(), []int{2}
+	return file_ringsim_v1_simulation_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *Link) GetTxNode() uint32 {
@@ -331,7 +745,7 @@ type CustomTopology struct {
 
 func (x *CustomTopology) Reset() {
 	*x = CustomTopology{}
-	mi := &file_ringsim_v1_simulation_proto_msgTypes[3]
+	mi := &file_ringsim_v1_simulation_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -343,7 +757,7 @@ func (x *CustomTopology) String() string {
 func (*CustomTopology) ProtoMessage() {}
 
 func (x *CustomTopology) ProtoReflect() protoreflect.Message {
-	mi := &file_ringsim_v1_simulation_proto_msgTypes[3]
+	mi := &file_ringsim_v1_simulation_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -356,7 +770,7 @@ func (x *CustomTopology) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CustomTopology.ProtoReflect.Descriptor instead.
 func (*CustomTopology) Descriptor() ([]byte, []int) {
-	return file_ringsim_v1_simulation_proto_rawDescGZIP(), []int{3}
+	return file_ringsim_v1_simulation_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *CustomTopology) GetNodes() uint32 {
@@ -395,7 +809,7 @@ type Dna struct {
 
 func (x *Dna) Reset() {
 	*x = Dna{}
-	mi := &file_ringsim_v1_simulation_proto_msgTypes[4]
+	mi := &file_ringsim_v1_simulation_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -407,7 +821,7 @@ func (x *Dna) String() string {
 func (*Dna) ProtoMessage() {}
 
 func (x *Dna) ProtoReflect() protoreflect.Message {
-	mi := &file_ringsim_v1_simulation_proto_msgTypes[4]
+	mi := &file_ringsim_v1_simulation_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -420,7 +834,7 @@ func (x *Dna) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Dna.ProtoReflect.Descriptor instead.
 func (*Dna) Descriptor() ([]byte, []int) {
-	return file_ringsim_v1_simulation_proto_rawDescGZIP(), []int{4}
+	return file_ringsim_v1_simulation_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *Dna) GetLow() uint32 {
@@ -465,7 +879,7 @@ type NodeInfo struct {
 
 func (x *NodeInfo) Reset() {
 	*x = NodeInfo{}
-	mi := &file_ringsim_v1_simulation_proto_msgTypes[5]
+	mi := &file_ringsim_v1_simulation_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -477,7 +891,7 @@ func (x *NodeInfo) String() string {
 func (*NodeInfo) ProtoMessage() {}
 
 func (x *NodeInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_ringsim_v1_simulation_proto_msgTypes[5]
+	mi := &file_ringsim_v1_simulation_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -490,7 +904,7 @@ func (x *NodeInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeInfo.ProtoReflect.Descriptor instead.
 func (*NodeInfo) Descriptor() ([]byte, []int) {
-	return file_ringsim_v1_simulation_proto_rawDescGZIP(), []int{5}
+	return file_ringsim_v1_simulation_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *NodeInfo) GetNode() uint32 {
@@ -545,7 +959,7 @@ type LinkInfo struct {
 
 func (x *LinkInfo) Reset() {
 	*x = LinkInfo{}
-	mi := &file_ringsim_v1_simulation_proto_msgTypes[6]
+	mi := &file_ringsim_v1_simulation_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -557,7 +971,7 @@ func (x *LinkInfo) String() string {
 func (*LinkInfo) ProtoMessage() {}
 
 func (x *LinkInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_ringsim_v1_simulation_proto_msgTypes[6]
+	mi := &file_ringsim_v1_simulation_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -570,7 +984,7 @@ func (x *LinkInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LinkInfo.ProtoReflect.Descriptor instead.
 func (*LinkInfo) Descriptor() ([]byte, []int) {
-	return file_ringsim_v1_simulation_proto_rawDescGZIP(), []int{6}
+	return file_ringsim_v1_simulation_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *LinkInfo) GetIndex() uint32 {
@@ -624,7 +1038,7 @@ type ModelBuild struct {
 
 func (x *ModelBuild) Reset() {
 	*x = ModelBuild{}
-	mi := &file_ringsim_v1_simulation_proto_msgTypes[7]
+	mi := &file_ringsim_v1_simulation_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -636,7 +1050,7 @@ func (x *ModelBuild) String() string {
 func (*ModelBuild) ProtoMessage() {}
 
 func (x *ModelBuild) ProtoReflect() protoreflect.Message {
-	mi := &file_ringsim_v1_simulation_proto_msgTypes[7]
+	mi := &file_ringsim_v1_simulation_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -649,7 +1063,7 @@ func (x *ModelBuild) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ModelBuild.ProtoReflect.Descriptor instead.
 func (*ModelBuild) Descriptor() ([]byte, []int) {
-	return file_ringsim_v1_simulation_proto_rawDescGZIP(), []int{7}
+	return file_ringsim_v1_simulation_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *ModelBuild) GetKey() string {
@@ -709,14 +1123,18 @@ type PortAddresses struct {
 	// Tx_base is the TX ring buffer's base address.
 	TxBase uint32 `protobuf:"varint,2,opt,name=tx_base,json=txBase,proto3" json:"tx_base,omitempty"`
 	// Rx_base is the RX ring buffer's base address.
-	RxBase        uint32 `protobuf:"varint,3,opt,name=rx_base,json=rxBase,proto3" json:"rx_base,omitempty"`
+	RxBase uint32 `protobuf:"varint,3,opt,name=rx_base,json=rxBase,proto3" json:"rx_base,omitempty"`
+	// Link_base is the base address of the port's link window (elastic buffer and UGN
+	// capture registers, docs/port-contract.md) on the real link; 0 on the ideal link, where
+	// that window is unmapped.
+	LinkBase      uint32 `protobuf:"varint,4,opt,name=link_base,json=linkBase,proto3" json:"link_base,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *PortAddresses) Reset() {
 	*x = PortAddresses{}
-	mi := &file_ringsim_v1_simulation_proto_msgTypes[8]
+	mi := &file_ringsim_v1_simulation_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -728,7 +1146,7 @@ func (x *PortAddresses) String() string {
 func (*PortAddresses) ProtoMessage() {}
 
 func (x *PortAddresses) ProtoReflect() protoreflect.Message {
-	mi := &file_ringsim_v1_simulation_proto_msgTypes[8]
+	mi := &file_ringsim_v1_simulation_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -741,7 +1159,7 @@ func (x *PortAddresses) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PortAddresses.ProtoReflect.Descriptor instead.
 func (*PortAddresses) Descriptor() ([]byte, []int) {
-	return file_ringsim_v1_simulation_proto_rawDescGZIP(), []int{8}
+	return file_ringsim_v1_simulation_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *PortAddresses) GetPort() uint32 {
@@ -765,6 +1183,13 @@ func (x *PortAddresses) GetRxBase() uint32 {
 	return 0
 }
 
+func (x *PortAddresses) GetLinkBase() uint32 {
+	if x != nil {
+		return x.LinkBase
+	}
+	return 0
+}
+
 // AddressMap is a node's bus address map (the same for every node). Window 0 is the
 // node block; inside a ring buffer window, data is at offset 0, enable at 8*depth and
 // clear_at_count at 8*depth+8.
@@ -784,7 +1209,7 @@ type AddressMap struct {
 
 func (x *AddressMap) Reset() {
 	*x = AddressMap{}
-	mi := &file_ringsim_v1_simulation_proto_msgTypes[9]
+	mi := &file_ringsim_v1_simulation_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -796,7 +1221,7 @@ func (x *AddressMap) String() string {
 func (*AddressMap) ProtoMessage() {}
 
 func (x *AddressMap) ProtoReflect() protoreflect.Message {
-	mi := &file_ringsim_v1_simulation_proto_msgTypes[9]
+	mi := &file_ringsim_v1_simulation_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -809,7 +1234,7 @@ func (x *AddressMap) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddressMap.ProtoReflect.Descriptor instead.
 func (*AddressMap) Descriptor() ([]byte, []int) {
-	return file_ringsim_v1_simulation_proto_rawDescGZIP(), []int{9}
+	return file_ringsim_v1_simulation_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *AddressMap) GetWindowLog2() uint32 {
@@ -866,7 +1291,7 @@ type Limits struct {
 
 func (x *Limits) Reset() {
 	*x = Limits{}
-	mi := &file_ringsim_v1_simulation_proto_msgTypes[10]
+	mi := &file_ringsim_v1_simulation_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -878,7 +1303,7 @@ func (x *Limits) String() string {
 func (*Limits) ProtoMessage() {}
 
 func (x *Limits) ProtoReflect() protoreflect.Message {
-	mi := &file_ringsim_v1_simulation_proto_msgTypes[10]
+	mi := &file_ringsim_v1_simulation_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -891,7 +1316,7 @@ func (x *Limits) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Limits.ProtoReflect.Descriptor instead.
 func (*Limits) Descriptor() ([]byte, []int) {
-	return file_ringsim_v1_simulation_proto_rawDescGZIP(), []int{10}
+	return file_ringsim_v1_simulation_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *Limits) GetMaxBatchOps() uint32 {
@@ -976,14 +1401,19 @@ type Simulation struct {
 	// Generation counts the resets since the server started (1 after the first).
 	Generation uint64 `protobuf:"varint,14,opt,name=generation,proto3" json:"generation,omitempty"`
 	// Limits are the server's request limits.
-	Limits        *Limits `protobuf:"bytes,15,opt,name=limits,proto3" json:"limits,omitempty"`
+	Limits *Limits `protobuf:"bytes,15,opt,name=limits,proto3" json:"limits,omitempty"`
+	// Link_model is the link model; never UNSPECIFIED in responses.
+	LinkModel LinkModel `protobuf:"varint,16,opt,name=link_model,json=linkModel,proto3,enum=ringsim.v1.LinkModel" json:"link_model,omitempty"`
+	// Real_link is the real link's configuration with every default and seeded value filled
+	// in; absent on the ideal link.
+	RealLink      *RealLinkConfig `protobuf:"bytes,17,opt,name=real_link,json=realLink,proto3" json:"real_link,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Simulation) Reset() {
 	*x = Simulation{}
-	mi := &file_ringsim_v1_simulation_proto_msgTypes[11]
+	mi := &file_ringsim_v1_simulation_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -995,7 +1425,7 @@ func (x *Simulation) String() string {
 func (*Simulation) ProtoMessage() {}
 
 func (x *Simulation) ProtoReflect() protoreflect.Message {
-	mi := &file_ringsim_v1_simulation_proto_msgTypes[11]
+	mi := &file_ringsim_v1_simulation_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1008,7 +1438,7 @@ func (x *Simulation) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Simulation.ProtoReflect.Descriptor instead.
 func (*Simulation) Descriptor() ([]byte, []int) {
-	return file_ringsim_v1_simulation_proto_rawDescGZIP(), []int{11}
+	return file_ringsim_v1_simulation_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *Simulation) GetNodeCount() uint32 {
@@ -1116,12 +1546,441 @@ func (x *Simulation) GetLimits() *Limits {
 	return nil
 }
 
+func (x *Simulation) GetLinkModel() LinkModel {
+	if x != nil {
+		return x.LinkModel
+	}
+	return LinkModel_LINK_MODEL_UNSPECIFIED
+}
+
+func (x *Simulation) GetRealLink() *RealLinkConfig {
+	if x != nil {
+		return x.RealLink
+	}
+	return nil
+}
+
+// LinkStatus is the receiving end of one link on the real link: its elastic buffer, its
+// UGN capture, and what the simulator did to the frame relation.
+type LinkStatus struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Link is the link index.
+	Link uint32 `protobuf:"varint,1,opt,name=link,proto3" json:"link,omitempty"`
+	// Up is true while the link is up.
+	Up bool `protobuf:"varint,2,opt,name=up,proto3" json:"up,omitempty"`
+	// Captured is true once UGN capture took this link-up's first frame.
+	Captured bool `protobuf:"varint,3,opt,name=captured,proto3" json:"captured,omitempty"`
+	// Occupancy is the elastic buffer's frames; the centre is half its depth.
+	Occupancy uint32 `protobuf:"varint,4,opt,name=occupancy,proto3" json:"occupancy,omitempty"`
+	// Underflow and overflow are the sticky flags as firmware sees them.
+	Underflow bool `protobuf:"varint,5,opt,name=underflow,proto3" json:"underflow,omitempty"`
+	// Overflow: a frame arrived at a full buffer since the last clear.
+	Overflow bool `protobuf:"varint,6,opt,name=overflow,proto3" json:"overflow,omitempty"`
+	// Auto_center_total is the auto-centre's signed sum of adjustments.
+	AutoCenterTotal int64 `protobuf:"varint,7,opt,name=auto_center_total,json=autoCenterTotal,proto3" json:"auto_center_total,omitempty"`
+	// Ugn_local is the receiver's own cycle counter when the captured frame arrived.
+	UgnLocal uint64 `protobuf:"varint,8,opt,name=ugn_local,json=ugnLocal,proto3" json:"ugn_local,omitempty"`
+	// Ugn_remote is the captured frame: the sender's own cycle counter.
+	UgnRemote uint64 `protobuf:"varint,9,opt,name=ugn_remote,json=ugnRemote,proto3" json:"ugn_remote,omitempty"`
+	// Inserted counts no-data cycles that fills inserted.
+	Inserted uint64 `protobuf:"varint,10,opt,name=inserted,proto3" json:"inserted,omitempty"`
+	// Drained counts frames that drains dropped.
+	Drained uint64 `protobuf:"varint,11,opt,name=drained,proto3" json:"drained,omitempty"`
+	// Lost counts frames that a full buffer lost.
+	Lost uint64 `protobuf:"varint,12,opt,name=lost,proto3" json:"lost,omitempty"`
+	// Empty counts reads of an empty buffer.
+	Empty uint64 `protobuf:"varint,13,opt,name=empty,proto3" json:"empty,omitempty"`
+	// Adjustments counts the adjustments applied (auto-centre and firmware).
+	Adjustments uint64 `protobuf:"varint,14,opt,name=adjustments,proto3" json:"adjustments,omitempty"`
+	// Shift is the net change of the frame relation since the last link-up, in frames:
+	// positive when TX word i lands later, at RX word i+shift.
+	Shift int64 `protobuf:"varint,15,opt,name=shift,proto3" json:"shift,omitempty"`
+	// Domain_difference is frames arrived minus frames read since the buffer primed.
+	DomainDifference int64 `protobuf:"varint,16,opt,name=domain_difference,json=domainDifference,proto3" json:"domain_difference,omitempty"`
+	// Up_cycle is the last link-up, a global cycle.
+	UpCycle       uint64 `protobuf:"varint,17,opt,name=up_cycle,json=upCycle,proto3" json:"up_cycle,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LinkStatus) Reset() {
+	*x = LinkStatus{}
+	mi := &file_ringsim_v1_simulation_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LinkStatus) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LinkStatus) ProtoMessage() {}
+
+func (x *LinkStatus) ProtoReflect() protoreflect.Message {
+	mi := &file_ringsim_v1_simulation_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LinkStatus.ProtoReflect.Descriptor instead.
+func (*LinkStatus) Descriptor() ([]byte, []int) {
+	return file_ringsim_v1_simulation_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *LinkStatus) GetLink() uint32 {
+	if x != nil {
+		return x.Link
+	}
+	return 0
+}
+
+func (x *LinkStatus) GetUp() bool {
+	if x != nil {
+		return x.Up
+	}
+	return false
+}
+
+func (x *LinkStatus) GetCaptured() bool {
+	if x != nil {
+		return x.Captured
+	}
+	return false
+}
+
+func (x *LinkStatus) GetOccupancy() uint32 {
+	if x != nil {
+		return x.Occupancy
+	}
+	return 0
+}
+
+func (x *LinkStatus) GetUnderflow() bool {
+	if x != nil {
+		return x.Underflow
+	}
+	return false
+}
+
+func (x *LinkStatus) GetOverflow() bool {
+	if x != nil {
+		return x.Overflow
+	}
+	return false
+}
+
+func (x *LinkStatus) GetAutoCenterTotal() int64 {
+	if x != nil {
+		return x.AutoCenterTotal
+	}
+	return 0
+}
+
+func (x *LinkStatus) GetUgnLocal() uint64 {
+	if x != nil {
+		return x.UgnLocal
+	}
+	return 0
+}
+
+func (x *LinkStatus) GetUgnRemote() uint64 {
+	if x != nil {
+		return x.UgnRemote
+	}
+	return 0
+}
+
+func (x *LinkStatus) GetInserted() uint64 {
+	if x != nil {
+		return x.Inserted
+	}
+	return 0
+}
+
+func (x *LinkStatus) GetDrained() uint64 {
+	if x != nil {
+		return x.Drained
+	}
+	return 0
+}
+
+func (x *LinkStatus) GetLost() uint64 {
+	if x != nil {
+		return x.Lost
+	}
+	return 0
+}
+
+func (x *LinkStatus) GetEmpty() uint64 {
+	if x != nil {
+		return x.Empty
+	}
+	return 0
+}
+
+func (x *LinkStatus) GetAdjustments() uint64 {
+	if x != nil {
+		return x.Adjustments
+	}
+	return 0
+}
+
+func (x *LinkStatus) GetShift() int64 {
+	if x != nil {
+		return x.Shift
+	}
+	return 0
+}
+
+func (x *LinkStatus) GetDomainDifference() int64 {
+	if x != nil {
+		return x.DomainDifference
+	}
+	return 0
+}
+
+func (x *LinkStatus) GetUpCycle() uint64 {
+	if x != nil {
+		return x.UpCycle
+	}
+	return 0
+}
+
+// NodeClock is one node's clock on the real link.
+type NodeClock struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Node is the node index.
+	Node uint32 `protobuf:"varint,1,opt,name=node,proto3" json:"node,omitempty"`
+	// Ppm is the current frequency offset.
+	Ppm float64 `protobuf:"fixed64,2,opt,name=ppm,proto3" json:"ppm,omitempty"`
+	// Requests is clock control's net speed-up requests so far.
+	Requests int64 `protobuf:"varint,3,opt,name=requests,proto3" json:"requests,omitempty"`
+	// Local_cycle is the node's own cycles so far (its next local cycle).
+	LocalCycle uint64 `protobuf:"varint,4,opt,name=local_cycle,json=localCycle,proto3" json:"local_cycle,omitempty"`
+	// Released_local_cycle is the local cycle in which the node left reset.
+	ReleasedLocalCycle uint64 `protobuf:"varint,5,opt,name=released_local_cycle,json=releasedLocalCycle,proto3" json:"released_local_cycle,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
+}
+
+func (x *NodeClock) Reset() {
+	*x = NodeClock{}
+	mi := &file_ringsim_v1_simulation_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NodeClock) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NodeClock) ProtoMessage() {}
+
+func (x *NodeClock) ProtoReflect() protoreflect.Message {
+	mi := &file_ringsim_v1_simulation_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NodeClock.ProtoReflect.Descriptor instead.
+func (*NodeClock) Descriptor() ([]byte, []int) {
+	return file_ringsim_v1_simulation_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *NodeClock) GetNode() uint32 {
+	if x != nil {
+		return x.Node
+	}
+	return 0
+}
+
+func (x *NodeClock) GetPpm() float64 {
+	if x != nil {
+		return x.Ppm
+	}
+	return 0
+}
+
+func (x *NodeClock) GetRequests() int64 {
+	if x != nil {
+		return x.Requests
+	}
+	return 0
+}
+
+func (x *NodeClock) GetLocalCycle() uint64 {
+	if x != nil {
+		return x.LocalCycle
+	}
+	return 0
+}
+
+func (x *NodeClock) GetReleasedLocalCycle() uint64 {
+	if x != nil {
+		return x.ReleasedLocalCycle
+	}
+	return 0
+}
+
+// LinkEvent is something the real link did.
+type LinkEvent struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Kind is the event's kind.
+	Kind LinkEventKind `protobuf:"varint,1,opt,name=kind,proto3,enum=ringsim.v1.LinkEventKind" json:"kind,omitempty"`
+	// Cycle is the global cycle.
+	Cycle uint64 `protobuf:"varint,2,opt,name=cycle,proto3" json:"cycle,omitempty"`
+	// Local_cycle is the node's own cycle (ADJUST, CLOCK).
+	LocalCycle uint64 `protobuf:"varint,3,opt,name=local_cycle,json=localCycle,proto3" json:"local_cycle,omitempty"`
+	// Node is the node (ADJUST, CLOCK) or the receiving node (LINK_UP, LINK_DOWN).
+	Node uint32 `protobuf:"varint,4,opt,name=node,proto3" json:"node,omitempty"`
+	// Port is the receiving port (ADJUST).
+	Port uint32 `protobuf:"varint,5,opt,name=port,proto3" json:"port,omitempty"`
+	// Link is the link (LINK_UP, LINK_DOWN).
+	Link uint32 `protobuf:"varint,6,opt,name=link,proto3" json:"link,omitempty"`
+	// Frames is an adjustment's signed frame count: positive fills, negative drains.
+	Frames int32 `protobuf:"varint,7,opt,name=frames,proto3" json:"frames,omitempty"`
+	// Firmware is true for an adjustment firmware wrote, false for the auto-centre's.
+	Firmware bool `protobuf:"varint,8,opt,name=firmware,proto3" json:"firmware,omitempty"`
+	// Ppm is the node's frequency offset (CLOCK).
+	Ppm           float64 `protobuf:"fixed64,9,opt,name=ppm,proto3" json:"ppm,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LinkEvent) Reset() {
+	*x = LinkEvent{}
+	mi := &file_ringsim_v1_simulation_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LinkEvent) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LinkEvent) ProtoMessage() {}
+
+func (x *LinkEvent) ProtoReflect() protoreflect.Message {
+	mi := &file_ringsim_v1_simulation_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LinkEvent.ProtoReflect.Descriptor instead.
+func (*LinkEvent) Descriptor() ([]byte, []int) {
+	return file_ringsim_v1_simulation_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *LinkEvent) GetKind() LinkEventKind {
+	if x != nil {
+		return x.Kind
+	}
+	return LinkEventKind_LINK_EVENT_KIND_UNSPECIFIED
+}
+
+func (x *LinkEvent) GetCycle() uint64 {
+	if x != nil {
+		return x.Cycle
+	}
+	return 0
+}
+
+func (x *LinkEvent) GetLocalCycle() uint64 {
+	if x != nil {
+		return x.LocalCycle
+	}
+	return 0
+}
+
+func (x *LinkEvent) GetNode() uint32 {
+	if x != nil {
+		return x.Node
+	}
+	return 0
+}
+
+func (x *LinkEvent) GetPort() uint32 {
+	if x != nil {
+		return x.Port
+	}
+	return 0
+}
+
+func (x *LinkEvent) GetLink() uint32 {
+	if x != nil {
+		return x.Link
+	}
+	return 0
+}
+
+func (x *LinkEvent) GetFrames() int32 {
+	if x != nil {
+		return x.Frames
+	}
+	return 0
+}
+
+func (x *LinkEvent) GetFirmware() bool {
+	if x != nil {
+		return x.Firmware
+	}
+	return false
+}
+
+func (x *LinkEvent) GetPpm() float64 {
+	if x != nil {
+		return x.Ppm
+	}
+	return 0
+}
+
 var File_ringsim_v1_simulation_proto protoreflect.FileDescriptor
 
 const file_ringsim_v1_simulation_proto_rawDesc = "" +
 	"\n" +
 	"\x1bringsim/v1/simulation.proto\x12\n" +
-	"ringsim.v1\"F\n" +
+	"ringsim.v1\"T\n" +
+	"\x04Flap\x12\x12\n" +
+	"\x04link\x18\x01 \x01(\rR\x04link\x12\x1d\n" +
+	"\n" +
+	"down_cycle\x18\x02 \x01(\x04R\tdownCycle\x12\x19\n" +
+	"\bup_cycle\x18\x03 \x01(\x04R\aupCycle\"\xfc\x03\n" +
+	"\x0eRealLinkConfig\x12\x10\n" +
+	"\x03ppm\x18\x01 \x03(\x01R\x03ppm\x12\x1b\n" +
+	"\tppm_range\x18\x02 \x01(\x01R\bppmRange\x12%\n" +
+	"\x0fdrift_ppm_per_s\x18\x03 \x01(\x01R\fdriftPpmPerS\x12\x1f\n" +
+	"\vdrift_rates\x18\x04 \x03(\x01R\n" +
+	"driftRates\x12#\n" +
+	"\rclock_control\x18\x05 \x01(\bR\fclockControl\x12\x18\n" +
+	"\asettled\x18\x06 \x01(\bR\asettled\x12\x19\n" +
+	"\bstep_ppb\x18\a \x01(\x01R\astepPpb\x12#\n" +
+	"\rupdate_cycles\x18\b \x01(\x04R\fupdateCycles\x12\x12\n" +
+	"\x04gain\x18\t \x01(\x01R\x04gain\x12\x19\n" +
+	"\beb_depth\x18\n" +
+	" \x01(\rR\aebDepth\x12&\n" +
+	"\x0fbring_up_cycles\x18\v \x01(\x04R\rbringUpCycles\x12\x1b\n" +
+	"\tup_cycles\x18\f \x03(\x04R\bupCycles\x12&\n" +
+	"\x05flaps\x18\r \x03(\v2\x10.ringsim.v1.FlapR\x05flaps\x12-\n" +
+	"\trx_memory\x18\x0e \x01(\x0e2\x10.ringsim.v1.FillR\brxMemory\x12)\n" +
+	"\ano_data\x18\x0f \x01(\x0e2\x10.ringsim.v1.FillR\x06noData\"F\n" +
 	"\n" +
 	"LinkFaults\x12\x19\n" +
 	"\bbit_flip\x18\x01 \x01(\x01R\abitFlip\x12\x1d\n" +
@@ -1167,11 +2026,12 @@ const file_ringsim_v1_simulation_proto_rawDesc = "" +
 	"\rtool_versions\x18\x04 \x01(\tR\ftoolVersions\x12\x12\n" +
 	"\x04path\x18\x05 \x01(\tR\x04path\x12\x16\n" +
 	"\x06cached\x18\x06 \x01(\bR\x06cached\x12\x1c\n" +
-	"\twaveforms\x18\a \x01(\bR\twaveforms\"U\n" +
+	"\twaveforms\x18\a \x01(\bR\twaveforms\"r\n" +
 	"\rPortAddresses\x12\x12\n" +
 	"\x04port\x18\x01 \x01(\rR\x04port\x12\x17\n" +
 	"\atx_base\x18\x02 \x01(\rR\x06txBase\x12\x17\n" +
-	"\arx_base\x18\x03 \x01(\rR\x06rxBase\"\xb6\x01\n" +
+	"\arx_base\x18\x03 \x01(\rR\x06rxBase\x12\x1b\n" +
+	"\tlink_base\x18\x04 \x01(\rR\blinkBase\"\xb6\x01\n" +
 	"\n" +
 	"AddressMap\x12\x1f\n" +
 	"\vwindow_log2\x18\x01 \x01(\rR\n" +
@@ -1186,7 +2046,7 @@ const file_ringsim_v1_simulation_proto_rawDesc = "" +
 	"\x11max_message_bytes\x18\x04 \x01(\rR\x0fmaxMessageBytes\x12\x1b\n" +
 	"\tmax_nodes\x18\x05 \x01(\rR\bmaxNodes\x12\x1b\n" +
 	"\tmax_ports\x18\x06 \x01(\rR\bmaxPorts\x12(\n" +
-	"\x10max_buffer_words\x18\a \x01(\x04R\x0emaxBufferWords\"\x94\x04\n" +
+	"\x10max_buffer_words\x18\a \x01(\x04R\x0emaxBufferWords\"\x83\x05\n" +
 	"\n" +
 	"Simulation\x12\x1d\n" +
 	"\n" +
@@ -1209,13 +2069,69 @@ const file_ringsim_v1_simulation_proto_rawDesc = "" +
 	"\n" +
 	"generation\x18\x0e \x01(\x04R\n" +
 	"generation\x12*\n" +
-	"\x06limits\x18\x0f \x01(\v2\x12.ringsim.v1.LimitsR\x06limits*\x93\x01\n" +
+	"\x06limits\x18\x0f \x01(\v2\x12.ringsim.v1.LimitsR\x06limits\x124\n" +
+	"\n" +
+	"link_model\x18\x10 \x01(\x0e2\x15.ringsim.v1.LinkModelR\tlinkModel\x127\n" +
+	"\treal_link\x18\x11 \x01(\v2\x1a.ringsim.v1.RealLinkConfigR\brealLink\"\xec\x03\n" +
+	"\n" +
+	"LinkStatus\x12\x12\n" +
+	"\x04link\x18\x01 \x01(\rR\x04link\x12\x0e\n" +
+	"\x02up\x18\x02 \x01(\bR\x02up\x12\x1a\n" +
+	"\bcaptured\x18\x03 \x01(\bR\bcaptured\x12\x1c\n" +
+	"\toccupancy\x18\x04 \x01(\rR\toccupancy\x12\x1c\n" +
+	"\tunderflow\x18\x05 \x01(\bR\tunderflow\x12\x1a\n" +
+	"\boverflow\x18\x06 \x01(\bR\boverflow\x12*\n" +
+	"\x11auto_center_total\x18\a \x01(\x03R\x0fautoCenterTotal\x12\x1b\n" +
+	"\tugn_local\x18\b \x01(\x04R\bugnLocal\x12\x1d\n" +
+	"\n" +
+	"ugn_remote\x18\t \x01(\x04R\tugnRemote\x12\x1a\n" +
+	"\binserted\x18\n" +
+	" \x01(\x04R\binserted\x12\x18\n" +
+	"\adrained\x18\v \x01(\x04R\adrained\x12\x12\n" +
+	"\x04lost\x18\f \x01(\x04R\x04lost\x12\x14\n" +
+	"\x05empty\x18\r \x01(\x04R\x05empty\x12 \n" +
+	"\vadjustments\x18\x0e \x01(\x04R\vadjustments\x12\x14\n" +
+	"\x05shift\x18\x0f \x01(\x03R\x05shift\x12+\n" +
+	"\x11domain_difference\x18\x10 \x01(\x03R\x10domainDifference\x12\x19\n" +
+	"\bup_cycle\x18\x11 \x01(\x04R\aupCycle\"\xa0\x01\n" +
+	"\tNodeClock\x12\x12\n" +
+	"\x04node\x18\x01 \x01(\rR\x04node\x12\x10\n" +
+	"\x03ppm\x18\x02 \x01(\x01R\x03ppm\x12\x1a\n" +
+	"\brequests\x18\x03 \x01(\x03R\brequests\x12\x1f\n" +
+	"\vlocal_cycle\x18\x04 \x01(\x04R\n" +
+	"localCycle\x120\n" +
+	"\x14released_local_cycle\x18\x05 \x01(\x04R\x12releasedLocalCycle\"\xf3\x01\n" +
+	"\tLinkEvent\x12-\n" +
+	"\x04kind\x18\x01 \x01(\x0e2\x19.ringsim.v1.LinkEventKindR\x04kind\x12\x14\n" +
+	"\x05cycle\x18\x02 \x01(\x04R\x05cycle\x12\x1f\n" +
+	"\vlocal_cycle\x18\x03 \x01(\x04R\n" +
+	"localCycle\x12\x12\n" +
+	"\x04node\x18\x04 \x01(\rR\x04node\x12\x12\n" +
+	"\x04port\x18\x05 \x01(\rR\x04port\x12\x12\n" +
+	"\x04link\x18\x06 \x01(\rR\x04link\x12\x16\n" +
+	"\x06frames\x18\a \x01(\x05R\x06frames\x12\x1a\n" +
+	"\bfirmware\x18\b \x01(\bR\bfirmware\x12\x10\n" +
+	"\x03ppm\x18\t \x01(\x01R\x03ppm*\x93\x01\n" +
 	"\rTopologyShape\x12\x1e\n" +
 	"\x1aTOPOLOGY_SHAPE_UNSPECIFIED\x10\x00\x12\x17\n" +
 	"\x13TOPOLOGY_SHAPE_PAIR\x10\x01\x12\x17\n" +
 	"\x13TOPOLOGY_SHAPE_LINE\x10\x02\x12\x17\n" +
 	"\x13TOPOLOGY_SHAPE_RING\x10\x03\x12\x17\n" +
-	"\x13TOPOLOGY_SHAPE_MESH\x10\x04B7Z5github.com/ringsim/ringsim/proto/ringsim/v1;ringsimv1b\x06proto3"
+	"\x13TOPOLOGY_SHAPE_MESH\x10\x04*R\n" +
+	"\tLinkModel\x12\x1a\n" +
+	"\x16LINK_MODEL_UNSPECIFIED\x10\x00\x12\x14\n" +
+	"\x10LINK_MODEL_IDEAL\x10\x01\x12\x13\n" +
+	"\x0fLINK_MODEL_REAL\x10\x02*<\n" +
+	"\x04Fill\x12\x14\n" +
+	"\x10FILL_UNSPECIFIED\x10\x00\x12\x0f\n" +
+	"\vFILL_RANDOM\x10\x01\x12\r\n" +
+	"\tFILL_ZERO\x10\x02*\xa3\x01\n" +
+	"\rLinkEventKind\x12\x1f\n" +
+	"\x1bLINK_EVENT_KIND_UNSPECIFIED\x10\x00\x12\x1a\n" +
+	"\x16LINK_EVENT_KIND_ADJUST\x10\x01\x12\x1b\n" +
+	"\x17LINK_EVENT_KIND_LINK_UP\x10\x02\x12\x1d\n" +
+	"\x19LINK_EVENT_KIND_LINK_DOWN\x10\x03\x12\x19\n" +
+	"\x15LINK_EVENT_KIND_CLOCK\x10\x04B7Z5github.com/ringsim/ringsim/proto/ringsim/v1;ringsimv1b\x06proto3"
 
 var (
 	file_ringsim_v1_simulation_proto_rawDescOnce sync.Once
@@ -1229,41 +2145,55 @@ func file_ringsim_v1_simulation_proto_rawDescGZIP() []byte {
 	return file_ringsim_v1_simulation_proto_rawDescData
 }
 
-var file_ringsim_v1_simulation_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_ringsim_v1_simulation_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
+var file_ringsim_v1_simulation_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
+var file_ringsim_v1_simulation_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
 var file_ringsim_v1_simulation_proto_goTypes = []any{
 	(TopologyShape)(0),      // 0: ringsim.v1.TopologyShape
-	(*LinkFaults)(nil),      // 1: ringsim.v1.LinkFaults
-	(*BuiltinTopology)(nil), // 2: ringsim.v1.BuiltinTopology
-	(*Link)(nil),            // 3: ringsim.v1.Link
-	(*CustomTopology)(nil),  // 4: ringsim.v1.CustomTopology
-	(*Dna)(nil),             // 5: ringsim.v1.Dna
-	(*NodeInfo)(nil),        // 6: ringsim.v1.NodeInfo
-	(*LinkInfo)(nil),        // 7: ringsim.v1.LinkInfo
-	(*ModelBuild)(nil),      // 8: ringsim.v1.ModelBuild
-	(*PortAddresses)(nil),   // 9: ringsim.v1.PortAddresses
-	(*AddressMap)(nil),      // 10: ringsim.v1.AddressMap
-	(*Limits)(nil),          // 11: ringsim.v1.Limits
-	(*Simulation)(nil),      // 12: ringsim.v1.Simulation
+	(LinkModel)(0),          // 1: ringsim.v1.LinkModel
+	(Fill)(0),               // 2: ringsim.v1.Fill
+	(LinkEventKind)(0),      // 3: ringsim.v1.LinkEventKind
+	(*Flap)(nil),            // 4: ringsim.v1.Flap
+	(*RealLinkConfig)(nil),  // 5: ringsim.v1.RealLinkConfig
+	(*LinkFaults)(nil),      // 6: ringsim.v1.LinkFaults
+	(*BuiltinTopology)(nil), // 7: ringsim.v1.BuiltinTopology
+	(*Link)(nil),            // 8: ringsim.v1.Link
+	(*CustomTopology)(nil),  // 9: ringsim.v1.CustomTopology
+	(*Dna)(nil),             // 10: ringsim.v1.Dna
+	(*NodeInfo)(nil),        // 11: ringsim.v1.NodeInfo
+	(*LinkInfo)(nil),        // 12: ringsim.v1.LinkInfo
+	(*ModelBuild)(nil),      // 13: ringsim.v1.ModelBuild
+	(*PortAddresses)(nil),   // 14: ringsim.v1.PortAddresses
+	(*AddressMap)(nil),      // 15: ringsim.v1.AddressMap
+	(*Limits)(nil),          // 16: ringsim.v1.Limits
+	(*Simulation)(nil),      // 17: ringsim.v1.Simulation
+	(*LinkStatus)(nil),      // 18: ringsim.v1.LinkStatus
+	(*NodeClock)(nil),       // 19: ringsim.v1.NodeClock
+	(*LinkEvent)(nil),       // 20: ringsim.v1.LinkEvent
 }
 var file_ringsim_v1_simulation_proto_depIdxs = []int32{
-	0,  // 0: ringsim.v1.BuiltinTopology.shape:type_name -> ringsim.v1.TopologyShape
-	1,  // 1: ringsim.v1.BuiltinTopology.faults:type_name -> ringsim.v1.LinkFaults
-	1,  // 2: ringsim.v1.Link.faults:type_name -> ringsim.v1.LinkFaults
-	3,  // 3: ringsim.v1.CustomTopology.links:type_name -> ringsim.v1.Link
-	5,  // 4: ringsim.v1.NodeInfo.dna:type_name -> ringsim.v1.Dna
-	3,  // 5: ringsim.v1.LinkInfo.link:type_name -> ringsim.v1.Link
-	9,  // 6: ringsim.v1.AddressMap.ports:type_name -> ringsim.v1.PortAddresses
-	6,  // 7: ringsim.v1.Simulation.nodes:type_name -> ringsim.v1.NodeInfo
-	7,  // 8: ringsim.v1.Simulation.links:type_name -> ringsim.v1.LinkInfo
-	8,  // 9: ringsim.v1.Simulation.model:type_name -> ringsim.v1.ModelBuild
-	10, // 10: ringsim.v1.Simulation.address_map:type_name -> ringsim.v1.AddressMap
-	11, // 11: ringsim.v1.Simulation.limits:type_name -> ringsim.v1.Limits
-	12, // [12:12] is the sub-list for method output_type
-	12, // [12:12] is the sub-list for method input_type
-	12, // [12:12] is the sub-list for extension type_name
-	12, // [12:12] is the sub-list for extension extendee
-	0,  // [0:12] is the sub-list for field type_name
+	4,  // 0: ringsim.v1.RealLinkConfig.flaps:type_name -> ringsim.v1.Flap
+	2,  // 1: ringsim.v1.RealLinkConfig.rx_memory:type_name -> ringsim.v1.Fill
+	2,  // 2: ringsim.v1.RealLinkConfig.no_data:type_name -> ringsim.v1.Fill
+	0,  // 3: ringsim.v1.BuiltinTopology.shape:type_name -> ringsim.v1.TopologyShape
+	6,  // 4: ringsim.v1.BuiltinTopology.faults:type_name -> ringsim.v1.LinkFaults
+	6,  // 5: ringsim.v1.Link.faults:type_name -> ringsim.v1.LinkFaults
+	8,  // 6: ringsim.v1.CustomTopology.links:type_name -> ringsim.v1.Link
+	10, // 7: ringsim.v1.NodeInfo.dna:type_name -> ringsim.v1.Dna
+	8,  // 8: ringsim.v1.LinkInfo.link:type_name -> ringsim.v1.Link
+	14, // 9: ringsim.v1.AddressMap.ports:type_name -> ringsim.v1.PortAddresses
+	11, // 10: ringsim.v1.Simulation.nodes:type_name -> ringsim.v1.NodeInfo
+	12, // 11: ringsim.v1.Simulation.links:type_name -> ringsim.v1.LinkInfo
+	13, // 12: ringsim.v1.Simulation.model:type_name -> ringsim.v1.ModelBuild
+	15, // 13: ringsim.v1.Simulation.address_map:type_name -> ringsim.v1.AddressMap
+	16, // 14: ringsim.v1.Simulation.limits:type_name -> ringsim.v1.Limits
+	1,  // 15: ringsim.v1.Simulation.link_model:type_name -> ringsim.v1.LinkModel
+	5,  // 16: ringsim.v1.Simulation.real_link:type_name -> ringsim.v1.RealLinkConfig
+	3,  // 17: ringsim.v1.LinkEvent.kind:type_name -> ringsim.v1.LinkEventKind
+	18, // [18:18] is the sub-list for method output_type
+	18, // [18:18] is the sub-list for method input_type
+	18, // [18:18] is the sub-list for extension type_name
+	18, // [18:18] is the sub-list for extension extendee
+	0,  // [0:18] is the sub-list for field type_name
 }
 
 func init() { file_ringsim_v1_simulation_proto_init() }
@@ -1276,8 +2206,8 @@ func file_ringsim_v1_simulation_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_ringsim_v1_simulation_proto_rawDesc), len(file_ringsim_v1_simulation_proto_rawDesc)),
-			NumEnums:      1,
-			NumMessages:   12,
+			NumEnums:      4,
+			NumMessages:   17,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

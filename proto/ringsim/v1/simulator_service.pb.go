@@ -134,8 +134,12 @@ type ResetSimulationRequest struct {
 	RtlDir string `protobuf:"bytes,10,opt,name=rtl_dir,json=rtlDir,proto3" json:"rtl_dir,omitempty"`
 	// Disable_assertions builds the model without the RTL's assertions.
 	DisableAssertions bool `protobuf:"varint,11,opt,name=disable_assertions,json=disableAssertions,proto3" json:"disable_assertions,omitempty"`
-	unknownFields     protoimpl.UnknownFields
-	sizeCache         protoimpl.SizeCache
+	// Link_model selects the link; UNSPECIFIED means the ideal link.
+	LinkModel LinkModel `protobuf:"varint,12,opt,name=link_model,json=linkModel,proto3,enum=ringsim.v1.LinkModel" json:"link_model,omitempty"`
+	// Real_link configures the real link; it must be absent on the ideal link.
+	RealLink      *RealLinkConfig `protobuf:"bytes,13,opt,name=real_link,json=realLink,proto3" json:"real_link,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ResetSimulationRequest) Reset() {
@@ -254,6 +258,20 @@ func (x *ResetSimulationRequest) GetDisableAssertions() bool {
 		return x.DisableAssertions
 	}
 	return false
+}
+
+func (x *ResetSimulationRequest) GetLinkModel() LinkModel {
+	if x != nil {
+		return x.LinkModel
+	}
+	return LinkModel_LINK_MODEL_UNSPECIFIED
+}
+
+func (x *ResetSimulationRequest) GetRealLink() *RealLinkConfig {
+	if x != nil {
+		return x.RealLink
+	}
+	return nil
 }
 
 type isResetSimulationRequest_Topology interface {
@@ -1931,6 +1949,319 @@ func (x *StopWaveformResponse) GetCycle() uint64 {
 	return 0
 }
 
+// GetLinkStatusRequest names links.
+type GetLinkStatusRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Links are link indices; empty means every link.
+	Links         []uint32 `protobuf:"varint,1,rep,packed,name=links,proto3" json:"links,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetLinkStatusRequest) Reset() {
+	*x = GetLinkStatusRequest{}
+	mi := &file_ringsim_v1_simulator_service_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetLinkStatusRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetLinkStatusRequest) ProtoMessage() {}
+
+func (x *GetLinkStatusRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_ringsim_v1_simulator_service_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetLinkStatusRequest.ProtoReflect.Descriptor instead.
+func (*GetLinkStatusRequest) Descriptor() ([]byte, []int) {
+	return file_ringsim_v1_simulator_service_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *GetLinkStatusRequest) GetLinks() []uint32 {
+	if x != nil {
+		return x.Links
+	}
+	return nil
+}
+
+// GetLinkStatusResponse has one status per link asked for, in the order asked.
+type GetLinkStatusResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Cycle is the next cycle to run (the state is that after the cycles before it).
+	Cycle uint64 `protobuf:"varint,1,opt,name=cycle,proto3" json:"cycle,omitempty"`
+	// Links are the statuses.
+	Links         []*LinkStatus `protobuf:"bytes,2,rep,name=links,proto3" json:"links,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetLinkStatusResponse) Reset() {
+	*x = GetLinkStatusResponse{}
+	mi := &file_ringsim_v1_simulator_service_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetLinkStatusResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetLinkStatusResponse) ProtoMessage() {}
+
+func (x *GetLinkStatusResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_ringsim_v1_simulator_service_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetLinkStatusResponse.ProtoReflect.Descriptor instead.
+func (*GetLinkStatusResponse) Descriptor() ([]byte, []int) {
+	return file_ringsim_v1_simulator_service_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *GetLinkStatusResponse) GetCycle() uint64 {
+	if x != nil {
+		return x.Cycle
+	}
+	return 0
+}
+
+func (x *GetLinkStatusResponse) GetLinks() []*LinkStatus {
+	if x != nil {
+		return x.Links
+	}
+	return nil
+}
+
+// GetNodeClocksRequest asks for every node's clock.
+type GetNodeClocksRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetNodeClocksRequest) Reset() {
+	*x = GetNodeClocksRequest{}
+	mi := &file_ringsim_v1_simulator_service_proto_msgTypes[33]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetNodeClocksRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetNodeClocksRequest) ProtoMessage() {}
+
+func (x *GetNodeClocksRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_ringsim_v1_simulator_service_proto_msgTypes[33]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetNodeClocksRequest.ProtoReflect.Descriptor instead.
+func (*GetNodeClocksRequest) Descriptor() ([]byte, []int) {
+	return file_ringsim_v1_simulator_service_proto_rawDescGZIP(), []int{33}
+}
+
+// GetNodeClocksResponse has every node's clock, by node index.
+type GetNodeClocksResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Cycle is the next cycle to run.
+	Cycle uint64 `protobuf:"varint,1,opt,name=cycle,proto3" json:"cycle,omitempty"`
+	// Clocks are the clocks.
+	Clocks        []*NodeClock `protobuf:"bytes,2,rep,name=clocks,proto3" json:"clocks,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetNodeClocksResponse) Reset() {
+	*x = GetNodeClocksResponse{}
+	mi := &file_ringsim_v1_simulator_service_proto_msgTypes[34]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetNodeClocksResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetNodeClocksResponse) ProtoMessage() {}
+
+func (x *GetNodeClocksResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_ringsim_v1_simulator_service_proto_msgTypes[34]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetNodeClocksResponse.ProtoReflect.Descriptor instead.
+func (*GetNodeClocksResponse) Descriptor() ([]byte, []int) {
+	return file_ringsim_v1_simulator_service_proto_rawDescGZIP(), []int{34}
+}
+
+func (x *GetNodeClocksResponse) GetCycle() uint64 {
+	if x != nil {
+		return x.Cycle
+	}
+	return 0
+}
+
+func (x *GetNodeClocksResponse) GetClocks() []*NodeClock {
+	if x != nil {
+		return x.Clocks
+	}
+	return nil
+}
+
+// ListLinkEventsRequest asks for the events from an index on.
+type ListLinkEventsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// From is the index of the first event wanted: 0 at first, then the previous response's
+	// next.
+	From uint64 `protobuf:"varint,1,opt,name=from,proto3" json:"from,omitempty"`
+	// Max_events bounds the page; 0 means 4096, and no page holds more.
+	MaxEvents     uint32 `protobuf:"varint,2,opt,name=max_events,json=maxEvents,proto3" json:"max_events,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListLinkEventsRequest) Reset() {
+	*x = ListLinkEventsRequest{}
+	mi := &file_ringsim_v1_simulator_service_proto_msgTypes[35]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListLinkEventsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListLinkEventsRequest) ProtoMessage() {}
+
+func (x *ListLinkEventsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_ringsim_v1_simulator_service_proto_msgTypes[35]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListLinkEventsRequest.ProtoReflect.Descriptor instead.
+func (*ListLinkEventsRequest) Descriptor() ([]byte, []int) {
+	return file_ringsim_v1_simulator_service_proto_rawDescGZIP(), []int{35}
+}
+
+func (x *ListLinkEventsRequest) GetFrom() uint64 {
+	if x != nil {
+		return x.From
+	}
+	return 0
+}
+
+func (x *ListLinkEventsRequest) GetMaxEvents() uint32 {
+	if x != nil {
+		return x.MaxEvents
+	}
+	return 0
+}
+
+// ListLinkEventsResponse is a page of events.
+type ListLinkEventsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Events are the events from index from on.
+	Events []*LinkEvent `protobuf:"bytes,1,rep,name=events,proto3" json:"events,omitempty"`
+	// Next is the index to ask for next: from plus the events returned.
+	Next uint64 `protobuf:"varint,2,opt,name=next,proto3" json:"next,omitempty"`
+	// More is true when more events than this page exist now.
+	More          bool `protobuf:"varint,3,opt,name=more,proto3" json:"more,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListLinkEventsResponse) Reset() {
+	*x = ListLinkEventsResponse{}
+	mi := &file_ringsim_v1_simulator_service_proto_msgTypes[36]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListLinkEventsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListLinkEventsResponse) ProtoMessage() {}
+
+func (x *ListLinkEventsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_ringsim_v1_simulator_service_proto_msgTypes[36]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListLinkEventsResponse.ProtoReflect.Descriptor instead.
+func (*ListLinkEventsResponse) Descriptor() ([]byte, []int) {
+	return file_ringsim_v1_simulator_service_proto_rawDescGZIP(), []int{36}
+}
+
+func (x *ListLinkEventsResponse) GetEvents() []*LinkEvent {
+	if x != nil {
+		return x.Events
+	}
+	return nil
+}
+
+func (x *ListLinkEventsResponse) GetNext() uint64 {
+	if x != nil {
+		return x.Next
+	}
+	return 0
+}
+
+func (x *ListLinkEventsResponse) GetMore() bool {
+	if x != nil {
+		return x.More
+	}
+	return false
+}
+
 var File_ringsim_v1_simulator_service_proto protoreflect.FileDescriptor
 
 const file_ringsim_v1_simulator_service_proto_rawDesc = "" +
@@ -1941,7 +2272,7 @@ const file_ringsim_v1_simulator_service_proto_rawDesc = "" +
 	"\x1aDescribeSimulationResponse\x126\n" +
 	"\n" +
 	"simulation\x18\x01 \x01(\v2\x16.ringsim.v1.SimulationR\n" +
-	"simulation\"\xa3\x03\n" +
+	"simulation\"\x92\x04\n" +
 	"\x16ResetSimulationRequest\x12\x12\n" +
 	"\x04seed\x18\x01 \x01(\x04R\x04seed\x12\x14\n" +
 	"\x05depth\x18\x02 \x01(\rR\x05depth\x127\n" +
@@ -1954,7 +2285,10 @@ const file_ringsim_v1_simulator_service_proto_rawDesc = "" +
 	"\twaveforms\x18\t \x01(\bR\twaveforms\x12\x17\n" +
 	"\artl_dir\x18\n" +
 	" \x01(\tR\x06rtlDir\x12-\n" +
-	"\x12disable_assertions\x18\v \x01(\bR\x11disableAssertionsB\n" +
+	"\x12disable_assertions\x18\v \x01(\bR\x11disableAssertions\x124\n" +
+	"\n" +
+	"link_model\x18\f \x01(\x0e2\x15.ringsim.v1.LinkModelR\tlinkModel\x127\n" +
+	"\treal_link\x18\r \x01(\v2\x1a.ringsim.v1.RealLinkConfigR\brealLinkB\n" +
 	"\n" +
 	"\btopology\"Q\n" +
 	"\x17ResetSimulationResponse\x126\n" +
@@ -2056,7 +2390,24 @@ const file_ringsim_v1_simulator_service_proto_rawDesc = "" +
 	"\x13StopWaveformRequest\"@\n" +
 	"\x14StopWaveformResponse\x12\x12\n" +
 	"\x04path\x18\x01 \x01(\tR\x04path\x12\x14\n" +
-	"\x05cycle\x18\x02 \x01(\x04R\x05cycle2\xe7\t\n" +
+	"\x05cycle\x18\x02 \x01(\x04R\x05cycle\",\n" +
+	"\x14GetLinkStatusRequest\x12\x14\n" +
+	"\x05links\x18\x01 \x03(\rR\x05links\"[\n" +
+	"\x15GetLinkStatusResponse\x12\x14\n" +
+	"\x05cycle\x18\x01 \x01(\x04R\x05cycle\x12,\n" +
+	"\x05links\x18\x02 \x03(\v2\x16.ringsim.v1.LinkStatusR\x05links\"\x16\n" +
+	"\x14GetNodeClocksRequest\"\\\n" +
+	"\x15GetNodeClocksResponse\x12\x14\n" +
+	"\x05cycle\x18\x01 \x01(\x04R\x05cycle\x12-\n" +
+	"\x06clocks\x18\x02 \x03(\v2\x15.ringsim.v1.NodeClockR\x06clocks\"J\n" +
+	"\x15ListLinkEventsRequest\x12\x12\n" +
+	"\x04from\x18\x01 \x01(\x04R\x04from\x12\x1d\n" +
+	"\n" +
+	"max_events\x18\x02 \x01(\rR\tmaxEvents\"o\n" +
+	"\x16ListLinkEventsResponse\x12-\n" +
+	"\x06events\x18\x01 \x03(\v2\x15.ringsim.v1.LinkEventR\x06events\x12\x12\n" +
+	"\x04next\x18\x02 \x01(\x04R\x04next\x12\x12\n" +
+	"\x04more\x18\x03 \x01(\bR\x04more2\xec\v\n" +
 	"\x10SimulatorService\x12c\n" +
 	"\x12DescribeSimulation\x12%.ringsim.v1.DescribeSimulationRequest\x1a&.ringsim.v1.DescribeSimulationResponse\x12Z\n" +
 	"\x0fResetSimulation\x12\".ringsim.v1.ResetSimulationRequest\x1a#.ringsim.v1.ResetSimulationResponse\x12H\n" +
@@ -2074,7 +2425,10 @@ const file_ringsim_v1_simulator_service_proto_rawDesc = "" +
 	"\vOpenSession\x12\x1e.ringsim.v1.OpenSessionRequest\x1a\x1f.ringsim.v1.OpenSessionResponse(\x010\x01\x12T\n" +
 	"\rSetLinkFaults\x12 .ringsim.v1.SetLinkFaultsRequest\x1a!.ringsim.v1.SetLinkFaultsResponse\x12T\n" +
 	"\rStartWaveform\x12 .ringsim.v1.StartWaveformRequest\x1a!.ringsim.v1.StartWaveformResponse\x12Q\n" +
-	"\fStopWaveform\x12\x1f.ringsim.v1.StopWaveformRequest\x1a .ringsim.v1.StopWaveformResponseB7Z5github.com/ringsim/ringsim/proto/ringsim/v1;ringsimv1b\x06proto3"
+	"\fStopWaveform\x12\x1f.ringsim.v1.StopWaveformRequest\x1a .ringsim.v1.StopWaveformResponse\x12T\n" +
+	"\rGetLinkStatus\x12 .ringsim.v1.GetLinkStatusRequest\x1a!.ringsim.v1.GetLinkStatusResponse\x12T\n" +
+	"\rGetNodeClocks\x12 .ringsim.v1.GetNodeClocksRequest\x1a!.ringsim.v1.GetNodeClocksResponse\x12W\n" +
+	"\x0eListLinkEvents\x12!.ringsim.v1.ListLinkEventsRequest\x1a\".ringsim.v1.ListLinkEventsResponseB7Z5github.com/ringsim/ringsim/proto/ringsim/v1;ringsimv1b\x06proto3"
 
 var (
 	file_ringsim_v1_simulator_service_proto_rawDescOnce sync.Once
@@ -2088,7 +2442,7 @@ func file_ringsim_v1_simulator_service_proto_rawDescGZIP() []byte {
 	return file_ringsim_v1_simulator_service_proto_rawDescData
 }
 
-var file_ringsim_v1_simulator_service_proto_msgTypes = make([]protoimpl.MessageInfo, 31)
+var file_ringsim_v1_simulator_service_proto_msgTypes = make([]protoimpl.MessageInfo, 37)
 var file_ringsim_v1_simulator_service_proto_goTypes = []any{
 	(*DescribeSimulationRequest)(nil),  // 0: ringsim.v1.DescribeSimulationRequest
 	(*DescribeSimulationResponse)(nil), // 1: ringsim.v1.DescribeSimulationResponse
@@ -2121,72 +2475,94 @@ var file_ringsim_v1_simulator_service_proto_goTypes = []any{
 	(*StartWaveformResponse)(nil),      // 28: ringsim.v1.StartWaveformResponse
 	(*StopWaveformRequest)(nil),        // 29: ringsim.v1.StopWaveformRequest
 	(*StopWaveformResponse)(nil),       // 30: ringsim.v1.StopWaveformResponse
-	(*Simulation)(nil),                 // 31: ringsim.v1.Simulation
-	(*BuiltinTopology)(nil),            // 32: ringsim.v1.BuiltinTopology
-	(*CustomTopology)(nil),             // 33: ringsim.v1.CustomTopology
-	(*Dna)(nil),                        // 34: ringsim.v1.Dna
-	(RingBuffer)(0),                    // 35: ringsim.v1.RingBuffer
-	(Register)(0),                      // 36: ringsim.v1.Register
-	(BackdoorTarget)(0),                // 37: ringsim.v1.BackdoorTarget
-	(*NodeBatch)(nil),                  // 38: ringsim.v1.NodeBatch
-	(*NodeResults)(nil),                // 39: ringsim.v1.NodeResults
-	(*LinkFaults)(nil),                 // 40: ringsim.v1.LinkFaults
-	(*LinkInfo)(nil),                   // 41: ringsim.v1.LinkInfo
+	(*GetLinkStatusRequest)(nil),       // 31: ringsim.v1.GetLinkStatusRequest
+	(*GetLinkStatusResponse)(nil),      // 32: ringsim.v1.GetLinkStatusResponse
+	(*GetNodeClocksRequest)(nil),       // 33: ringsim.v1.GetNodeClocksRequest
+	(*GetNodeClocksResponse)(nil),      // 34: ringsim.v1.GetNodeClocksResponse
+	(*ListLinkEventsRequest)(nil),      // 35: ringsim.v1.ListLinkEventsRequest
+	(*ListLinkEventsResponse)(nil),     // 36: ringsim.v1.ListLinkEventsResponse
+	(*Simulation)(nil),                 // 37: ringsim.v1.Simulation
+	(*BuiltinTopology)(nil),            // 38: ringsim.v1.BuiltinTopology
+	(*CustomTopology)(nil),             // 39: ringsim.v1.CustomTopology
+	(*Dna)(nil),                        // 40: ringsim.v1.Dna
+	(LinkModel)(0),                     // 41: ringsim.v1.LinkModel
+	(*RealLinkConfig)(nil),             // 42: ringsim.v1.RealLinkConfig
+	(RingBuffer)(0),                    // 43: ringsim.v1.RingBuffer
+	(Register)(0),                      // 44: ringsim.v1.Register
+	(BackdoorTarget)(0),                // 45: ringsim.v1.BackdoorTarget
+	(*NodeBatch)(nil),                  // 46: ringsim.v1.NodeBatch
+	(*NodeResults)(nil),                // 47: ringsim.v1.NodeResults
+	(*LinkFaults)(nil),                 // 48: ringsim.v1.LinkFaults
+	(*LinkInfo)(nil),                   // 49: ringsim.v1.LinkInfo
+	(*LinkStatus)(nil),                 // 50: ringsim.v1.LinkStatus
+	(*NodeClock)(nil),                  // 51: ringsim.v1.NodeClock
+	(*LinkEvent)(nil),                  // 52: ringsim.v1.LinkEvent
 }
 var file_ringsim_v1_simulator_service_proto_depIdxs = []int32{
-	31, // 0: ringsim.v1.DescribeSimulationResponse.simulation:type_name -> ringsim.v1.Simulation
-	32, // 1: ringsim.v1.ResetSimulationRequest.builtin:type_name -> ringsim.v1.BuiltinTopology
-	33, // 2: ringsim.v1.ResetSimulationRequest.custom:type_name -> ringsim.v1.CustomTopology
-	34, // 3: ringsim.v1.ResetSimulationRequest.dna:type_name -> ringsim.v1.Dna
-	31, // 4: ringsim.v1.ResetSimulationResponse.simulation:type_name -> ringsim.v1.Simulation
-	35, // 5: ringsim.v1.ReadRegisterRequest.buffer:type_name -> ringsim.v1.RingBuffer
-	36, // 6: ringsim.v1.ReadRegisterRequest.register:type_name -> ringsim.v1.Register
-	35, // 7: ringsim.v1.WriteRegisterRequest.buffer:type_name -> ringsim.v1.RingBuffer
-	36, // 8: ringsim.v1.WriteRegisterRequest.register:type_name -> ringsim.v1.Register
-	37, // 9: ringsim.v1.PeekMemoryRequest.target:type_name -> ringsim.v1.BackdoorTarget
-	37, // 10: ringsim.v1.PokeMemoryRequest.target:type_name -> ringsim.v1.BackdoorTarget
-	38, // 11: ringsim.v1.ExecuteBatchRequest.batches:type_name -> ringsim.v1.NodeBatch
-	39, // 12: ringsim.v1.ExecuteBatchResponse.results:type_name -> ringsim.v1.NodeResults
-	38, // 13: ringsim.v1.OpenSessionRequest.batches:type_name -> ringsim.v1.NodeBatch
-	22, // 14: ringsim.v1.OpenSessionRequest.run:type_name -> ringsim.v1.SessionRun
-	39, // 15: ringsim.v1.OpenSessionResponse.completed:type_name -> ringsim.v1.NodeResults
-	40, // 16: ringsim.v1.SetLinkFaultsRequest.faults:type_name -> ringsim.v1.LinkFaults
-	41, // 17: ringsim.v1.SetLinkFaultsResponse.link:type_name -> ringsim.v1.LinkInfo
-	0,  // 18: ringsim.v1.SimulatorService.DescribeSimulation:input_type -> ringsim.v1.DescribeSimulationRequest
-	2,  // 19: ringsim.v1.SimulatorService.ResetSimulation:input_type -> ringsim.v1.ResetSimulationRequest
-	4,  // 20: ringsim.v1.SimulatorService.StepClock:input_type -> ringsim.v1.StepClockRequest
-	6,  // 21: ringsim.v1.SimulatorService.RunUntilCycle:input_type -> ringsim.v1.RunUntilCycleRequest
-	8,  // 22: ringsim.v1.SimulatorService.ReadRegister:input_type -> ringsim.v1.ReadRegisterRequest
-	10, // 23: ringsim.v1.SimulatorService.WriteRegister:input_type -> ringsim.v1.WriteRegisterRequest
-	12, // 24: ringsim.v1.SimulatorService.ReadBus:input_type -> ringsim.v1.ReadBusRequest
-	14, // 25: ringsim.v1.SimulatorService.WriteBus:input_type -> ringsim.v1.WriteBusRequest
-	16, // 26: ringsim.v1.SimulatorService.PeekMemory:input_type -> ringsim.v1.PeekMemoryRequest
-	18, // 27: ringsim.v1.SimulatorService.PokeMemory:input_type -> ringsim.v1.PokeMemoryRequest
-	20, // 28: ringsim.v1.SimulatorService.ExecuteBatch:input_type -> ringsim.v1.ExecuteBatchRequest
-	23, // 29: ringsim.v1.SimulatorService.OpenSession:input_type -> ringsim.v1.OpenSessionRequest
-	25, // 30: ringsim.v1.SimulatorService.SetLinkFaults:input_type -> ringsim.v1.SetLinkFaultsRequest
-	27, // 31: ringsim.v1.SimulatorService.StartWaveform:input_type -> ringsim.v1.StartWaveformRequest
-	29, // 32: ringsim.v1.SimulatorService.StopWaveform:input_type -> ringsim.v1.StopWaveformRequest
-	1,  // 33: ringsim.v1.SimulatorService.DescribeSimulation:output_type -> ringsim.v1.DescribeSimulationResponse
-	3,  // 34: ringsim.v1.SimulatorService.ResetSimulation:output_type -> ringsim.v1.ResetSimulationResponse
-	5,  // 35: ringsim.v1.SimulatorService.StepClock:output_type -> ringsim.v1.StepClockResponse
-	7,  // 36: ringsim.v1.SimulatorService.RunUntilCycle:output_type -> ringsim.v1.RunUntilCycleResponse
-	9,  // 37: ringsim.v1.SimulatorService.ReadRegister:output_type -> ringsim.v1.ReadRegisterResponse
-	11, // 38: ringsim.v1.SimulatorService.WriteRegister:output_type -> ringsim.v1.WriteRegisterResponse
-	13, // 39: ringsim.v1.SimulatorService.ReadBus:output_type -> ringsim.v1.ReadBusResponse
-	15, // 40: ringsim.v1.SimulatorService.WriteBus:output_type -> ringsim.v1.WriteBusResponse
-	17, // 41: ringsim.v1.SimulatorService.PeekMemory:output_type -> ringsim.v1.PeekMemoryResponse
-	19, // 42: ringsim.v1.SimulatorService.PokeMemory:output_type -> ringsim.v1.PokeMemoryResponse
-	21, // 43: ringsim.v1.SimulatorService.ExecuteBatch:output_type -> ringsim.v1.ExecuteBatchResponse
-	24, // 44: ringsim.v1.SimulatorService.OpenSession:output_type -> ringsim.v1.OpenSessionResponse
-	26, // 45: ringsim.v1.SimulatorService.SetLinkFaults:output_type -> ringsim.v1.SetLinkFaultsResponse
-	28, // 46: ringsim.v1.SimulatorService.StartWaveform:output_type -> ringsim.v1.StartWaveformResponse
-	30, // 47: ringsim.v1.SimulatorService.StopWaveform:output_type -> ringsim.v1.StopWaveformResponse
-	33, // [33:48] is the sub-list for method output_type
-	18, // [18:33] is the sub-list for method input_type
-	18, // [18:18] is the sub-list for extension type_name
-	18, // [18:18] is the sub-list for extension extendee
-	0,  // [0:18] is the sub-list for field type_name
+	37, // 0: ringsim.v1.DescribeSimulationResponse.simulation:type_name -> ringsim.v1.Simulation
+	38, // 1: ringsim.v1.ResetSimulationRequest.builtin:type_name -> ringsim.v1.BuiltinTopology
+	39, // 2: ringsim.v1.ResetSimulationRequest.custom:type_name -> ringsim.v1.CustomTopology
+	40, // 3: ringsim.v1.ResetSimulationRequest.dna:type_name -> ringsim.v1.Dna
+	41, // 4: ringsim.v1.ResetSimulationRequest.link_model:type_name -> ringsim.v1.LinkModel
+	42, // 5: ringsim.v1.ResetSimulationRequest.real_link:type_name -> ringsim.v1.RealLinkConfig
+	37, // 6: ringsim.v1.ResetSimulationResponse.simulation:type_name -> ringsim.v1.Simulation
+	43, // 7: ringsim.v1.ReadRegisterRequest.buffer:type_name -> ringsim.v1.RingBuffer
+	44, // 8: ringsim.v1.ReadRegisterRequest.register:type_name -> ringsim.v1.Register
+	43, // 9: ringsim.v1.WriteRegisterRequest.buffer:type_name -> ringsim.v1.RingBuffer
+	44, // 10: ringsim.v1.WriteRegisterRequest.register:type_name -> ringsim.v1.Register
+	45, // 11: ringsim.v1.PeekMemoryRequest.target:type_name -> ringsim.v1.BackdoorTarget
+	45, // 12: ringsim.v1.PokeMemoryRequest.target:type_name -> ringsim.v1.BackdoorTarget
+	46, // 13: ringsim.v1.ExecuteBatchRequest.batches:type_name -> ringsim.v1.NodeBatch
+	47, // 14: ringsim.v1.ExecuteBatchResponse.results:type_name -> ringsim.v1.NodeResults
+	46, // 15: ringsim.v1.OpenSessionRequest.batches:type_name -> ringsim.v1.NodeBatch
+	22, // 16: ringsim.v1.OpenSessionRequest.run:type_name -> ringsim.v1.SessionRun
+	47, // 17: ringsim.v1.OpenSessionResponse.completed:type_name -> ringsim.v1.NodeResults
+	48, // 18: ringsim.v1.SetLinkFaultsRequest.faults:type_name -> ringsim.v1.LinkFaults
+	49, // 19: ringsim.v1.SetLinkFaultsResponse.link:type_name -> ringsim.v1.LinkInfo
+	50, // 20: ringsim.v1.GetLinkStatusResponse.links:type_name -> ringsim.v1.LinkStatus
+	51, // 21: ringsim.v1.GetNodeClocksResponse.clocks:type_name -> ringsim.v1.NodeClock
+	52, // 22: ringsim.v1.ListLinkEventsResponse.events:type_name -> ringsim.v1.LinkEvent
+	0,  // 23: ringsim.v1.SimulatorService.DescribeSimulation:input_type -> ringsim.v1.DescribeSimulationRequest
+	2,  // 24: ringsim.v1.SimulatorService.ResetSimulation:input_type -> ringsim.v1.ResetSimulationRequest
+	4,  // 25: ringsim.v1.SimulatorService.StepClock:input_type -> ringsim.v1.StepClockRequest
+	6,  // 26: ringsim.v1.SimulatorService.RunUntilCycle:input_type -> ringsim.v1.RunUntilCycleRequest
+	8,  // 27: ringsim.v1.SimulatorService.ReadRegister:input_type -> ringsim.v1.ReadRegisterRequest
+	10, // 28: ringsim.v1.SimulatorService.WriteRegister:input_type -> ringsim.v1.WriteRegisterRequest
+	12, // 29: ringsim.v1.SimulatorService.ReadBus:input_type -> ringsim.v1.ReadBusRequest
+	14, // 30: ringsim.v1.SimulatorService.WriteBus:input_type -> ringsim.v1.WriteBusRequest
+	16, // 31: ringsim.v1.SimulatorService.PeekMemory:input_type -> ringsim.v1.PeekMemoryRequest
+	18, // 32: ringsim.v1.SimulatorService.PokeMemory:input_type -> ringsim.v1.PokeMemoryRequest
+	20, // 33: ringsim.v1.SimulatorService.ExecuteBatch:input_type -> ringsim.v1.ExecuteBatchRequest
+	23, // 34: ringsim.v1.SimulatorService.OpenSession:input_type -> ringsim.v1.OpenSessionRequest
+	25, // 35: ringsim.v1.SimulatorService.SetLinkFaults:input_type -> ringsim.v1.SetLinkFaultsRequest
+	27, // 36: ringsim.v1.SimulatorService.StartWaveform:input_type -> ringsim.v1.StartWaveformRequest
+	29, // 37: ringsim.v1.SimulatorService.StopWaveform:input_type -> ringsim.v1.StopWaveformRequest
+	31, // 38: ringsim.v1.SimulatorService.GetLinkStatus:input_type -> ringsim.v1.GetLinkStatusRequest
+	33, // 39: ringsim.v1.SimulatorService.GetNodeClocks:input_type -> ringsim.v1.GetNodeClocksRequest
+	35, // 40: ringsim.v1.SimulatorService.ListLinkEvents:input_type -> ringsim.v1.ListLinkEventsRequest
+	1,  // 41: ringsim.v1.SimulatorService.DescribeSimulation:output_type -> ringsim.v1.DescribeSimulationResponse
+	3,  // 42: ringsim.v1.SimulatorService.ResetSimulation:output_type -> ringsim.v1.ResetSimulationResponse
+	5,  // 43: ringsim.v1.SimulatorService.StepClock:output_type -> ringsim.v1.StepClockResponse
+	7,  // 44: ringsim.v1.SimulatorService.RunUntilCycle:output_type -> ringsim.v1.RunUntilCycleResponse
+	9,  // 45: ringsim.v1.SimulatorService.ReadRegister:output_type -> ringsim.v1.ReadRegisterResponse
+	11, // 46: ringsim.v1.SimulatorService.WriteRegister:output_type -> ringsim.v1.WriteRegisterResponse
+	13, // 47: ringsim.v1.SimulatorService.ReadBus:output_type -> ringsim.v1.ReadBusResponse
+	15, // 48: ringsim.v1.SimulatorService.WriteBus:output_type -> ringsim.v1.WriteBusResponse
+	17, // 49: ringsim.v1.SimulatorService.PeekMemory:output_type -> ringsim.v1.PeekMemoryResponse
+	19, // 50: ringsim.v1.SimulatorService.PokeMemory:output_type -> ringsim.v1.PokeMemoryResponse
+	21, // 51: ringsim.v1.SimulatorService.ExecuteBatch:output_type -> ringsim.v1.ExecuteBatchResponse
+	24, // 52: ringsim.v1.SimulatorService.OpenSession:output_type -> ringsim.v1.OpenSessionResponse
+	26, // 53: ringsim.v1.SimulatorService.SetLinkFaults:output_type -> ringsim.v1.SetLinkFaultsResponse
+	28, // 54: ringsim.v1.SimulatorService.StartWaveform:output_type -> ringsim.v1.StartWaveformResponse
+	30, // 55: ringsim.v1.SimulatorService.StopWaveform:output_type -> ringsim.v1.StopWaveformResponse
+	32, // 56: ringsim.v1.SimulatorService.GetLinkStatus:output_type -> ringsim.v1.GetLinkStatusResponse
+	34, // 57: ringsim.v1.SimulatorService.GetNodeClocks:output_type -> ringsim.v1.GetNodeClocksResponse
+	36, // 58: ringsim.v1.SimulatorService.ListLinkEvents:output_type -> ringsim.v1.ListLinkEventsResponse
+	41, // [41:59] is the sub-list for method output_type
+	23, // [23:41] is the sub-list for method input_type
+	23, // [23:23] is the sub-list for extension type_name
+	23, // [23:23] is the sub-list for extension extendee
+	0,  // [0:23] is the sub-list for field type_name
 }
 
 func init() { file_ringsim_v1_simulator_service_proto_init() }
@@ -2206,7 +2582,7 @@ func file_ringsim_v1_simulator_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_ringsim_v1_simulator_service_proto_rawDesc), len(file_ringsim_v1_simulator_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   31,
+			NumMessages:   37,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

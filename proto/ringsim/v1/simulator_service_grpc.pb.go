@@ -34,6 +34,9 @@ const (
 	SimulatorService_SetLinkFaults_FullMethodName      = "/ringsim.v1.SimulatorService/SetLinkFaults"
 	SimulatorService_StartWaveform_FullMethodName      = "/ringsim.v1.SimulatorService/StartWaveform"
 	SimulatorService_StopWaveform_FullMethodName       = "/ringsim.v1.SimulatorService/StopWaveform"
+	SimulatorService_GetLinkStatus_FullMethodName      = "/ringsim.v1.SimulatorService/GetLinkStatus"
+	SimulatorService_GetNodeClocks_FullMethodName      = "/ringsim.v1.SimulatorService/GetNodeClocks"
+	SimulatorService_ListLinkEvents_FullMethodName     = "/ringsim.v1.SimulatorService/ListLinkEvents"
 )
 
 // SimulatorServiceClient is the client API for SimulatorService service.
@@ -85,6 +88,16 @@ type SimulatorServiceClient interface {
 	StartWaveform(ctx context.Context, in *StartWaveformRequest, opts ...grpc.CallOption) (*StartWaveformResponse, error)
 	// StopWaveform closes the FST dump, if one is open.
 	StopWaveform(ctx context.Context, in *StopWaveformRequest, opts ...grpc.CallOption) (*StopWaveformResponse, error)
+	// GetLinkStatus returns the receiving ends of links on the real link (elastic buffer,
+	// UGN capture, the simulator's record of the frame relation). FAILED_PRECONDITION on the
+	// ideal link.
+	GetLinkStatus(ctx context.Context, in *GetLinkStatusRequest, opts ...grpc.CallOption) (*GetLinkStatusResponse, error)
+	// GetNodeClocks returns every node's clock on the real link. FAILED_PRECONDITION on the
+	// ideal link.
+	GetNodeClocks(ctx context.Context, in *GetNodeClocksRequest, opts ...grpc.CallOption) (*GetNodeClocksResponse, error)
+	// ListLinkEvents returns the real link's events (adjustments, link-ups and -downs, clock
+	// periods) in order, a page at a time. FAILED_PRECONDITION on the ideal link.
+	ListLinkEvents(ctx context.Context, in *ListLinkEventsRequest, opts ...grpc.CallOption) (*ListLinkEventsResponse, error)
 }
 
 type simulatorServiceClient struct {
@@ -248,6 +261,36 @@ func (c *simulatorServiceClient) StopWaveform(ctx context.Context, in *StopWavef
 	return out, nil
 }
 
+func (c *simulatorServiceClient) GetLinkStatus(ctx context.Context, in *GetLinkStatusRequest, opts ...grpc.CallOption) (*GetLinkStatusResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetLinkStatusResponse)
+	err := c.cc.Invoke(ctx, SimulatorService_GetLinkStatus_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *simulatorServiceClient) GetNodeClocks(ctx context.Context, in *GetNodeClocksRequest, opts ...grpc.CallOption) (*GetNodeClocksResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetNodeClocksResponse)
+	err := c.cc.Invoke(ctx, SimulatorService_GetNodeClocks_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *simulatorServiceClient) ListLinkEvents(ctx context.Context, in *ListLinkEventsRequest, opts ...grpc.CallOption) (*ListLinkEventsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListLinkEventsResponse)
+	err := c.cc.Invoke(ctx, SimulatorService_ListLinkEvents_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // SimulatorServiceServer is the server API for SimulatorService service.
 // All implementations must embed UnimplementedSimulatorServiceServer
 // for forward compatibility.
@@ -297,6 +340,16 @@ type SimulatorServiceServer interface {
 	StartWaveform(context.Context, *StartWaveformRequest) (*StartWaveformResponse, error)
 	// StopWaveform closes the FST dump, if one is open.
 	StopWaveform(context.Context, *StopWaveformRequest) (*StopWaveformResponse, error)
+	// GetLinkStatus returns the receiving ends of links on the real link (elastic buffer,
+	// UGN capture, the simulator's record of the frame relation). FAILED_PRECONDITION on the
+	// ideal link.
+	GetLinkStatus(context.Context, *GetLinkStatusRequest) (*GetLinkStatusResponse, error)
+	// GetNodeClocks returns every node's clock on the real link. FAILED_PRECONDITION on the
+	// ideal link.
+	GetNodeClocks(context.Context, *GetNodeClocksRequest) (*GetNodeClocksResponse, error)
+	// ListLinkEvents returns the real link's events (adjustments, link-ups and -downs, clock
+	// periods) in order, a page at a time. FAILED_PRECONDITION on the ideal link.
+	ListLinkEvents(context.Context, *ListLinkEventsRequest) (*ListLinkEventsResponse, error)
 	mustEmbedUnimplementedSimulatorServiceServer()
 }
 
@@ -351,6 +404,15 @@ func (UnimplementedSimulatorServiceServer) StartWaveform(context.Context, *Start
 }
 func (UnimplementedSimulatorServiceServer) StopWaveform(context.Context, *StopWaveformRequest) (*StopWaveformResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method StopWaveform not implemented")
+}
+func (UnimplementedSimulatorServiceServer) GetLinkStatus(context.Context, *GetLinkStatusRequest) (*GetLinkStatusResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetLinkStatus not implemented")
+}
+func (UnimplementedSimulatorServiceServer) GetNodeClocks(context.Context, *GetNodeClocksRequest) (*GetNodeClocksResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetNodeClocks not implemented")
+}
+func (UnimplementedSimulatorServiceServer) ListLinkEvents(context.Context, *ListLinkEventsRequest) (*ListLinkEventsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListLinkEvents not implemented")
 }
 func (UnimplementedSimulatorServiceServer) mustEmbedUnimplementedSimulatorServiceServer() {}
 func (UnimplementedSimulatorServiceServer) testEmbeddedByValue()                          {}
@@ -632,6 +694,60 @@ func _SimulatorService_StopWaveform_Handler(srv interface{}, ctx context.Context
 	return interceptor(ctx, in, info, handler)
 }
 
+func _SimulatorService_GetLinkStatus_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetLinkStatusRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SimulatorServiceServer).GetLinkStatus(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: SimulatorService_GetLinkStatus_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SimulatorServiceServer).GetLinkStatus(ctx, req.(*GetLinkStatusRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _SimulatorService_GetNodeClocks_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetNodeClocksRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SimulatorServiceServer).GetNodeClocks(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: SimulatorService_GetNodeClocks_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SimulatorServiceServer).GetNodeClocks(ctx, req.(*GetNodeClocksRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _SimulatorService_ListLinkEvents_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListLinkEventsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SimulatorServiceServer).ListLinkEvents(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: SimulatorService_ListLinkEvents_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SimulatorServiceServer).ListLinkEvents(ctx, req.(*ListLinkEventsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // SimulatorService_ServiceDesc is the grpc.ServiceDesc for SimulatorService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -694,6 +810,18 @@ var SimulatorService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "StopWaveform",
 			Handler:    _SimulatorService_StopWaveform_Handler,
+		},
+		{
+			MethodName: "GetLinkStatus",
+			Handler:    _SimulatorService_GetLinkStatus_Handler,
+		},
+		{
+			MethodName: "GetNodeClocks",
+			Handler:    _SimulatorService_GetNodeClocks_Handler,
+		},
+		{
+			MethodName: "ListLinkEvents",
+			Handler:    _SimulatorService_ListLinkEvents_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

@@ -13,7 +13,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x14ringsim/v1/bus.proto\x12\nringsim.v1\"\xd0\x01\n\x05\x42usOp\x12#\n\x04kind\x18\x01 \x01(\x0e\x32\x15.ringsim.v1.BusOpKind\x12\x0f\n\x07\x61\x64\x64ress\x18\x02 \x01(\r\x12\r\n\x05value\x18\x03 \x01(\r\x12\x11\n\tbyte_mask\x18\x04 \x01(\r\x12\r\n\x05\x63ount\x18\x05 \x01(\r\x12\r\n\x05words\x18\x06 \x03(\r\x12,\n\tcondition\x18\x07 \x01(\x0e\x32\x19.ringsim.v1.PollCondition\x12\x11\n\tpoll_mask\x18\x08 \x01(\r\x12\x10\n\x08interval\x18\t \x01(\r\"Z\n\tBusResult\x12\r\n\x05\x63ycle\x18\x01 \x01(\x04\x12\x11\n\tbus_error\x18\x02 \x01(\x08\x12\r\n\x05value\x18\x03 \x01(\r\x12\r\n\x05words\x18\x04 \x03(\r\x12\r\n\x05\x63ount\x18\x05 \x01(\r\"\xe0\x01\n\x0cPackedBusOps\x12$\n\x05kinds\x18\x01 \x03(\x0e\x32\x15.ringsim.v1.BusOpKind\x12\x11\n\taddresses\x18\x02 \x03(\r\x12\x0e\n\x06values\x18\x03 \x03(\r\x12\x12\n\nbyte_masks\x18\x04 \x03(\r\x12\x0e\n\x06\x63ounts\x18\x05 \x03(\r\x12\r\n\x05words\x18\x06 \x03(\r\x12-\n\nconditions\x18\x07 \x03(\x0e\x32\x19.ringsim.v1.PollCondition\x12\x12\n\npoll_masks\x18\x08 \x03(\r\x12\x11\n\tintervals\x18\t \x03(\r\"e\n\x10PackedBusResults\x12\x0e\n\x06\x63ycles\x18\x01 \x03(\x04\x12\x12\n\nbus_errors\x18\x02 \x03(\x08\x12\x0e\n\x06values\x18\x03 \x03(\r\x12\x0e\n\x06\x63ounts\x18\x04 \x03(\r\x12\r\n\x05words\x18\x05 \x03(\r\"g\n\tNodeBatch\x12\x0c\n\x04node\x18\x01 \x01(\r\x12\x1e\n\x03ops\x18\x02 \x03(\x0b\x32\x11.ringsim.v1.BusOp\x12,\n\npacked_ops\x18\x03 \x01(\x0b\x32\x18.ringsim.v1.PackedBusOps\"y\n\x0bNodeResults\x12\x0c\n\x04node\x18\x01 \x01(\r\x12&\n\x07results\x18\x02 \x03(\x0b\x32\x15.ringsim.v1.BusResult\x12\x34\n\x0epacked_results\x18\x03 \x01(\x0b\x32\x1c.ringsim.v1.PackedBusResults*\xba\x01\n\tBusOpKind\x12\x1b\n\x17\x42US_OP_KIND_UNSPECIFIED\x10\x00\x12\x14\n\x10\x42US_OP_KIND_READ\x10\x01\x12\x15\n\x11\x42US_OP_KIND_WRITE\x10\x02\x12\x1a\n\x16\x42US_OP_KIND_READ_BLOCK\x10\x03\x12\x1b\n\x17\x42US_OP_KIND_WRITE_BLOCK\x10\x04\x12\x14\n\x10\x42US_OP_KIND_IDLE\x10\x05\x12\x14\n\x10\x42US_OP_KIND_POLL\x10\x06*g\n\rPollCondition\x12\x1e\n\x1aPOLL_CONDITION_UNSPECIFIED\x10\x00\x12\x18\n\x14POLL_CONDITION_EQUAL\x10\x01\x12\x1c\n\x18POLL_CONDITION_NOT_EQUAL\x10\x02*Q\n\nRingBuffer\x12\x1b\n\x17RING_BUFFER_UNSPECIFIED\x10\x00\x12\x12\n\x0eRING_BUFFER_TX\x10\x01\x12\x12\n\x0eRING_BUFFER_RX\x10\x02*i\n\x08Register\x12\x18\n\x14REGISTER_UNSPECIFIED\x10\x00\x12\x11\n\rREGISTER_DATA\x10\x01\x12\x13\n\x0fREGISTER_ENABLE\x10\x02\x12\x1b\n\x17REGISTER_CLEAR_AT_COUNT\x10\x03*\xe9\x01\n\x0e\x42\x61\x63kdoorTarget\x12\x1f\n\x1b\x42\x41\x43KDOOR_TARGET_UNSPECIFIED\x10\x00\x12\x1d\n\x19\x42\x41\x43KDOOR_TARGET_TX_MEMORY\x10\x01\x12\x1d\n\x19\x42\x41\x43KDOOR_TARGET_TX_ENABLE\x10\x02\x12\x1c\n\x18\x42\x41\x43KDOOR_TARGET_TX_COUNT\x10\x03\x12\x1d\n\x19\x42\x41\x43KDOOR_TARGET_RX_MEMORY\x10\x04\x12\x1d\n\x19\x42\x41\x43KDOOR_TARGET_RX_ENABLE\x10\x05\x12\x1c\n\x18\x42\x41\x43KDOOR_TARGET_RX_COUNT\x10\x06\x42\x37Z5github.com/ringsim/ringsim/proto/ringsim/v1;ringsimv1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x14ringsim/v1/bus.proto\x12\nringsim.v1\"\xd0\x01\n\x05\x42usOp\x12#\n\x04kind\x18\x01 \x01(\x0e\x32\x15.ringsim.v1.BusOpKind\x12\x0f\n\x07\x61\x64\x64ress\x18\x02 \x01(\r\x12\r\n\x05value\x18\x03 \x01(\r\x12\x11\n\tbyte_mask\x18\x04 \x01(\r\x12\r\n\x05\x63ount\x18\x05 \x01(\r\x12\r\n\x05words\x18\x06 \x03(\r\x12,\n\tcondition\x18\x07 \x01(\x0e\x32\x19.ringsim.v1.PollCondition\x12\x11\n\tpoll_mask\x18\x08 \x01(\r\x12\x10\n\x08interval\x18\t \x01(\r\"o\n\tBusResult\x12\r\n\x05\x63ycle\x18\x01 \x01(\x04\x12\x11\n\tbus_error\x18\x02 \x01(\x08\x12\r\n\x05value\x18\x03 \x01(\r\x12\r\n\x05words\x18\x04 \x03(\r\x12\r\n\x05\x63ount\x18\x05 \x01(\r\x12\x13\n\x0blocal_cycle\x18\x06 \x01(\x04\"\xe0\x01\n\x0cPackedBusOps\x12$\n\x05kinds\x18\x01 \x03(\x0e\x32\x15.ringsim.v1.BusOpKind\x12\x11\n\taddresses\x18\x02 \x03(\r\x12\x0e\n\x06values\x18\x03 \x03(\r\x12\x12\n\nbyte_masks\x18\x04 \x03(\r\x12\x0e\n\x06\x63ounts\x18\x05 \x03(\r\x12\r\n\x05words\x18\x06 \x03(\r\x12-\n\nconditions\x18\x07 \x03(\x0e\x32\x19.ringsim.v1.PollCondition\x12\x12\n\npoll_masks\x18\x08 \x03(\r\x12\x11\n\tintervals\x18\t \x03(\r\"{\n\x10PackedBusResults\x12\x0e\n\x06\x63ycles\x18\x01 \x03(\x04\x12\x12\n\nbus_errors\x18\x02 \x03(\x08\x12\x0e\n\x06values\x18\x03 \x03(\r\x12\x0e\n\x06\x63ounts\x18\x04 \x03(\r\x12\r\n\x05words\x18\x05 \x03(\r\x12\x14\n\x0clocal_cycles\x18\x06 \x03(\x04\"g\n\tNodeBatch\x12\x0c\n\x04node\x18\x01 \x01(\r\x12\x1e\n\x03ops\x18\x02 \x03(\x0b\x32\x11.ringsim.v1.BusOp\x12,\n\npacked_ops\x18\x03 \x01(\x0b\x32\x18.ringsim.v1.PackedBusOps\"y\n\x0bNodeResults\x12\x0c\n\x04node\x18\x01 \x01(\r\x12&\n\x07results\x18\x02 \x03(\x0b\x32\x15.ringsim.v1.BusResult\x12\x34\n\x0epacked_results\x18\x03 \x01(\x0b\x32\x1c.ringsim.v1.PackedBusResults*\xba\x01\n\tBusOpKind\x12\x1b\n\x17\x42US_OP_KIND_UNSPECIFIED\x10\x00\x12\x14\n\x10\x42US_OP_KIND_READ\x10\x01\x12\x15\n\x11\x42US_OP_KIND_WRITE\x10\x02\x12\x1a\n\x16\x42US_OP_KIND_READ_BLOCK\x10\x03\x12\x1b\n\x17\x42US_OP_KIND_WRITE_BLOCK\x10\x04\x12\x14\n\x10\x42US_OP_KIND_IDLE\x10\x05\x12\x14\n\x10\x42US_OP_KIND_POLL\x10\x06*g\n\rPollCondition\x12\x1e\n\x1aPOLL_CONDITION_UNSPECIFIED\x10\x00\x12\x18\n\x14POLL_CONDITION_EQUAL\x10\x01\x12\x1c\n\x18POLL_CONDITION_NOT_EQUAL\x10\x02*Q\n\nRingBuffer\x12\x1b\n\x17RING_BUFFER_UNSPECIFIED\x10\x00\x12\x12\n\x0eRING_BUFFER_TX\x10\x01\x12\x12\n\x0eRING_BUFFER_RX\x10\x02*i\n\x08Register\x12\x18\n\x14REGISTER_UNSPECIFIED\x10\x00\x12\x11\n\rREGISTER_DATA\x10\x01\x12\x13\n\x0fREGISTER_ENABLE\x10\x02\x12\x1b\n\x17REGISTER_CLEAR_AT_COUNT\x10\x03*\xe9\x01\n\x0e\x42\x61\x63kdoorTarget\x12\x1f\n\x1b\x42\x41\x43KDOOR_TARGET_UNSPECIFIED\x10\x00\x12\x1d\n\x19\x42\x41\x43KDOOR_TARGET_TX_MEMORY\x10\x01\x12\x1d\n\x19\x42\x41\x43KDOOR_TARGET_TX_ENABLE\x10\x02\x12\x1c\n\x18\x42\x41\x43KDOOR_TARGET_TX_COUNT\x10\x03\x12\x1d\n\x19\x42\x41\x43KDOOR_TARGET_RX_MEMORY\x10\x04\x12\x1d\n\x19\x42\x41\x43KDOOR_TARGET_RX_ENABLE\x10\x05\x12\x1c\n\x18\x42\x41\x43KDOOR_TARGET_RX_COUNT\x10\x06\x42\x37Z5github.com/ringsim/ringsim/proto/ringsim/v1;ringsimv1b\x06proto3')
 
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, globals())
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'ringsim.v1.bus_pb2', globals())
@@ -21,26 +21,26 @@ if _descriptor._USE_C_DESCRIPTORS == False:
 
   DESCRIPTOR._options = None
   DESCRIPTOR._serialized_options = b'Z5github.com/ringsim/ringsim/proto/ringsim/v1;ringsimv1'
-  _BUSOPKIND._serialized_start=898
-  _BUSOPKIND._serialized_end=1084
-  _POLLCONDITION._serialized_start=1086
-  _POLLCONDITION._serialized_end=1189
-  _RINGBUFFER._serialized_start=1191
-  _RINGBUFFER._serialized_end=1272
-  _REGISTER._serialized_start=1274
-  _REGISTER._serialized_end=1379
-  _BACKDOORTARGET._serialized_start=1382
-  _BACKDOORTARGET._serialized_end=1615
+  _BUSOPKIND._serialized_start=941
+  _BUSOPKIND._serialized_end=1127
+  _POLLCONDITION._serialized_start=1129
+  _POLLCONDITION._serialized_end=1232
+  _RINGBUFFER._serialized_start=1234
+  _RINGBUFFER._serialized_end=1315
+  _REGISTER._serialized_start=1317
+  _REGISTER._serialized_end=1422
+  _BACKDOORTARGET._serialized_start=1425
+  _BACKDOORTARGET._serialized_end=1658
   _BUSOP._serialized_start=37
   _BUSOP._serialized_end=245
   _BUSRESULT._serialized_start=247
-  _BUSRESULT._serialized_end=337
-  _PACKEDBUSOPS._serialized_start=340
-  _PACKEDBUSOPS._serialized_end=564
-  _PACKEDBUSRESULTS._serialized_start=566
-  _PACKEDBUSRESULTS._serialized_end=667
-  _NODEBATCH._serialized_start=669
-  _NODEBATCH._serialized_end=772
-  _NODERESULTS._serialized_start=774
-  _NODERESULTS._serialized_end=895
+  _BUSRESULT._serialized_end=358
+  _PACKEDBUSOPS._serialized_start=361
+  _PACKEDBUSOPS._serialized_end=585
+  _PACKEDBUSRESULTS._serialized_start=587
+  _PACKEDBUSRESULTS._serialized_end=710
+  _NODEBATCH._serialized_start=712
+  _NODEBATCH._serialized_end=815
+  _NODERESULTS._serialized_start=817
+  _NODERESULTS._serialized_end=938
 # @@protoc_insertion_point(module_scope)

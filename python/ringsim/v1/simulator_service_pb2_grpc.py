@@ -93,6 +93,21 @@ class SimulatorServiceStub(object):
                 request_serializer=ringsim_dot_v1_dot_simulator__service__pb2.StopWaveformRequest.SerializeToString,
                 response_deserializer=ringsim_dot_v1_dot_simulator__service__pb2.StopWaveformResponse.FromString,
                 )
+        self.GetLinkStatus = channel.unary_unary(
+                '/ringsim.v1.SimulatorService/GetLinkStatus',
+                request_serializer=ringsim_dot_v1_dot_simulator__service__pb2.GetLinkStatusRequest.SerializeToString,
+                response_deserializer=ringsim_dot_v1_dot_simulator__service__pb2.GetLinkStatusResponse.FromString,
+                )
+        self.GetNodeClocks = channel.unary_unary(
+                '/ringsim.v1.SimulatorService/GetNodeClocks',
+                request_serializer=ringsim_dot_v1_dot_simulator__service__pb2.GetNodeClocksRequest.SerializeToString,
+                response_deserializer=ringsim_dot_v1_dot_simulator__service__pb2.GetNodeClocksResponse.FromString,
+                )
+        self.ListLinkEvents = channel.unary_unary(
+                '/ringsim.v1.SimulatorService/ListLinkEvents',
+                request_serializer=ringsim_dot_v1_dot_simulator__service__pb2.ListLinkEventsRequest.SerializeToString,
+                response_deserializer=ringsim_dot_v1_dot_simulator__service__pb2.ListLinkEventsResponse.FromString,
+                )
 
 
 class SimulatorServiceServicer(object):
@@ -217,6 +232,31 @@ class SimulatorServiceServicer(object):
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetLinkStatus(self, request, context):
+        """GetLinkStatus returns the receiving ends of links on the real link (elastic buffer,
+        UGN capture, the simulator's record of the frame relation). FAILED_PRECONDITION on the
+        ideal link.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetNodeClocks(self, request, context):
+        """GetNodeClocks returns every node's clock on the real link. FAILED_PRECONDITION on the
+        ideal link.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListLinkEvents(self, request, context):
+        """ListLinkEvents returns the real link's events (adjustments, link-ups and -downs, clock
+        periods) in order, a page at a time. FAILED_PRECONDITION on the ideal link.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_SimulatorServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -294,6 +334,21 @@ def add_SimulatorServiceServicer_to_server(servicer, server):
                     servicer.StopWaveform,
                     request_deserializer=ringsim_dot_v1_dot_simulator__service__pb2.StopWaveformRequest.FromString,
                     response_serializer=ringsim_dot_v1_dot_simulator__service__pb2.StopWaveformResponse.SerializeToString,
+            ),
+            'GetLinkStatus': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetLinkStatus,
+                    request_deserializer=ringsim_dot_v1_dot_simulator__service__pb2.GetLinkStatusRequest.FromString,
+                    response_serializer=ringsim_dot_v1_dot_simulator__service__pb2.GetLinkStatusResponse.SerializeToString,
+            ),
+            'GetNodeClocks': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetNodeClocks,
+                    request_deserializer=ringsim_dot_v1_dot_simulator__service__pb2.GetNodeClocksRequest.FromString,
+                    response_serializer=ringsim_dot_v1_dot_simulator__service__pb2.GetNodeClocksResponse.SerializeToString,
+            ),
+            'ListLinkEvents': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListLinkEvents,
+                    request_deserializer=ringsim_dot_v1_dot_simulator__service__pb2.ListLinkEventsRequest.FromString,
+                    response_serializer=ringsim_dot_v1_dot_simulator__service__pb2.ListLinkEventsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -561,5 +616,56 @@ class SimulatorService(object):
         return grpc.experimental.unary_unary(request, target, '/ringsim.v1.SimulatorService/StopWaveform',
             ringsim_dot_v1_dot_simulator__service__pb2.StopWaveformRequest.SerializeToString,
             ringsim_dot_v1_dot_simulator__service__pb2.StopWaveformResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def GetLinkStatus(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/ringsim.v1.SimulatorService/GetLinkStatus',
+            ringsim_dot_v1_dot_simulator__service__pb2.GetLinkStatusRequest.SerializeToString,
+            ringsim_dot_v1_dot_simulator__service__pb2.GetLinkStatusResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def GetNodeClocks(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/ringsim.v1.SimulatorService/GetNodeClocks',
+            ringsim_dot_v1_dot_simulator__service__pb2.GetNodeClocksRequest.SerializeToString,
+            ringsim_dot_v1_dot_simulator__service__pb2.GetNodeClocksResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def ListLinkEvents(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/ringsim.v1.SimulatorService/ListLinkEvents',
+            ringsim_dot_v1_dot_simulator__service__pb2.ListLinkEventsRequest.SerializeToString,
+            ringsim_dot_v1_dot_simulator__service__pb2.ListLinkEventsResponse.FromString,
             options, channel_credentials,
             insecure, call_credentials, compression, wait_for_ready, timeout, metadata)

@@ -4,7 +4,12 @@ package harness
 
 import "embed"
 
-// FS holds csrc/: the harness, its C API header and the standalone benchmark loop.
+// FS holds csrc/: the harness, its C API header and the standalone benchmark loop; and
+// rtl/: ringsim_top, the wrapper around the user's node that holds the real link's
+// registers (the model's top module), and its register device.
 //
-//go:embed csrc
+//go:embed csrc rtl
 var FS embed.FS
+
+// Top is the model's top module, the wrapper in rtl/.
+const Top = "ringsim_top"

@@ -50,21 +50,12 @@ var (
 type Spec struct {
 	// RTLDir holds the node RTL (*.sv, *.v, *.vlt, non-recursive); empty means ringsim's own.
 	RTLDir string
-	// Top is the top module; empty means ringsim_node.
-	Top   string
 	Depth int
 	Ports int
 	// Trace compiles in FST waveform support (7-10 % slower even while off).
 	Trace bool
 	// Assert keeps the RTL's assertions active.
 	Assert bool
-}
-
-func (s Spec) top() string {
-	if s.Top == "" {
-		return "ringsim_node"
-	}
-	return s.Top
 }
 
 // Validate reports whether the spec can be built.
@@ -354,9 +345,15 @@ func RTLHash(srcs []source) string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
-func harnessFiles() ([]source, error) {
+// harnessFiles reads the harness's C++ sources (csrc).
+func harnessFiles() ([]source, error) { return harnessDir("csrc") }
+
+// harnessRTL reads the harness's SystemVerilog (rtl: the wrapper that is the model's top).
+func harnessRTL() ([]source, error) { return harnessDir("rtl") }
+
+func harnessDir(dir string) ([]source, error) {
 	var out []source
-	err := fs.WalkDir(harness.FS, "csrc", func(path string, d fs.DirEntry, err error) error {
+	err := fs.WalkDir(harness.FS, dir, func(path string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
 		}
@@ -415,8 +412,16 @@ func (b *Builder) Build(ctx context.Context, spec Spec) (*Model, error) {
 	rtlHash := RTLHash(srcs)
 	h := sha256.New()
 	fmt.Fprintf(h, "%s\x00%s\x00%s\x00%d\x00%d\x00%v\x00%v\x00%s\x00", formatVersion, t.Versions,
-		spec.top(), spec.Depth, spec.Ports, spec.Trace, spec.Assert, rtlHash)
-	for _, f := range hfiles {
+		harness.Top, spec.Depth, spec.Ports, spec.Trace, spec.Assert, rtlHash)
+	hrtl, err := harnessRTL()
+	if err != nil {
+		return nil, fmt.Errorf("read harness: %w", err)
+	}
+	pkg, err := fs.ReadFile(rtl.FS, regsPkg) // the wrapper uses it when the RTL has none
+	if err != nil {
+		return nil, fmt.Errorf("read harness: %w", err)
+	}
+	for _, f := range append(append(hfiles, hrtl...), source{name: regsPkg, data: pkg}) {
 		fmt.Fprintf(h, "%s\x00%d\x00", f.name, len(f.data))
 		h.Write(f.data)
 	}
@@ -512,8 +517,33 @@ func verilate(ctx context.Context, t Tools, spec Spec, srcs []source, dir string
 			}
 		}
 	}
+	// The harness's wrapper is the top; it needs ringsim's register package, which a user's
+	// RTL need not have.
+	hdir := filepath.Join(dir, "harness-rtl")
+	if err := os.MkdirAll(hdir, 0o755); err != nil {
+		return "", fmt.Errorf("%w: %v", ErrCacheSetup, err)
+	}
+	hsrcs, err := harnessRTL()
+	if err != nil {
+		return "", fmt.Errorf("read harness: %w", err)
+	}
+	var extra []string // packages first
+	if !hasSource(srcs, regsPkg) {
+		data, err := fs.ReadFile(rtl.FS, regsPkg)
+		if err != nil {
+			return "", fmt.Errorf("read harness: %w", err)
+		}
+		hsrcs = append([]source{{name: regsPkg, data: data}}, hsrcs...)
+	}
+	for _, s := range hsrcs {
+		p := filepath.Join(hdir, s.name)
+		if err := os.WriteFile(p, s.data, 0o644); err != nil {
+			return "", fmt.Errorf("%w: %v", ErrCacheSetup, err)
+		}
+		extra = append(extra, p)
+	}
 	args := []string{
-		"--cc", "--prefix", "Vnode", "--top-module", spec.top(),
+		"--cc", "--prefix", "Vnode", "--top-module", harness.Top,
 		fmt.Sprintf("-GDepth=%d", spec.Depth), fmt.Sprintf("-GPorts=%d", spec.Ports),
 		"-Wno-fatal", "--Mdir", filepath.Join(dir, "obj"), "-y", rtlDir, "+incdir+" + rtlDir,
 	}
@@ -532,12 +562,17 @@ func verilate(ctx context.Context, t Tools, spec Spec, srcs []source, dir string
 	// Then packages, which Verilator must read before the modules that use them, then the
 	// rest, each in name order.
 	for _, pkgs := range []bool{true, false} {
+		if !pkgs && len(extra) > 0 && extra[0] == filepath.Join(hdir, regsPkg) {
+			args = append(args, extra[0]) // ringsim's package, for the wrapper
+			extra = extra[1:]
+		}
 		for _, s := range srcs {
 			if (strings.HasSuffix(s.name, ".sv") || strings.HasSuffix(s.name, ".v")) && IsPackage(s.name, s.data) == pkgs {
 				args = append(args, filepath.Join(rtlDir, s.name))
 			}
 		}
 	}
+	args = append(args, extra...)
 	cmd := exec.CommandContext(ctx, t.Verilator, args...)
 	var out bytes.Buffer
 	cmd.Stdout = &out
@@ -546,6 +581,19 @@ func verilate(ctx context.Context, t Tools, spec Spec, srcs []source, dir string
 		return "", fmt.Errorf("%w on %s: %v\n%s", ErrVerilator, rtlDir, err, tail(out.String(), 40))
 	}
 	return out.String(), nil
+}
+
+// regsPkg is ringsim's generated register package (internal/regmap), which the harness's
+// wrapper uses.
+const regsPkg = "ringsim_regs_pkg.sv"
+
+func hasSource(srcs []source, name string) bool {
+	for _, s := range srcs {
+		if s.name == name {
+			return true
+		}
+	}
+	return false
 }
 
 func tail(s string, lines int) string {

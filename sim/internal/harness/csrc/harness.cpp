@@ -17,6 +17,7 @@
 //
 // Build-time macros: RS_DEPTH, RS_PORTS (the model's parameters), VM_TRACE (FST support).
 
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstdarg>
@@ -25,6 +26,7 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "Vnode.h"
@@ -124,6 +126,42 @@ inline void set_rx(M* m, uint32_t p, uint64_t v) {
   }
 }
 
+// put_bits and get_bits access a bit range of a Verilated signal of any width: an integer
+// type up to 64 bits, or a VlWide array of 32-bit words.
+template <typename T>
+inline void put_bits(T& sig, uint32_t lsb, uint32_t width, uint64_t v) {
+  if constexpr (std::is_integral_v<T>) {
+    const uint64_t mask = (width >= 64 ? ~uint64_t{0} : ((uint64_t{1} << width) - 1)) << lsb;
+    sig = (T)(((uint64_t)sig & ~mask) | ((v << lsb) & mask));
+  } else {
+    for (uint32_t b = 0; b < width;) {
+      const uint32_t w = (lsb + b) / 32, o = (lsb + b) % 32;
+      const uint32_t take = std::min(32 - o, width - b);
+      const uint32_t mask = (take == 32 ? ~0u : ((1u << take) - 1)) << o;
+      sig[w] = (sig[w] & ~mask) | (((uint32_t)(v >> b) << o) & mask);
+      b += take;
+    }
+  }
+}
+
+template <typename T>
+inline uint64_t get_bits(const T& sig, uint32_t lsb, uint32_t width) {
+  if constexpr (std::is_integral_v<T>) {
+    const uint64_t v = (uint64_t)sig >> lsb;
+    return width >= 64 ? v : v & ((uint64_t{1} << width) - 1);
+  } else {
+    uint64_t v = 0;
+    for (uint32_t b = 0; b < width;) {
+      const uint32_t w = (lsb + b) / 32, o = (lsb + b) % 32;
+      const uint32_t take = std::min(32 - o, width - b);
+      const uint64_t part = (sig[w] >> o) & (take == 32 ? ~0u : ((1u << take) - 1));
+      v |= part << b;
+      b += take;
+    }
+    return v;
+  }
+}
+
 struct Link {
   rs_link cfg;
   std::vector<uint64_t> line;  // latency + 1 slots
@@ -179,6 +217,7 @@ struct Master {
   bool busy = false;      // a batch is in flight
   bool done = false;      // a batch completed and was not taken yet
   bool driving = false;   // a request is on the bus
+  uint64_t local = 0;     // the node's own cycle being sampled (the real link's; else the cycle)
 
   void start_op() {
     word = 0;
@@ -315,6 +354,7 @@ struct Master {
 
   bool complete(rs_result& r, uint64_t c) {
     r.cycle = c;
+    r.local = local;
     if (++cur < ops.size()) {
       start_op();
       return false;
@@ -330,6 +370,8 @@ struct Node {
   uint64_t release = 0;
   bool in_reset = true;
   Master master;
+  // The real link: the links into and out of this node (indexes of rs_sim::links).
+  std::vector<uint32_t> in_links, out_links;
   // Backdoor variables, found by hierarchical name (nullptr: not available).
   struct Port {
     std::string tx_scope, rx_scope;  // hierarchical names of the ring buffers
@@ -346,6 +388,8 @@ struct Node {
 
 }  // namespace
 
+#include "reallink.h"
+
 struct rs_sim {
   std::unique_ptr<VerilatedContext> ctx;
   std::vector<Node> nodes;
@@ -361,7 +405,21 @@ struct rs_sim {
 #if VM_TRACE
   std::unique_ptr<VerilatedFstC> fst;
   std::string fst_path;
+  uint64_t last_dump = 0;  // the real link's last dump time (fs), kept monotonic
 #endif
+  // The real link (SPEC section 8); `real` false means the ideal link.
+  bool real = false;
+  std::vector<NodeClock> clocks;    // per node
+  std::vector<RealLinkState> rl;    // per link
+  std::vector<Transition> transitions;  // link ups and downs, in time order
+  size_t next_transition = 0;
+  std::vector<rs_event> events;
+  uint32_t eb_depth = 32;
+  bool control = false;
+  double step_ppm = 0.01, gain = 2e-8;
+  uint64_t update_cycles = 25000;
+  bool nodata_random = true;
+  Rng nodata_rng{0};
 };
 
 namespace {
@@ -619,6 +677,7 @@ int64_t run_loop(rs_sim* s, uint64_t until, uint64_t* done) {
       if (!nd.in_reset) nd.master.drive(m);
       m->clk_i = 0;
       m->eval();
+      nd.master.local = c;
       if (!nd.in_reset && nd.master.sample(m, c)) {
         done[n >> 6] |= uint64_t{1} << (n & 63);
         finished = true;
@@ -651,6 +710,264 @@ int64_t run_loop(rs_sim* s, uint64_t until, uint64_t* done) {
   return (int64_t)(c - first);
 }
 
+
+// ---------------------------------------------------------------------------------------
+// The real link (reallink.h).
+// ---------------------------------------------------------------------------------------
+
+// real_transitions applies the link ups and downs due by time t.
+void real_transitions(rs_sim* s, t128 t) {
+  while (s->next_transition < s->transitions.size() && s->transitions[s->next_transition].at <= t) {
+    const Transition& tr = s->transitions[s->next_transition++];
+    RealLinkState& r = s->rl[tr.link];
+    if (tr.up == r.up) continue;
+    r.up = tr.up;
+    r.reset_buffer();
+    r.captured = false;  // the capture belonged to the link-up that just ended, or re-arms
+    rs_event ev{};
+    ev.cycle = whole(tr.at);
+    ev.kind = tr.up ? RS_EV_LINK_UP : RS_EV_LINK_DOWN;
+    ev.node = s->links[tr.link].cfg.dst_node;
+    ev.port = tr.link;
+    s->events.push_back(ev);
+    if (tr.up) {
+      // A transceiver that comes (back) up: the sender's next frame is its counter, UGN
+      // capture re-arms, the domain difference restarts.
+      r.first = true;
+      r.captured = false;
+      r.ddc = 0;
+      r.shift = 0;
+      r.up_cycle = whole(tr.at);
+    }
+  }
+}
+
+// adjust applies an elastic buffer adjustment: positive fills (no-data cycles), negative
+// drains (incoming frames dropped).
+void adjust(rs_sim* s, uint32_t li, int64_t frames, uint32_t source, uint64_t cycle, uint64_t local) {
+  RealLinkState& r = s->rl[li];
+  if (frames == 0) return;
+  if (frames > 0) r.fill += frames; else r.drain += -frames;
+  ++r.adjustments;
+  if (source == 0) r.ac_total += (int32_t)frames;
+  rs_event ev{};
+  ev.cycle = cycle;
+  ev.local = local;
+  ev.kind = RS_EV_ADJUST;
+  ev.node = s->links[li].cfg.dst_node;
+  ev.port = s->links[li].cfg.dst_port;
+  ev.frames = (int32_t)frames;
+  ev.source = source;
+  s->events.push_back(ev);
+}
+
+// clock_update is a node's clock-control period: drift, and a step towards gain times the
+// sum of its links' domain differences (callisto.rs:71-82).
+void clock_update(rs_sim* s, uint32_t n, t128 t) {
+  NodeClock& ck = s->clocks[n];
+  const double secs = (double)whole(t) * (double)s->period_ps * 1e-12;
+  if (s->control) {
+    double sum = ck.bias;
+    for (uint32_t li : s->nodes[n].in_links) {
+      const RealLinkState& r = s->rl[li];
+      if (r.up && r.primed) sum += (double)r.ddc;
+    }
+    const double want = s->gain * sum;
+    const double have = s->step_ppm * 1e-6 * (double)ck.requests;
+    if (want > have) ++ck.requests;
+    else if (want < have) --ck.requests;
+  }
+  ck.ppm = ck.base_ppm + ck.drift * secs + s->step_ppm * (double)ck.requests;
+  ck.set_period();
+  rs_event ev{};
+  ev.cycle = whole(t);
+  ev.local = ck.local;
+  ev.kind = RS_EV_CLOCK;
+  ev.node = n;
+  ev.ppm = ck.ppm;
+  s->events.push_back(ev);
+}
+
+// real_edge processes node n's clock edge at time t: its links' frames out and in, its
+// bus master, the evaluation, and its clock.
+template <bool kTrace>
+bool real_edge(rs_sim* s, uint32_t n, t128 t, uint64_t* done) {
+  Node& nd = s->nodes[n];
+  NodeClock& ck = s->clocks[n];
+  Vnode* m = nd.m.get();
+  const uint64_t k = ck.local;
+  const uint64_t gc = whole(t);
+  s->cur_node = (int32_t)n;
+  s->ctx->time(k);  // $time in RTL messages: the node's own cycle
+  if (nd.in_reset && t >= at_cycle(nd.release)) {
+    nd.in_reset = false;
+    m->rst_ni = 1;
+    ck.released = true;
+    ck.rel_local = k;
+  }
+  // 1. Out: each link samples the TX register (the frame of this cycle) and sends it.
+  for (uint32_t li : nd.out_links) {
+    Link& l = s->links[li];
+    RealLinkState& r = s->rl[li];
+    if (!r.up) continue;
+    uint64_t f = get_tx(m, l.cfg.src_port);
+    if (r.first) {  // the first sampling cycle carries the sender's counter
+      f = ck.counter(k);
+      r.first = false;
+    }
+    if (l.faulty) f = l.inject(f);
+    r.push(t + at_cycle(l.cfg.latency), f);
+  }
+  // 2. In: arrivals into each elastic buffer, then this cycle's read.
+  const uint32_t half = s->eb_depth / 2;
+  for (uint32_t li : nd.in_links) {
+    RealLinkState& r = s->rl[li];
+    const uint32_t p = s->links[li].cfg.dst_port;
+    r.ac_enable = get_bits(m->ac_enable_o, p, 1) != 0;
+    r.margin = (uint32_t)get_bits(m->ac_margin_o, 16 * p, 16);
+    while (r.qn > 0 && r.q[r.qh].at <= t) {
+      const uint64_t f = r.q[r.qh].frame;
+      if (++r.qh == r.q.size()) r.qh = 0;
+      --r.qn;
+      if (r.primed) ++r.ddc;
+      if (r.drain > 0) {
+        --r.drain;
+        ++r.drained;
+        --r.shift;
+      } else if (r.occ == s->eb_depth) {
+        r.overflow = true;
+        ++r.lost;
+        --r.shift;
+      } else {
+        r.fifo[(r.rd + r.occ) % s->eb_depth] = f;
+        ++r.occ;
+      }
+    }
+    bool valid = false;
+    uint64_t f = 0;
+    if (r.up && !r.primed && r.occ >= half) r.primed = true;
+    if (r.up && r.primed) {
+      --r.ddc;
+      if (r.fill > 0) {
+        --r.fill;
+        ++r.inserted;
+        ++r.shift;
+      } else if (r.occ == 0) {
+        r.underflow = true;
+        ++r.empty;
+        ++r.shift;
+      } else {
+        f = r.fifo[r.rd];
+        r.rd = (r.rd + 1) % s->eb_depth;
+        --r.occ;
+        valid = true;
+        if (!r.captured) {  // UGN capture: the link-up's first frame
+          r.captured = true;
+          r.ugn_local = ck.counter(k);
+          r.ugn_remote = f;
+        }
+      }
+    }
+    if (!valid) f = s->nodata_random ? s->nodata_rng.next() : 0;
+    set_rx(m, p, f);
+    // Auto-centre: one adjustment by minus the count, then a 256-cycle wait.
+    if (r.ac_enable && r.primed) {
+      if (r.wait > 0) {
+        --r.wait;
+      } else {
+        const int64_t count = (int64_t)r.occ - (int64_t)half;
+        if (count > (int64_t)r.margin || count < -(int64_t)r.margin) {
+          adjust(s, li, -count, 0, gc, k);
+          r.wait = 256;
+        }
+      }
+    }
+    // The wrapper's status inputs.
+    put_bits(m->eb_count_i, 32 * p, 32, (uint64_t)(uint32_t)((int32_t)r.occ - (int32_t)half));
+    put_bits(m->eb_underflow_i, p, 1, r.underflow);
+    put_bits(m->eb_overflow_i, p, 1, r.overflow);
+    put_bits(m->ac_idle_i, p, 1, r.wait == 0 && r.fill == 0 && r.drain == 0);
+    put_bits(m->ac_total_i, 32 * p, 32, (uint64_t)(uint32_t)r.ac_total);
+    put_bits(m->link_up_i, p, 1, r.up);
+    put_bits(m->captured_i, p, 1, r.captured);
+    put_bits(m->ugn_local_i, 64 * p, 64, r.ugn_local);
+    put_bits(m->ugn_remote_i, 64 * p, 64, r.ugn_remote);
+  }
+  // 3. The bus, the clock-low evaluation, the wrapper's pulses, the edge.
+  bool finished = false;
+  if (!nd.in_reset) nd.master.drive(m);
+  m->clk_i = 0;
+  m->eval();
+  for (uint32_t li : nd.in_links) {
+    const uint32_t p = s->links[li].cfg.dst_port;
+    if (get_bits(m->adj_valid_o, p, 1)) {
+      adjust(s, li, (int64_t)(int32_t)get_bits(m->adj_value_o, 32 * p, 32), 1, gc, k);
+    }
+    if (get_bits(m->clear_o, p, 1)) s->rl[li].underflow = s->rl[li].overflow = false;
+  }
+  nd.master.local = k;
+  if (!nd.in_reset && nd.master.sample(m, gc)) {
+    done[n >> 6] |= uint64_t{1} << (n & 63);
+    finished = true;
+  }
+#if VM_TRACE
+  const uint64_t fs = (uint64_t)((t * (t128)(s->period_ps * 1000)) >> kFrac);
+  if constexpr (kTrace) {
+    if (s->fst) {
+      s->last_dump = std::max(s->last_dump, fs);
+      s->fst->dump(s->last_dump);
+    }
+  }
+#endif
+  m->clk_i = 1;
+  m->eval();
+#if VM_TRACE
+  if constexpr (kTrace) {
+    if (s->fst) {
+      s->last_dump = std::max(s->last_dump + 1, fs + 1);
+      s->fst->dump(s->last_dump);
+    }
+  }
+#endif
+  // 4. The clock.
+  ++ck.local;
+  if (ck.local >= ck.next_update) {
+    ck.next_update += s->update_cycles;
+    clock_update(s, n, t);
+  }
+  ck.next += ck.period;
+  return finished;
+}
+
+// real_loop runs the real link until global time until (nominal cycles, exclusive), or to
+// the end of the nominal cycle in which some batch completed.
+template <bool kTrace>
+int64_t real_loop(rs_sim* s, uint64_t until, uint64_t* done) {
+  const uint64_t first = s->cycle;
+  t128 end = at_cycle(until);
+  const size_t nn = s->nodes.size();
+  while (true) {
+    size_t n = 0;
+    for (size_t i = 1; i < nn; ++i) {
+      if (s->clocks[i].next < s->clocks[n].next) n = i;
+    }
+    const t128 t = s->clocks[n].next;
+    if (t >= end) break;
+    real_transitions(s, t);
+    if (real_edge<kTrace>(s, (uint32_t)n, t, done)) {
+      // Finish the nominal cycle in which the batch completed.
+      end = std::min(end, at_cycle(whole(t) + 1));
+    }
+    if (VL_UNLIKELY(s->ctx->gotFinish())) {
+      s->stopped = true;
+      s->cycle = whole(t) + 1;
+      return (int64_t)(s->cycle - first);
+    }
+  }
+  s->cycle = whole(end);
+  return (int64_t)(s->cycle - first);
+}
+
 template <typename Nodes>
 void release_drives(Nodes& nodes) {
   for (Node& nd : nodes) {
@@ -668,6 +985,74 @@ bool slow_path(const rs_sim* s) {
   if (s->fst) return true;
 #endif
   return s->taps != 0;
+}
+
+// real_setup prepares the real link from cfg->real; it returns an error message or "".
+std::string real_setup(rs_sim* s, const rs_config* cfg) {
+  const rs_real& rc = *cfg->real;
+  const uint32_t nn = cfg->nodes;
+  if (!rc.ppm || !rc.up) return "real link: per-node offsets and per-link up times are required";
+  if (rc.eb_depth < 2 || (rc.eb_depth & (rc.eb_depth - 1)) != 0) return "real link: elastic buffer depth must be a power of two";
+  s->real = true;
+  s->eb_depth = rc.eb_depth;
+  s->control = rc.control != 0;
+  s->step_ppm = rc.step_ppb / 1000.0;
+  s->gain = rc.gain;
+  s->update_cycles = rc.update_cycles ? rc.update_cycles : 25000;
+  s->nodata_random = rc.nodata_random != 0;
+  Rng rng(cfg->seed ^ 0x7265616c6c696e6bull);  // "reallink"
+  s->nodata_rng = Rng(rng.next());
+  s->clocks.resize(nn);
+  double mean = 0;
+  for (uint32_t n = 0; n < nn; ++n) mean += rc.ppm[n] / nn;
+  for (uint32_t n = 0; n < nn; ++n) {
+    NodeClock& ck = s->clocks[n];
+    ck.base_ppm = rc.ppm[n];
+    ck.drift = rc.drift ? rc.drift[n] : 0;
+    if (rc.settled) {
+      // Converged: the controller has already stepped every node to the mean frequency and
+      // holds the domain difference that keeps it there (gain * bias = step * requests).
+      ck.requests = std::llround((mean - ck.base_ppm) / s->step_ppm);
+      if (s->gain > 0) ck.bias = s->step_ppm * 1e-6 * (double)ck.requests / s->gain;
+    }
+    ck.ppm = ck.base_ppm + s->step_ppm * (double)ck.requests;
+    ck.set_period();
+    ck.phase = rng.next() >> 32;  // a seeded phase within the first nominal cycle
+    ck.next = ck.phase;
+    ck.next_update = s->update_cycles;
+  }
+  s->rl.resize(cfg->nlinks);
+  for (uint32_t i = 0; i < cfg->nlinks; ++i) {
+    const rs_link& l = cfg->links[i];
+    RealLinkState& r = s->rl[i];
+    r.latency = l.latency;
+    r.fifo.assign(rc.eb_depth, 0);
+    s->nodes[l.src_node].out_links.push_back(i);
+    s->nodes[l.dst_node].in_links.push_back(i);
+    s->transitions.push_back({at_cycle(rc.up[i]), i, true});
+  }
+  for (uint32_t f = 0; f < rc.nflaps; ++f) {
+    const rs_flap& fl = rc.flaps[f];
+    if (fl.link >= cfg->nlinks || fl.up <= fl.down) return "real link: bad flap " + std::to_string(f);
+    s->transitions.push_back({at_cycle(fl.down), fl.link, false});
+    s->transitions.push_back({at_cycle(fl.up), fl.link, true});
+  }
+  std::stable_sort(s->transitions.begin(), s->transitions.end(),
+                   [](const Transition& a, const Transition& b) { return a.at < b.at; });
+  for (Node& nd : s->nodes) nd.m->link_en_i = 1;
+  if (rc.rx_random) {
+    // The demos' RX block RAM has no reset: it holds whatever was there.
+    Rng mem(rng.next());
+    for (Node& nd : s->nodes) {
+      for (uint32_t p = 0; p < kPorts; ++p) {
+        if (!nd.ports[p].rx_mem) continue;
+        uint64_t* w = (uint64_t*)nd.ports[p].rx_mem->datap();
+        for (uint32_t i = 0; i < kDepth; ++i) w[i] = mem.next();
+      }
+    }
+  }
+  for (Node& nd : s->nodes) nd.m->eval();
+  return "";
 }
 
 }  // namespace
@@ -710,6 +1095,10 @@ RS_EXPORT rs_sim* rs_new(const rs_config* cfg, char* err, size_t errlen) {
       nd.release = cfg->reset_release ? cfg->reset_release[n] : 0;
       Vnode* m = nd.m.get();
       m->clk_i = 0;
+      // An edge on the asynchronous reset, so that registers with a reset value other
+      // than zero get it (the node stays in reset until its release).
+      m->rst_ni = 1;
+      m->eval();
       m->rst_ni = 0;
       m->node_id_i = n;
       if (cfg->dna) {
@@ -720,7 +1109,7 @@ RS_EXPORT rs_sim* rs_new(const rs_config* cfg, char* err, size_t errlen) {
       m->eval();
       nd.ports.resize(kPorts);
       for (uint32_t p = 0; p < kPorts; ++p) {
-        const std::string base = name + ".ringsim_node.g_port[" + std::to_string(p) + "]";
+        const std::string base = name + ".ringsim_top.u_node.g_port[" + std::to_string(p) + "]";
         Node::Port& port = nd.ports[p];
         port.tx_scope = base + ".u_tx";
         port.rx_scope = base + ".u_rx";
@@ -744,6 +1133,10 @@ RS_EXPORT rs_sim* rs_new(const rs_config* cfg, char* err, size_t errlen) {
       l.cfg = cfg->links[i];
       l.line.assign(l.cfg.latency + 1, 0);
       l.rng = Rng(cfg->seed ^ (0x5851f42d4c957f2dull * (i + 1)));
+    }
+    if (cfg->real) {
+      const std::string msg = real_setup(s.get(), cfg);
+      if (!msg.empty()) return bad(msg);
     }
   } catch (const std::exception& e) {
     return bad(e.what());
@@ -825,10 +1218,20 @@ RS_EXPORT int64_t rs_run(rs_sim* s, uint64_t until, uint64_t* done) {
   int64_t n = 0;
   release_drives(s->nodes);
   try {
-    n = slow_path(s) ? run_loop<true>(s, until, done) : run_loop<false>(s, until, done);
+    if (s->real) {
+      n = slow_path(s) ? real_loop<true>(s, until, done) : real_loop<false>(s, until, done);
+    } else {
+      n = slow_path(s) ? run_loop<true>(s, until, done) : run_loop<false>(s, until, done);
+    }
   } catch (const FatalError& e) {
     s->stopped = true;
     return fail(s, RS_ESTOPPED, std::string(e.what()) + "\n" + s->log);
+  }
+  if (s->stopped && s->real && s->stop.kind != RS_STOP_NONE && s->stop.kind != RS_STOP_BUS_TIMEOUT) {
+    // Stops record $time, which the real link sets to the node's own cycle; the API's
+    // cycle is global time.
+    s->stop.local_cycle = s->stop.cycle;
+    s->stop.cycle = s->cycle - 1;
   }
   if (s->stopped) {
     std::string log = s->log;
@@ -933,7 +1336,55 @@ RS_EXPORT int rs_poke(rs_sim* s, uint32_t node, uint32_t port, uint32_t target, 
   return rc;
 }
 
+RS_EXPORT int rs_link_state(rs_sim* s, uint32_t link, rs_link_status* out) {
+  if (!s->real) return fail(s, RS_ENOTSUP, "link state exists on the real link only");
+  if (link >= s->rl.size()) return fail(s, RS_EINVAL, "link " + std::to_string(link) + " does not exist");
+  const RealLinkState& r = s->rl[link];
+  rs_link_status st{};
+  st.up = r.up;
+  st.captured = r.captured;
+  st.occupancy = (int32_t)r.occ;
+  st.underflow = r.underflow;
+  st.overflow = r.overflow;
+  st.ac_total = r.ac_total;
+  st.ugn_local = r.ugn_local;
+  st.ugn_remote = r.ugn_remote;
+  st.inserted = r.inserted;
+  st.drained = r.drained;
+  st.lost = r.lost;
+  st.empty = r.empty;
+  st.adjustments = r.adjustments;
+  st.shift = r.shift;
+  st.ddc = r.ddc;
+  st.up_cycle = r.up_cycle;
+  *out = st;
+  return RS_OK;
+}
+
+RS_EXPORT int rs_node_clock(rs_sim* s, uint32_t node, rs_clock_status* out) {
+  if (!s->real) return fail(s, RS_ENOTSUP, "node clocks exist on the real link only");
+  if (node >= s->clocks.size()) return fail(s, RS_EINVAL, "node " + std::to_string(node) + " does not exist");
+  const NodeClock& ck = s->clocks[node];
+  rs_clock_status c{};
+  c.ppm = ck.ppm;
+  c.requests = ck.requests;
+  c.local = ck.local;
+  c.period = ck.period;
+  c.phase = ck.phase;
+  c.released = ck.rel_local;
+  *out = c;
+  return RS_OK;
+}
+
+RS_EXPORT int64_t rs_events(rs_sim* s, uint64_t from, rs_event* out, uint32_t n) {
+  if (from >= s->events.size()) return 0;
+  const uint64_t k = std::min<uint64_t>(n, s->events.size() - from);
+  if (k) std::memcpy(out, s->events.data() + from, k * sizeof(rs_event));
+  return (int64_t)k;
+}
+
 RS_EXPORT int rs_drive(rs_sim* s, uint32_t node, uint32_t port, const uint64_t* frames, uint32_t n) {
+  if (s->real) return fail(s, RS_ENOTSUP, "driving a port's input is for the ideal link");
   if (node >= s->nodes.size() || port >= kPorts) return fail(s, RS_EINVAL, "node or port does not exist");
   Tap& t = s->nodes[node].ports[port].drive;
   if (t.active()) --s->taps;
@@ -944,6 +1395,7 @@ RS_EXPORT int rs_drive(rs_sim* s, uint32_t node, uint32_t port, const uint64_t* 
 }
 
 RS_EXPORT int rs_record(rs_sim* s, uint32_t node, uint32_t port, uint32_t n) {
+  if (s->real) return fail(s, RS_ENOTSUP, "recording a port's output is for the ideal link");
   if (node >= s->nodes.size() || port >= kPorts) return fail(s, RS_EINVAL, "node or port does not exist");
   Tap& t = s->nodes[node].ports[port].record;
   if (t.active()) --s->taps;
@@ -968,6 +1420,8 @@ RS_EXPORT int rs_trace_open(rs_sim* s, const char* path) {
   FILE* probe = std::fopen(path, "wb");
   if (!probe) return fail(s, RS_EIO, std::string("cannot create ") + path + ": " + std::strerror(errno));
   std::fclose(probe);
+  // The real link dumps every node at its own edges, in femtoseconds.
+  if (s->real) s->ctx->timeprecision(-15);
   auto fst = std::make_unique<VerilatedFstC>();
   for (Node& nd : s->nodes) nd.m->trace(fst.get(), 99);
   fst->open(path);

@@ -20,7 +20,7 @@ extern "C" {
 #endif
 
 // RS_ABI_VERSION changes whenever a struct or signature below changes.
-#define RS_ABI_VERSION 2
+#define RS_ABI_VERSION 3
 
 // Bus operation kinds (rs_op.kind).
 enum {
@@ -97,14 +97,40 @@ typedef struct rs_link {
   uint32_t reserved;
 } rs_link;
 
+// A scheduled link flap (real link): the link is down from cycle down to cycle up.
+typedef struct rs_flap {
+  uint32_t link;
+  uint32_t reserved;
+  uint64_t down, up;  // nominal cycles
+} rs_flap;
+
+// The real link (SPEC section 8). Times are nominal cycles (global time); a node's own
+// cycles are its clock's edges.
+typedef struct rs_real {
+  const double* ppm;         // per node: initial frequency offset in ppm
+  const double* drift;       // per node: drift in ppm per simulated second (NULL: none)
+  const uint64_t* up;        // per link: the cycle it comes up
+  const rs_flap* flaps;
+  uint32_t nflaps;
+  uint32_t eb_depth;         // elastic buffer frames (a power of two)
+  uint32_t control;          // 1: clock control on
+  uint32_t settled;          // 1: start converged (equal frequencies, centred buffers)
+  double step_ppb;           // clock control's step
+  double gain;               // clock control's gain
+  uint64_t update_cycles;    // clock control's period in a node's own cycles
+  uint32_t rx_random;        // 1: RX ring buffer memory starts seeded-random
+  uint32_t nodata_random;    // 1: a no-data cycle writes a seeded-random word (else 0)
+} rs_real;
+
 typedef struct rs_config {
   uint32_t nodes;
   uint32_t nlinks;
   const rs_link* links;
   const uint64_t* reset_release;  // per node: first cycle out of reset
   const uint32_t* dna;            // per node: 3 words, bits [31:0], [63:32], [95:64]
-  uint64_t seed;                  // seeds the fault injectors
-  uint64_t clock_period_ps;       // waveform time per cycle
+  uint64_t seed;                  // seeds the fault injectors and the real link's randomness
+  uint64_t clock_period_ps;       // waveform time per cycle (nominal)
+  const rs_real* real;            // NULL: the ideal link
 } rs_config;
 
 typedef struct rs_op {
@@ -123,7 +149,8 @@ typedef struct rs_stop {
   int32_t node;     // the node whose RTL or bus stopped the simulation; -1 if unknown
   int32_t port;     // RS_STOP_ASSERTION in a ring buffer: its port; -1 otherwise
   uint32_t device;  // RS_STOP_ASSERTION: RS_DEV_*
-  uint64_t cycle;   // the cycle in which the simulation stopped
+  uint64_t cycle;   // the cycle in which the simulation stopped (global time)
+  uint64_t local_cycle;  // the real link: the stopping node's own cycle (0 on the ideal link)
   // RS_STOP_BUS_TIMEOUT: the access, the cycle it was first presented in, and the most
   // cycles after that in which the SPEC answers it (the harness stopped in cycle
   // presented + max(latency, RS_BUS_SLACK)).
@@ -142,12 +169,64 @@ typedef struct rs_stop {
 } rs_stop;
 
 typedef struct rs_result {
-  uint64_t cycle;  // the cycle in which the operation completed (ACK, ERR or last idle)
+  uint64_t cycle;  // the cycle in which the operation completed (ACK, ERR or last idle):
+                   // global time in nominal cycles
+  uint64_t local;  // the same in the node's own cycles (equal to cycle on the ideal link)
   uint32_t data;   // RS_OP_READ, RS_OP_POLL: the (last) word read
   uint32_t err;    // 1 if the bus answered ERR (block ops and polls stop at the first ERR)
   uint32_t words;  // block ops: words transferred; polls: reads done
   uint32_t reserved;
 } rs_result;
+
+// A link's status on the real link (rs_link_state).
+typedef struct rs_link_status {
+  uint32_t up;          // 1: the link is up
+  uint32_t captured;    // 1: UGN capture took this link-up's first frame
+  int32_t occupancy;    // elastic buffer frames
+  uint32_t underflow;   // sticky flags, as firmware sees them
+  uint32_t overflow;
+  int32_t ac_total;     // the auto-centre's total adjustments
+  uint64_t ugn_local;   // the receiver's counter at capture
+  uint64_t ugn_remote;  // the captured frame: the sender's counter
+  uint64_t inserted;    // no-data cycles a fill inserted (frames the harness inserted)
+  uint64_t drained;     // frames a drain dropped
+  uint64_t lost;        // frames lost to a full buffer
+  uint64_t empty;       // reads of an empty (primed) buffer
+  uint64_t adjustments; // adjustments applied (auto-centre and manual)
+  int64_t shift;        // net frame shift since the last link-up: fills - drains - lost + empties
+  int64_t ddc;          // domain difference: frames sent minus receiver cycles since link-up
+  uint64_t up_cycle;    // the nominal cycle of the last link-up
+} rs_link_status;
+
+// A node's clock on the real link (rs_node_clock).
+typedef struct rs_clock_status {
+  double ppm;           // current frequency offset
+  int64_t requests;     // clock control's net speed-up requests
+  uint64_t local;       // the node's own cycles so far
+  uint64_t period;      // nominal cycles per own cycle, 32.32 fixed point
+  uint64_t phase;       // the time of the node's first edge, 32.32 (below one cycle)
+  uint64_t released;    // the own cycle the node left reset
+} rs_clock_status;
+
+// Events the real link records (rs_events): adjustments, link ups and downs, clock samples.
+enum {
+  RS_EV_ADJUST = 1,     // node, port: frames (signed), source 0 auto-centre, 1 firmware
+  RS_EV_LINK_UP = 2,    // link index in port
+  RS_EV_LINK_DOWN = 3,
+  RS_EV_CLOCK = 4,      // node: ppm (every clock-control period)
+};
+
+typedef struct rs_event {
+  uint64_t cycle;       // nominal cycle
+  uint64_t local;       // the node's own cycle (ADJUST, CLOCK)
+  uint32_t kind;
+  uint32_t node;
+  uint32_t port;        // ADJUST: port; LINK_*: link index
+  int32_t frames;       // ADJUST: signed frame count
+  uint32_t source;      // ADJUST: 0 auto-centre, 1 firmware (eb_adjust)
+  uint32_t reserved;
+  double ppm;           // CLOCK
+} rs_event;
 
 // Model facts, fixed when the shared object was built.
 uint32_t rs_abi_version(void);
@@ -191,6 +270,16 @@ int rs_set_faults(rs_sim* s, uint32_t link, double bit_flip, double frame_zero);
 
 // rs_fault_counts reports how many bits were flipped and frames zeroed on a link.
 int rs_fault_counts(rs_sim* s, uint32_t link, uint64_t* flips, uint64_t* zeroed);
+
+// rs_link_state reports a link's receiving end on the real link (RS_ENOTSUP on the ideal one).
+int rs_link_state(rs_sim* s, uint32_t link, rs_link_status* out);
+
+// rs_node_clock reports a node's clock on the real link (RS_ENOTSUP on the ideal one).
+int rs_node_clock(rs_sim* s, uint32_t node, rs_clock_status* out);
+
+// rs_events copies up to n events from index `from` on (they are kept in order); returns how
+// many it copied.
+int64_t rs_events(rs_sim* s, uint64_t from, rs_event* out, uint32_t n);
 
 // rs_peek / rs_poke access ring buffer state without advancing time. index is the word for
 // the *_MEM targets and ignored otherwise.

@@ -61,23 +61,43 @@ static const rs_regmap_reg rs_regmap_rx_regs[] = {
     {"enable", {8, 0, 0}, {0, 0, 8}, 0, 1, 1, {0, 0, 0}, {0, 0, 0}},
     {"clear_at_count", {8, 0, 8}, {0, 0, 8}, 0, 0, 1, {0, 0, 0}, {1, 0, -1}},
 };
+static const rs_regmap_reg rs_regmap_link_regs[] = {
+    {"eb_data_count", {0, 0, 0}, {0, 0, 4}, 0, 1, 0, {0, 0, 0}, {0, 0, 0}},
+    {"eb_underflow", {0, 0, 4}, {0, 0, 4}, 0, 1, 0, {0, 0, 0}, {0, 0, 0}},
+    {"eb_overflow", {0, 0, 8}, {0, 0, 4}, 0, 1, 0, {0, 0, 0}, {0, 0, 0}},
+    {"eb_clear_status", {0, 0, 12}, {0, 0, 4}, 0, 0, 1, {0, 0, 0}, {0, 0, 0}},
+    {"ac_enable", {0, 0, 16}, {0, 0, 4}, 0, 1, 1, {0, 0, 0}, {0, 0, 0}},
+    {"ac_margin", {0, 0, 20}, {0, 0, 4}, 0, 1, 1, {0, 0, 0}, {0, 0, 0}},
+    {"ac_is_idle", {0, 0, 24}, {0, 0, 4}, 0, 1, 0, {0, 0, 0}, {0, 0, 0}},
+    {"ac_total_adjustments", {0, 0, 28}, {0, 0, 4}, 0, 1, 0, {0, 0, 0}, {0, 0, 0}},
+    {"eb_adjust", {0, 0, 32}, {0, 0, 4}, 0, 0, 1, {0, 0, 0}, {0, 0, 0}},
+    {"elastic_buffer_delta", {0, 0, 36}, {0, 0, 4}, 0, 1, 1, {0, 0, 0}, {0, 0, 0}},
+    {"ugn_local_lo", {0, 0, 40}, {0, 0, 4}, 0, 1, 0, {0, 0, 0}, {0, 0, 0}},
+    {"ugn_local_hi", {0, 0, 44}, {0, 0, 4}, 0, 1, 0, {0, 0, 0}, {0, 0, 0}},
+    {"ugn_remote_lo", {0, 0, 48}, {0, 0, 4}, 0, 1, 0, {0, 0, 0}, {0, 0, 0}},
+    {"ugn_remote_hi", {0, 0, 52}, {0, 0, 4}, 0, 1, 0, {0, 0, 0}, {0, 0, 0}},
+    {"status", {0, 0, 56}, {0, 0, 4}, 0, 1, 0, {0, 0, 0}, {0, 0, 0}},
+};
 
 static const rs_regmap_device rs_regmap_devices[] = {
     {"node block", rs_regmap_node_regs, 11},
     {"TX", rs_regmap_tx_regs, 2},
     {"RX", rs_regmap_rx_regs, 3},
+    {"link", rs_regmap_link_regs, 15},
 };
 
 static const uint32_t rs_regmap_group0[] = {0};
 static const uint32_t rs_regmap_group1[] = {1, 2};
+static const uint32_t rs_regmap_group2[] = {3};
 
 static const rs_regmap_group rs_regmap_layout[] = {
     {0, 1, rs_regmap_group0},
     {1, 2, rs_regmap_group1},
+    {1, 1, rs_regmap_group2},
 };
 
 static const rs_regmap_expr rs_regmap_extents[] = {
-    {0, 0, 48},
+    {0, 0, 60},
     {8, 0, 16},
 };
 
