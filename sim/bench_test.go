@@ -167,3 +167,74 @@ func BenchmarkRealLink(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkThreads measures idle stepping, in one run, for a pair (D = 256) and the 8-node
+// full mesh (7 ports, D = 128, upstream's demo shape):
+//   - baseline-cycles/s: the configuration every run used before threads and assertion-free
+//     builds (assertions on, one thread);
+//   - noassert-1t-cycles/s, noassert-2t-cycles/s: the model without assertions (what
+//     `ringsim run` uses) on one and two threads;
+//   - speedup: the best of those over the baseline;
+//   - standalone-ratio: one-thread assertion-free speed over the bare C++ loop's for the
+//     same model (pair only: the standalone loop wires two nodes).
+//
+// Run: go test -run '^$' -bench BenchmarkThreads -benchtime 3x ./sim
+func BenchmarkThreads(b *testing.B) {
+	for _, tc := range []struct {
+		name   string
+		topo   hw.Topology
+		depth  int
+		cycles uint64
+	}{{"pair-d256", hw.Pair(16), 256, 4_000_000}, {"mesh8-d128", hw.FullMesh(8, 16), 128, 600_000}} {
+		b.Run(tc.name, func(b *testing.B) {
+			start := func(noAssert bool, threads int) *Engine {
+				e, err := New(context.Background(), hw.Config{Topology: tc.topo, Depth: tc.depth, Seed: 1, NoAssert: noAssert},
+					Options{Threads: threads})
+				if err != nil {
+					b.Fatal(err)
+				}
+				b.Cleanup(func() { e.Close() })
+				if e.Threads() != threads {
+					b.Fatalf("%d threads, want %d", e.Threads(), threads)
+				}
+				return e
+			}
+			base, one, two := start(false, 1), start(true, 1), start(true, 2)
+			var exe string
+			if tc.topo.Nodes == 2 {
+				var err error
+				exe, err = (&modelbuild.Builder{}).BuildStandalone(context.Background(),
+					modelbuild.Spec{Depth: tc.depth, Ports: 1}, b.TempDir())
+				if err != nil {
+					b.Fatal(err)
+				}
+			}
+			rate := func(e *Engine) float64 {
+				start, c0 := time.Now(), e.Cycle()
+				if err := e.Step(tc.cycles); err != nil {
+					b.Fatal(err)
+				}
+				return float64(e.Cycle()-c0) / time.Since(start).Seconds()
+			}
+			var rb, r1, r2, rs []float64
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				rb = append(rb, rate(base))
+				r1 = append(r1, rate(one))
+				r2 = append(r2, rate(two))
+				if exe != "" {
+					rs = append(rs, runStandalone(b, exe, int(tc.cycles)))
+				}
+			}
+			b.StopTimer()
+			b.ReportMetric(median(rb), "baseline-cycles/s")
+			b.ReportMetric(median(r1), "noassert-1t-cycles/s")
+			b.ReportMetric(median(r2), "noassert-2t-cycles/s")
+			b.ReportMetric(max(median(r1), median(r2))/median(rb), "speedup")
+			if len(rs) > 0 {
+				b.ReportMetric(median(r1)/median(rs), "standalone-ratio")
+			}
+			b.ReportMetric(0, "ns/op")
+		})
+	}
+}

@@ -64,6 +64,20 @@ type Options struct {
 	OnModelBuild func(BuildEvent)
 	// Logger is defaulted when nil.
 	Logger hclog.Logger
+	// Threads is how many threads clock the nodes; 0 means AutoThreads. Results do not
+	// depend on it. The real link, models with waveform support, zero-latency links and
+	// drives/records run on one thread whatever it says.
+	Threads int
+}
+
+// MaxThreads bounds Options.Threads.
+const MaxThreads = 64
+
+// AutoThreads is the default thread count for n nodes: one thread per two nodes, at most
+// one per CPU. A thread of its own for each node of a pair costs more in synchronisation
+// than it saves (BenchmarkThreads).
+func AutoThreads(n int) int {
+	return max(1, min(runtime.NumCPU(), n/2, MaxThreads))
 }
 
 // Engine is a running simulation of the Verilated RTL. It is not safe for concurrent use:
@@ -77,6 +91,8 @@ type Engine struct {
 	nodes []nodeState
 	done  []uint64
 	wave  string // path of the open waveform, if any
+	// threads is the thread count asked for; the harness may use fewer (Threads).
+	threads int
 }
 
 type nodeState struct {
@@ -98,6 +114,12 @@ func New(ctx context.Context, cfg hw.Config, opt Options) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
+	if opt.Threads < 0 || opt.Threads > MaxThreads {
+		return nil, fmt.Errorf("%w: threads %d outside [0, %d]", ErrBadConfig, opt.Threads, MaxThreads)
+	}
+	if opt.Threads == 0 {
+		opt.Threads = AutoThreads(cfg.Topology.Nodes)
+	}
 	if opt.Logger == nil {
 		opt.Logger = hclog.NewNullLogger()
 	}
@@ -105,7 +127,7 @@ func New(ctx context.Context, cfg hw.Config, opt Options) (*Engine, error) {
 	b := &modelbuild.Builder{CacheDir: opt.CacheDir, Logger: log, OnEvent: opt.OnModelBuild}
 	m, err := b.Build(ctx, modelbuild.Spec{
 		RTLDir: cfg.RTLDir, Depth: cfg.Depth, Ports: cfg.Topology.Ports,
-		Trace: cfg.Waveforms, Assert: !cfg.NoAssert,
+		Trace: cfg.Waveforms, Assert: !cfg.NoAssert, RealLink: cfg.Link == hw.LinkReal,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("build model: %w", buildErr(err))
@@ -123,9 +145,10 @@ func New(ctx context.Context, cfg hw.Config, opt Options) (*Engine, error) {
 		lib: l,
 		model: hw.ModelInfo{Path: m.Path, Key: m.Key, RTLHash: m.RTLHash, Versions: m.Versions,
 			Cached: m.Cached},
-		log:   log,
-		nodes: make([]nodeState, cfg.Topology.Nodes),
-		done:  make([]uint64, (cfg.Topology.Nodes+63)/64),
+		log:     log,
+		threads: opt.Threads,
+		nodes:   make([]nodeState, cfg.Topology.Nodes),
+		done:    make([]uint64, (cfg.Topology.Nodes+63)/64),
 	}
 	if err := e.create(); err != nil {
 		return nil, err
@@ -173,6 +196,7 @@ func (e *Engine) create() error {
 	cfg.dna = (*C.uint32_t)(dna)
 	cfg.seed = C.uint64_t(e.cfg.Seed)
 	cfg.clock_period_ps = C.uint64_t(1e12/e.cfg.ClockHz + 0.5)
+	cfg.threads = C.uint32_t(e.threads)
 	if e.cfg.Link == hw.LinkReal {
 		real, free := realConfig(e.cfg)
 		defer free()
@@ -251,6 +275,14 @@ func b2u(b bool) uint32 {
 		return 1
 	}
 	return 0
+}
+
+// Threads returns how many threads clock the nodes.
+func (e *Engine) Threads() int {
+	if e.sim == nil {
+		return 0
+	}
+	return int(C.rsl_threads(e.lib.c, e.sim))
 }
 
 // Close ends the simulation, closing any waveform dump. It is safe to call twice.

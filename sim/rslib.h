@@ -32,6 +32,7 @@ typedef struct {
 	int (*link_state)(rs_sim*, uint32_t, rs_link_status*);
 	int (*node_clock)(rs_sim*, uint32_t, rs_clock_status*);
 	int64_t (*events)(rs_sim*, uint64_t, rs_event*, uint32_t);
+	uint32_t (*threads)(rs_sim*);
 } rs_lib;
 
 static inline const char* rs_lib_open(const char* path, rs_lib* l) {
@@ -63,6 +64,7 @@ static inline const char* rs_lib_open(const char* path, rs_lib* l) {
 	RS_SYM(link_state, "rs_link_state")
 	RS_SYM(node_clock, "rs_node_clock")
 	RS_SYM(events, "rs_events")
+	RS_SYM(threads, "rs_threads")
 #undef RS_SYM
 	return NULL;
 }
@@ -89,6 +91,7 @@ static inline int rsl_drive(rs_lib* l, rs_sim* s, uint32_t n, uint32_t p, const 
 static inline int rsl_record(rs_lib* l, rs_sim* s, uint32_t n, uint32_t p, uint32_t k) { return l->record(s, n, p, k); }
 static inline int64_t rsl_recorded(rs_lib* l, rs_sim* s, uint32_t n, uint32_t p, uint64_t* f, uint32_t k) { return l->recorded(s, n, p, f, k); }
 static inline int rsl_trace_open(rs_lib* l, rs_sim* s, const char* path) { return l->trace_open(s, path); }
+static inline uint32_t rsl_threads(rs_lib* l, rs_sim* s) { return l->threads(s); }
 static inline uint64_t rsl_cycle(rs_lib* l, rs_sim* s) { return l->cycle(s); }
 static inline int rsl_trace_close(rs_lib* l, rs_sim* s) { return l->trace_close(s); }
 #endif  // RINGSIM_RSLIB_H_

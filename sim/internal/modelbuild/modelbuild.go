@@ -50,12 +50,15 @@ var (
 type Spec struct {
 	// RTLDir holds the node RTL (*.sv, *.v, *.vlt, non-recursive); empty means ringsim's own.
 	RTLDir string
-	Depth int
-	Ports int
+	Depth  int
+	Ports  int
 	// Trace compiles in FST waveform support (7-10 % slower even while off).
 	Trace bool
 	// Assert keeps the RTL's assertions active.
 	Assert bool
+	// RealLink builds the harness wrapper with the real link's registers (elastic buffer,
+	// UGN capture); ideal-link models leave them out.
+	RealLink bool
 }
 
 // Validate reports whether the spec can be built.
@@ -411,8 +414,8 @@ func (b *Builder) Build(ctx context.Context, spec Spec) (*Model, error) {
 	}
 	rtlHash := RTLHash(srcs)
 	h := sha256.New()
-	fmt.Fprintf(h, "%s\x00%s\x00%s\x00%d\x00%d\x00%v\x00%v\x00%s\x00", formatVersion, t.Versions,
-		harness.Top, spec.Depth, spec.Ports, spec.Trace, spec.Assert, rtlHash)
+	fmt.Fprintf(h, "%s\x00%s\x00%s\x00%d\x00%d\x00%v\x00%v\x00%v\x00%s\x00", formatVersion, t.Versions,
+		harness.Top, spec.Depth, spec.Ports, spec.Trace, spec.Assert, spec.RealLink, rtlHash)
 	hrtl, err := harnessRTL()
 	if err != nil {
 		return nil, fmt.Errorf("read harness: %w", err)
@@ -545,6 +548,7 @@ func verilate(ctx context.Context, t Tools, spec Spec, srcs []source, dir string
 	args := []string{
 		"--cc", "--prefix", "Vnode", "--top-module", harness.Top,
 		fmt.Sprintf("-GDepth=%d", spec.Depth), fmt.Sprintf("-GPorts=%d", spec.Ports),
+		fmt.Sprintf("-GRealLink=%d", b2i(spec.RealLink)),
 		"-Wno-fatal", "--Mdir", filepath.Join(dir, "obj"), "-y", rtlDir, "+incdir+" + rtlDir,
 	}
 	if spec.Trace {
@@ -788,7 +792,8 @@ func (b *Builder) compileModel(ctx context.Context, t Tools, spec Spec, dir stri
 	}
 	flags := append(cxxFlags(t, spec.Trace, shared), "-I"+obj, "-I"+inc,
 		"-include", filepath.Join(inc, "rs_printf.h"),
-		fmt.Sprintf("-DRS_DEPTH=%d", spec.Depth), fmt.Sprintf("-DRS_PORTS=%d", spec.Ports))
+		fmt.Sprintf("-DRS_DEPTH=%d", spec.Depth), fmt.Sprintf("-DRS_PORTS=%d", spec.Ports),
+		fmt.Sprintf("-DRS_REAL_LINK=%d", b2i(spec.RealLink)))
 	jobs, err := unityJobs(obj, cls.model, runtime.NumCPU())
 	if err != nil {
 		return err
@@ -1032,4 +1037,11 @@ func (b *Builder) BuildStandalone(ctx context.Context, spec Spec, dir string) (s
 		return "", err
 	}
 	return exe, nil
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }

@@ -10,6 +10,13 @@
 //   3. every node is evaluated with the clock low (combinational settle), the bus master
 //      samples ACK / ERR / data;
 //   4. every node is evaluated with the clock high (the edge that ends cycle c).
+// With rs_config.threads > 1 the nodes are split into lanes, each clocked by its own thread
+// with its own VerilatedContext; the lanes run epochs of E cycles between barriers, where E
+// is at most the smallest link latency (a frame sent in an epoch arrives in a later one:
+// conservative lookahead) and at most the fewest cycles before any batch could complete
+// (so every lane stops in the cycle a batch completes, as one thread does). Delay lines are
+// long enough that a lane never overwrites a slot another lane has yet to read. The order
+// of everything a lane does is that of one thread, so results do not depend on the count.
 // A node is held in reset (rst_ni = 0) while c < reset_release[node]; its bus master starts
 // with the node. A bus access that gets neither ACK nor ERR within the cycles the SPEC allows
 // (rs_regmap.h, RS_BUS_SLACK) stops the simulation; so does the RTL ($error, $fatal,
@@ -18,14 +25,18 @@
 // Build-time macros: RS_DEPTH, RS_PORTS (the model's parameters), VM_TRACE (FST support).
 
 #include <algorithm>
+#include <atomic>
+#include <condition_variable>
 #include <cerrno>
 #include <cmath>
 #include <cstdarg>
 #include <cstdio>
 #include <cstring>
 #include <memory>
+#include <mutex>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <type_traits>
 #include <vector>
 
@@ -44,6 +55,9 @@
 #ifndef RS_PORTS
 #error "RS_PORTS must be defined"
 #endif
+#ifndef RS_REAL_LINK
+#error "RS_REAL_LINK must be defined"
+#endif
 
 #define RS_EXPORT extern "C" __attribute__((visibility("default")))
 
@@ -55,6 +69,9 @@ thread_local std::string* t_log = nullptr;
 // The handle that is running, for the hooks that record a stop (RTL messages, the
 // assertion DPI call, a bus timeout).
 thread_local rs_sim* t_sim = nullptr;
+// The lane this thread clocks: where the hooks record a stop.
+struct Lane;
+thread_local Lane* t_lane = nullptr;
 
 void record_bus_timeout(uint64_t cycle, uint64_t waited, uint32_t addr, bool write, uint32_t data,
                         uint32_t sel);
@@ -164,8 +181,13 @@ inline uint64_t get_bits(const T& sig, uint32_t lsb, uint32_t width) {
 
 struct Link {
   rs_link cfg;
-  std::vector<uint64_t> line;  // latency + 1 slots
-  uint32_t head = 0;
+  // The delay line: the sender writes slot whead in cycle c (slot c mod size), the receiver
+  // reads slot rhead (the one written in cycle c - latency). latency + 1 slots on one
+  // thread; latency + lookahead + 1 with lanes, so that a sender up to an epoch ahead never
+  // overwrites a slot before it is read.
+  std::vector<uint64_t> line;
+  uint32_t whead = 0;
+  alignas(64) uint32_t rhead = 0;  // the receiver's lane writes this one
   bool faulty = false;
   double flip = 0, zero = 0;
   uint64_t flip_gap = 0;  // bit offset of the next flip from this frame's bit 0
@@ -352,6 +374,19 @@ struct Master {
     }
   }
 
+  // min_left is a lower bound of the samples before the batch can complete (it completes
+  // in the min_left-th cycle from now at the earliest), counted up to cap; UINT64_MAX
+  // without a batch. Every operation but IDLE can end in one cycle (an ERR).
+  uint64_t min_left(uint64_t cap) const {
+    if (!busy) return UINT64_MAX;
+    const rs_op& op = ops[cur];
+    uint64_t k = op.kind == RS_OP_IDLE ? idle_left : idle_left + 1;  // a poll between reads
+    for (size_t i = cur + 1; i < ops.size() && k < cap; ++i) {
+      k += ops[i].kind == RS_OP_IDLE ? ops[i].count : 1;
+    }
+    return k;
+  }
+
   bool complete(rs_result& r, uint64_t c) {
     r.cycle = c;
     r.local = local;
@@ -367,6 +402,7 @@ struct Master {
 
 struct Node {
   std::unique_ptr<Vnode> m;
+  VerilatedContext* ctx = nullptr;  // its lane's
   uint64_t release = 0;
   bool in_reset = true;
   Master master;
@@ -386,6 +422,37 @@ struct Node {
   std::vector<Port> ports;
 };
 
+// A lane is the nodes one thread clocks, with their own Verilator context (models in one
+// context must not be evaluated by two threads at once) and what the hooks record.
+struct Lane {
+  VerilatedContext* ctx = nullptr;      // rs_sim::ctx for the first lane, else one of ctxs
+  uint32_t first = 0, last = 0;         // nodes [first, last)
+  std::vector<uint32_t> out_links;      // links whose sender is in the lane
+  std::vector<uint32_t> in_links;       // links whose receiver is in the lane
+  rs_stop stop{};                       // the lane's first stop
+  uint32_t stop_phase = 0;              // 0: clock low (bus), 1: clock edge
+  int32_t cur_node = -1;                // the node being evaluated
+  uint32_t phase = 0;
+  std::string own_log;                  // lanes but the first collect output here
+  std::string* log = &own_log;
+  std::vector<uint64_t> done;           // batches completed in the epoch
+  uint64_t end = 0;                     // the next cycle after the lane's epoch
+  bool finished = false;                // the lane's RTL stopped
+  std::string fatal;                    // Verilator's runtime gave up on this lane
+};
+
+// Pool runs the lanes but the first on threads of their own, one epoch at a time.
+struct Pool {
+  std::vector<std::thread> threads;
+  std::atomic<uint64_t> gen{0};         // bumped to start an epoch
+  std::atomic<uint32_t> pending{0};     // lanes still running the epoch
+  std::atomic<uint32_t> sleepers{0};
+  std::atomic<bool> quit{false};
+  std::mutex mu;
+  std::condition_variable cv;
+  uint64_t c0 = 0, n = 0;               // the epoch: cycles [c0, c0 + n)
+};
+
 }  // namespace
 
 #include "reallink.h"
@@ -398,8 +465,13 @@ struct rs_sim {
   uint64_t period_ps = 8000;
   uint32_t taps = 0;  // active drive/record taps: take the slow path while non-zero
   bool stopped = false;
-  int32_t cur_node = -1;  // the node being evaluated, for the stop hooks
   rs_stop stop{};         // the first stop (kind RS_STOP_NONE until one happens)
+  // The lanes (one unless rs_config.threads > 1); lanes[0] is the caller's thread and owns
+  // ctx. lookahead is the smallest link latency.
+  std::vector<Lane> lanes;
+  std::vector<std::unique_ptr<VerilatedContext>> ctxs;  // the other lanes' contexts
+  uint64_t lookahead = 0;
+  std::unique_ptr<Pool> pool;
   std::string log;
   std::string error;
 #if VM_TRACE
@@ -438,14 +510,15 @@ std::string last_line(const std::string& log) {
 // begin_stop starts recording a stop of the given kind in the running handle's cycle and
 // node; it returns nullptr if a stop was recorded already (the first one is kept).
 rs_stop* begin_stop(uint32_t kind) {
-  rs_sim* s = t_sim;
-  if (!s || s->stop.kind != RS_STOP_NONE) return nullptr;
-  rs_stop* st = &s->stop;
+  Lane* l = t_lane;
+  if (!t_sim || !l || l->stop.kind != RS_STOP_NONE) return nullptr;
+  rs_stop* st = &l->stop;
   st->kind = kind;
-  st->node = s->cur_node;
+  st->node = l->cur_node;
   st->port = -1;
   st->device = RS_DEV_NONE;
-  st->cycle = s->ctx->time();  // run_loop keeps $time at the cycle number
+  st->cycle = Verilated::threadContextp()->time();  // the loops keep $time at the cycle
+  l->stop_phase = l->phase;
   return st;
 }
 
@@ -516,7 +589,7 @@ extern "C" int rs_vl_printf(const char* fmt, ...) {
   char buf[1024];
   va_list ap;
   va_start(ap, fmt);
-  if (t_sim && t_sim->stop.kind == RS_STOP_NONE) runtime_stop(fmt, ap);
+  if (t_sim && t_lane && t_lane->stop.kind == RS_STOP_NONE) runtime_stop(fmt, ap);
   const int n = vsnprintf(buf, sizeof buf, fmt, ap);
   va_end(ap);
   if (t_log && t_log->size() < (1u << 16)) t_log->append(buf);
@@ -579,11 +652,13 @@ struct Guard {
   explicit Guard(rs_sim* s) {
     t_log = &s->log;
     t_sim = s;
+    t_lane = s->lanes.empty() ? nullptr : &s->lanes[0];
     Verilated::threadContextp(s->ctx.get());
   }
   ~Guard() {
     t_log = nullptr;
     t_sim = nullptr;
+    t_lane = nullptr;
   }
 };
 
@@ -629,23 +704,50 @@ bool is_scalar(const VerilatedVar* v) {
           v->vltype() == VLVT_UINT32 || v->vltype() == VLVT_UINT64);
 }
 
+inline void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#else
+  std::this_thread::yield();
+#endif
+}
+
+bool any_finish(const rs_sim* s) {
+  for (const Lane& l : s->lanes) {
+    if (l.ctx->gotFinish()) return true;
+  }
+  return false;
+}
+
+// send and receive move a link's frames through its delay line (Link::line).
+inline void send(Link& l, uint64_t f) {
+  if (l.faulty) f = l.inject(f);
+  l.line[l.whead] = f;
+  if (++l.whead == l.line.size()) l.whead = 0;
+}
+
+inline uint64_t receive(Link& l) {
+  const uint64_t f = l.line[l.rhead];
+  if (++l.rhead == l.line.size()) l.rhead = 0;
+  return f;
+}
+
+// run_loop clocks every node on the calling thread (one lane, or the slow path).
 template <bool kSlow>
 int64_t run_loop(rs_sim* s, uint64_t until, uint64_t* done) {
   const uint64_t first = s->cycle;
   uint64_t c = s->cycle;
   Node* const nodes = s->nodes.data();
   const size_t nn = s->nodes.size();
+  Lane& lane = s->lanes[0];
   bool finished = false;
   while (c < until && !finished) {
-    s->ctx->time(c);  // $time in RTL messages is the cycle number
+    for (Lane& l : s->lanes) l.ctx->time(c);  // $time in RTL messages is the cycle number
     if constexpr (kSlow) release_drives(s->nodes);
     // 1. Links.
     for (Link& l : s->links) {
-      uint64_t f = get_tx(nodes[l.cfg.src_node].m.get(), l.cfg.src_port);
-      if (l.faulty) f = l.inject(f);
-      l.line[l.head] = f;
-      if (++l.head == l.line.size()) l.head = 0;
-      set_rx(nodes[l.cfg.dst_node].m.get(), l.cfg.dst_port, l.line[l.head]);
+      send(l, get_tx(nodes[l.cfg.src_node].m.get(), l.cfg.src_port));
+      set_rx(nodes[l.cfg.dst_node].m.get(), l.cfg.dst_port, receive(l));
     }
     if constexpr (kSlow) {
       for (size_t n = 0; n < nn; ++n) {
@@ -666,10 +768,11 @@ int64_t run_loop(rs_sim* s, uint64_t until, uint64_t* done) {
       }
     }
     // 2, 3. Requests, clock low, responses.
+    lane.phase = 0;
     for (size_t n = 0; n < nn; ++n) {
       Node& nd = nodes[n];
       Vnode* m = nd.m.get();
-      s->cur_node = (int32_t)n;
+      lane.cur_node = (int32_t)n;
       if (nd.in_reset && c >= nd.release) {
         nd.in_reset = false;
         m->rst_ni = 1;
@@ -689,9 +792,10 @@ int64_t run_loop(rs_sim* s, uint64_t until, uint64_t* done) {
     }
 #endif
     // 4. Clock edge.
+    lane.phase = 1;
     for (size_t n = 0; n < nn; ++n) {
       Vnode* m = nodes[n].m.get();
-      s->cur_node = (int32_t)n;
+      lane.cur_node = (int32_t)n;
       m->clk_i = 1;
       m->eval();
     }
@@ -701,10 +805,165 @@ int64_t run_loop(rs_sim* s, uint64_t until, uint64_t* done) {
     }
 #endif
     ++c;
-    if (VL_UNLIKELY(s->ctx->gotFinish())) {
+    if (VL_UNLIKELY(any_finish(s))) {
       s->stopped = true;
       break;
     }
+  }
+  s->cycle = c;
+  return (int64_t)(c - first);
+}
+
+// lane_epoch clocks a lane's nodes through cycles [c0, c0 + n), as run_loop does for all
+// nodes: the lane sends on the links it drives and receives on those it ends. It stops
+// early at the end of a cycle in which its RTL stopped or a batch completed.
+void lane_epoch(rs_sim* s, Lane& lane, uint64_t c0, uint64_t n) {
+  Node* const nodes = s->nodes.data();
+  Link* const links = s->links.data();
+  std::fill(lane.done.begin(), lane.done.end(), 0);
+  const uint64_t end = c0 + n;
+  uint64_t c = c0;
+  bool completed = false;
+  try {
+  while (c < end && !completed) {
+    lane.ctx->time(c);
+    for (uint32_t li : lane.out_links) {
+      Link& l = links[li];
+      send(l, get_tx(nodes[l.cfg.src_node].m.get(), l.cfg.src_port));
+    }
+    for (uint32_t li : lane.in_links) {
+      Link& l = links[li];
+      set_rx(nodes[l.cfg.dst_node].m.get(), l.cfg.dst_port, receive(l));
+    }
+    lane.phase = 0;
+    for (uint32_t k = lane.first; k < lane.last; ++k) {
+      Node& nd = nodes[k];
+      Vnode* m = nd.m.get();
+      lane.cur_node = (int32_t)k;
+      if (nd.in_reset && c >= nd.release) {
+        nd.in_reset = false;
+        m->rst_ni = 1;
+      }
+      if (!nd.in_reset) nd.master.drive(m);
+      m->clk_i = 0;
+      m->eval();
+      nd.master.local = c;
+      if (!nd.in_reset && nd.master.sample(m, c)) {
+        lane.done[k >> 6] |= uint64_t{1} << (k & 63);
+        completed = true;
+      }
+    }
+    lane.phase = 1;
+    for (uint32_t k = lane.first; k < lane.last; ++k) {
+      Vnode* m = nodes[k].m.get();
+      lane.cur_node = (int32_t)k;
+      m->clk_i = 1;
+      m->eval();
+    }
+    ++c;
+    if (VL_UNLIKELY(lane.ctx->gotFinish())) {
+      lane.finished = true;
+      break;
+    }
+  }
+  } catch (const FatalError& e) {  // Verilator gave up in cycle c
+    lane.finished = true;
+    lane.fatal = e.what();
+    ++c;
+  }
+  lane.end = c;
+}
+
+// worker clocks lane li on its own thread, one epoch per bump of the pool's generation. It
+// spins a little between epochs (they follow each other closely within a run) and then
+// sleeps until the next.
+void worker(rs_sim* s, uint32_t li) {
+  Lane& lane = s->lanes[li];
+  Pool& pool = *s->pool;
+  t_sim = s;
+  t_lane = &lane;
+  t_log = lane.log;
+  Verilated::threadContextp(lane.ctx);
+  uint64_t seen = 0;
+  for (;;) {
+    uint64_t g;
+    for (uint32_t spins = 0; (g = pool.gen.load(std::memory_order_acquire)) == seen;) {
+      if (pool.quit.load(std::memory_order_acquire)) return;
+      if (++spins < 4096) {
+        cpu_relax();
+        continue;
+      }
+      std::unique_lock<std::mutex> lk(pool.mu);
+      pool.sleepers.fetch_add(1);
+      pool.cv.wait(lk, [&] { return pool.gen.load() != seen || pool.quit.load(); });
+      pool.sleepers.fetch_sub(1);
+      spins = 0;
+    }
+    if (pool.quit.load(std::memory_order_acquire)) return;
+    seen = g;
+    lane_epoch(s, lane, pool.c0, pool.n);
+    pool.pending.fetch_sub(1, std::memory_order_acq_rel);
+  }
+}
+
+// lanes_loop clocks the lanes in epochs until cycle until, a stop, or the end of a cycle in
+// which a batch completed.
+int64_t lanes_loop(rs_sim* s, uint64_t until, uint64_t* done) {
+  const uint64_t first = s->cycle;
+  Pool& pool = *s->pool;
+  const uint32_t nl = (uint32_t)s->lanes.size();
+  uint64_t c = s->cycle;
+  while (c < until) {
+    uint64_t n = std::min(until - c, s->lookahead);
+    for (const Node& nd : s->nodes) n = std::min(n, nd.master.min_left(n));
+    pool.c0 = c;
+    pool.n = n;
+    pool.pending.store(nl - 1, std::memory_order_relaxed);
+    pool.gen.fetch_add(1, std::memory_order_acq_rel);
+    if (pool.sleepers.load()) {
+      std::lock_guard<std::mutex> lk(pool.mu);
+      pool.cv.notify_all();
+    }
+    std::string fatal;
+    lane_epoch(s, s->lanes[0], c, n);
+    // Spin while the other lanes are likely still busy; yield once that looks unlikely (a
+    // loaded machine: spinning would take the CPU from the lane waited for).
+    for (uint32_t spins = 0; pool.pending.load(std::memory_order_acquire) != 0;) {
+      if (++spins < 4096) {
+        cpu_relax();
+      } else {
+        std::this_thread::yield();
+      }
+    }
+    uint64_t end = c + n;
+    bool completed = false;
+    for (Lane& l : s->lanes) {
+      if (l.finished) {
+        s->stopped = true;
+        end = std::min(end, l.end);
+        if (fatal.empty() && !l.fatal.empty()) fatal = l.fatal;
+      }
+      for (size_t w = 0; w < l.done.size(); ++w) {
+        if (l.done[w]) {
+          done[w] |= l.done[w];
+          completed = true;
+        }
+      }
+    }
+    if (!fatal.empty()) {
+      s->cycle = end;
+      throw FatalError(fatal);
+    }
+    if (completed && !s->stopped) {
+      // min_left makes the epoch end in the first cycle a batch can complete in, so every
+      // lane stopped in that cycle.
+      for (const Lane& l : s->lanes) {
+        if (l.end != s->lanes[0].end) throw FatalError("internal error: lanes ended an epoch apart");
+      }
+      end = s->lanes[0].end;
+    }
+    c = end;
+    if (s->stopped || completed) break;
   }
   s->cycle = c;
   return (int64_t)(c - first);
@@ -797,7 +1056,7 @@ bool real_edge(rs_sim* s, uint32_t n, t128 t, uint64_t* done) {
   Vnode* m = nd.m.get();
   const uint64_t k = ck.local;
   const uint64_t gc = whole(t);
-  s->cur_node = (int32_t)n;
+  s->lanes[0].cur_node = (int32_t)n;
   s->ctx->time(k);  // $time in RTL messages: the node's own cycle
   if (nd.in_reset && t >= at_cycle(nd.release)) {
     nd.in_reset = false;
@@ -1076,6 +1335,7 @@ RS_EXPORT rs_sim* rs_new(const rs_config* cfg, char* err, size_t errlen) {
     }
     if (l.latency > (1u << 24)) return bad("link " + std::to_string(i) + ": latency too large");
   }
+  if (cfg->real && !RS_REAL_LINK) return bad("the real link needs a model built with its registers (RealLink)");
   auto s = std::make_unique<rs_sim>();
   s->ctx = std::make_unique<VerilatedContext>();
   s->ctx->fatalOnError(false);
@@ -1084,14 +1344,39 @@ RS_EXPORT rs_sim* rs_new(const rs_config* cfg, char* err, size_t errlen) {
   s->ctx->traceEverOn(true);
 #endif
   s->period_ps = cfg->clock_period_ps ? cfg->clock_period_ps : 8000;
+  // Lanes: several only with a lookahead (every latency >= 1), never for the real link or a
+  // model that can trace (one FST file takes models of one context only).
+  s->lookahead = uint64_t{1} << 32;
+  for (uint32_t i = 0; i < cfg->nlinks; ++i) s->lookahead = std::min<uint64_t>(s->lookahead, cfg->links[i].latency);
+  uint32_t nlanes = std::max<uint32_t>(1, std::min(cfg->threads, cfg->nodes));
+  if (VM_TRACE || cfg->real || s->lookahead == 0) nlanes = 1;
+  s->lanes.resize(nlanes);
+  std::vector<uint32_t> lane_of(cfg->nodes);
+  for (uint32_t i = 0; i < nlanes; ++i) {
+    Lane& l = s->lanes[i];
+    l.first = (uint32_t)((uint64_t)i * cfg->nodes / nlanes);
+    l.last = (uint32_t)((uint64_t)(i + 1) * cfg->nodes / nlanes);
+    for (uint32_t n = l.first; n < l.last; ++n) lane_of[n] = i;
+    l.done.assign((cfg->nodes + 63) / 64, 0);
+    if (i == 0) {
+      l.ctx = s->ctx.get();
+      l.log = &s->log;
+    } else {
+      s->ctxs.push_back(std::make_unique<VerilatedContext>());
+      l.ctx = s->ctxs.back().get();
+      l.ctx->fatalOnError(false);
+      l.ctx->randReset(0);
+    }
+  }
   Guard g(s.get());
   try {
     s->nodes.resize(cfg->nodes);
     for (uint32_t n = 0; n < cfg->nodes; ++n) {
       Node& nd = s->nodes[n];
-      s->cur_node = (int32_t)n;
+      s->lanes[0].cur_node = (int32_t)n;
       const std::string name = "node" + std::to_string(n);
-      nd.m = std::make_unique<Vnode>(s->ctx.get(), name.c_str());
+      nd.ctx = s->lanes[lane_of[n]].ctx;
+      nd.m = std::make_unique<Vnode>(nd.ctx, name.c_str());
       nd.release = cfg->reset_release ? cfg->reset_release[n] : 0;
       Vnode* m = nd.m.get();
       m->clk_i = 0;
@@ -1113,12 +1398,12 @@ RS_EXPORT rs_sim* rs_new(const rs_config* cfg, char* err, size_t errlen) {
         Node::Port& port = nd.ports[p];
         port.tx_scope = base + ".u_tx";
         port.rx_scope = base + ".u_rx";
-        port.tx_mem = find_var(s->ctx.get(), base + ".u_tx", "mem");
-        port.tx_enable = find_var(s->ctx.get(), base + ".u_tx", "enable_q");
-        port.tx_count = find_var(s->ctx.get(), base + ".u_tx", "count_q");
-        port.rx_mem = find_var(s->ctx.get(), base + ".u_rx", "mem");
-        port.rx_enable = find_var(s->ctx.get(), base + ".u_rx", "enable_q");
-        port.rx_count = find_var(s->ctx.get(), base + ".u_rx", "count_q");
+        port.tx_mem = find_var(nd.ctx, base + ".u_tx", "mem");
+        port.tx_enable = find_var(nd.ctx, base + ".u_tx", "enable_q");
+        port.tx_count = find_var(nd.ctx, base + ".u_tx", "count_q");
+        port.rx_mem = find_var(nd.ctx, base + ".u_rx", "mem");
+        port.rx_enable = find_var(nd.ctx, base + ".u_rx", "enable_q");
+        port.rx_count = find_var(nd.ctx, base + ".u_rx", "count_q");
         if (!is_mem(port.tx_mem)) port.tx_mem = nullptr;
         if (!is_mem(port.rx_mem)) port.rx_mem = nullptr;
         if (!is_scalar(port.tx_enable)) port.tx_enable = nullptr;
@@ -1131,7 +1416,11 @@ RS_EXPORT rs_sim* rs_new(const rs_config* cfg, char* err, size_t errlen) {
     for (uint32_t i = 0; i < cfg->nlinks; ++i) {
       Link& l = s->links[i];
       l.cfg = cfg->links[i];
-      l.line.assign(l.cfg.latency + 1, 0);
+      const uint64_t size = l.cfg.latency + 1 + (nlanes > 1 ? s->lookahead : 0);
+      l.line.assign(size, 0);
+      l.rhead = (uint32_t)((size - l.cfg.latency) % size);
+      s->lanes[lane_of[l.cfg.src_node]].out_links.push_back(i);
+      s->lanes[lane_of[l.cfg.dst_node]].in_links.push_back(i);
       l.rng = Rng(cfg->seed ^ (0x5851f42d4c957f2dull * (i + 1)));
     }
     if (cfg->real) {
@@ -1141,12 +1430,26 @@ RS_EXPORT rs_sim* rs_new(const rs_config* cfg, char* err, size_t errlen) {
   } catch (const std::exception& e) {
     return bad(e.what());
   }
-  if (s->ctx->gotFinish()) return bad("model stopped during initialisation: " + s->log);
+  if (any_finish(s.get())) return bad("model stopped during initialisation: " + s->log);
+  if (nlanes > 1) {
+    s->pool = std::make_unique<Pool>();
+    for (uint32_t i = 1; i < nlanes; ++i) s->pool->threads.emplace_back(worker, s.get(), i);
+  }
   return s.release();
 }
 
+RS_EXPORT uint32_t rs_threads(rs_sim* s) { return (uint32_t)s->lanes.size(); }
+
 RS_EXPORT void rs_free(rs_sim* s) {
   if (!s) return;
+  if (s->pool) {
+    {
+      std::lock_guard<std::mutex> lk(s->pool->mu);
+      s->pool->quit.store(true);
+    }
+    s->pool->cv.notify_all();
+    for (std::thread& t : s->pool->threads) t.join();
+  }
   {
     Guard g(s);
     try {
@@ -1209,6 +1512,31 @@ RS_EXPORT int rs_submit(rs_sim* s, uint32_t node, const rs_op* ops, uint32_t nop
   return RS_OK;
 }
 
+namespace {
+
+// merge_lanes gathers what the lanes recorded: their output, and the first stop in the
+// order one thread evaluates in (cycle, clock low before the edge, node).
+void merge_lanes(rs_sim* s) {
+  for (size_t i = 1; i < s->lanes.size(); ++i) {
+    std::string& log = s->lanes[i].own_log;
+    if (!log.empty() && s->log.size() < (1u << 16)) s->log += log;
+    log.clear();
+  }
+  if (s->stop.kind != RS_STOP_NONE) return;
+  const Lane* best = nullptr;
+  for (const Lane& l : s->lanes) {
+    if (l.stop.kind == RS_STOP_NONE) continue;
+    if (!best || l.stop.cycle < best->stop.cycle ||
+        (l.stop.cycle == best->stop.cycle &&
+         (l.stop_phase < best->stop_phase || (l.stop_phase == best->stop_phase && l.stop.node < best->stop.node)))) {
+      best = &l;
+    }
+  }
+  if (best) s->stop = best->stop;
+}
+
+}  // namespace
+
 RS_EXPORT int64_t rs_run(rs_sim* s, uint64_t until, uint64_t* done) {
   if (s->stopped) {
     return fail(s, RS_ESTOPPED, "the simulation stopped earlier, in cycle " + std::to_string(s->stop.cycle) +
@@ -1220,13 +1548,19 @@ RS_EXPORT int64_t rs_run(rs_sim* s, uint64_t until, uint64_t* done) {
   try {
     if (s->real) {
       n = slow_path(s) ? real_loop<true>(s, until, done) : real_loop<false>(s, until, done);
+    } else if (slow_path(s)) {
+      n = run_loop<true>(s, until, done);
+    } else if (s->lanes.size() > 1) {
+      n = lanes_loop(s, until, done);
     } else {
-      n = slow_path(s) ? run_loop<true>(s, until, done) : run_loop<false>(s, until, done);
+      n = run_loop<false>(s, until, done);
     }
   } catch (const FatalError& e) {
     s->stopped = true;
+    merge_lanes(s);
     return fail(s, RS_ESTOPPED, std::string(e.what()) + "\n" + s->log);
   }
+  merge_lanes(s);
   if (s->stopped && s->real && s->stop.kind != RS_STOP_NONE && s->stop.kind != RS_STOP_BUS_TIMEOUT) {
     // Stops record $time, which the real link sets to the node's own cycle; the API's
     // cycle is global time.

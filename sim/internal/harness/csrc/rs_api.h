@@ -20,7 +20,7 @@ extern "C" {
 #endif
 
 // RS_ABI_VERSION changes whenever a struct or signature below changes.
-#define RS_ABI_VERSION 3
+#define RS_ABI_VERSION 4
 
 // Bus operation kinds (rs_op.kind).
 enum {
@@ -131,6 +131,11 @@ typedef struct rs_config {
   uint64_t seed;                  // seeds the fault injectors and the real link's randomness
   uint64_t clock_period_ps;       // waveform time per cycle (nominal)
   const rs_real* real;            // NULL: the ideal link
+  // threads: how many threads clock the nodes (0 or 1: the caller's only). More than one
+  // needs every link's latency >= 1 (the lookahead); the real link, waveform models and
+  // drives/records run on one thread. Results are the same for any count.
+  uint32_t threads;
+  uint32_t reserved;
 } rs_config;
 
 typedef struct rs_op {

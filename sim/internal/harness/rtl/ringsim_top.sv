@@ -11,9 +11,12 @@
 // Bus routing: the windows of ringsim_regs_pkg::link_window(Ports, p) go to the link
 // registers when link_en_i is set (the real link); every other access goes to the node.
 // On the ideal link (link_en_i = 0) the node sees every access, as without the wrapper.
+// Models for the ideal link are built with RealLink = 0, which leaves the link registers
+// out altogether (they would cost every cycle for nothing); the ports stay, unused.
 module ringsim_top #(
-  parameter int unsigned Depth = 16,
-  parameter int unsigned Ports = 1
+  parameter int unsigned Depth    = 16,
+  parameter int unsigned Ports    = 1,
+  parameter bit          RealLink = 1'b0
 ) (
   input  logic                 clk_i,
   input  logic                 rst_ni,
@@ -62,7 +65,7 @@ module ringsim_top #(
   assign req       = wb_cyc_i & wb_stb_i;
   assign win       = wb_adr_i[31:WindowLog2];
   assign link_port = 32'(win) - 32'(FirstLink);
-  assign to_link   = link_en_i && (32'(win) >= 32'(FirstLink)) && (link_port < 32'(Ports));
+  assign to_link   = RealLink && link_en_i && (32'(win) >= 32'(FirstLink)) && (link_port < 32'(Ports));
 
   logic [31:0] node_dat, link_dat;
   logic        node_ack, node_err, link_ack, link_err;
@@ -88,37 +91,49 @@ module ringsim_top #(
     .rx_frames_i (rx_frames_i)
   );
 
-  ringsim_link_regs #(
-    .Ports      (Ports),
-    .WindowLog2 (WindowLog2)
-  ) u_link (
-    .clk_i          (clk_i),
-    .rst_ni         (rst_ni),
-    .req_i          (req & to_link),
-    .we_i           (wb_we_i),
-    .port_i         (link_port),
-    .offset_i       (wb_adr_i[WindowLog2-1:0]),
-    .dat_i          (wb_dat_i),
-    .sel_i          (wb_sel_i),
-    .dat_o          (link_dat),
-    .ack_o          (link_ack),
-    .err_o          (link_err),
-    .eb_count_i     (eb_count_i),
-    .eb_underflow_i (eb_underflow_i),
-    .eb_overflow_i  (eb_overflow_i),
-    .ac_idle_i      (ac_idle_i),
-    .ac_total_i     (ac_total_i),
-    .link_up_i      (link_up_i),
-    .captured_i     (captured_i),
-    .ugn_local_i    (ugn_local_i),
-    .ugn_remote_i   (ugn_remote_i),
-    .ac_enable_o    (ac_enable_o),
-    .ac_margin_o    (ac_margin_o),
-    .adj_valid_o    (adj_valid_o),
-    .adj_value_o    (adj_value_o),
-    .clear_o        (clear_o),
-    .eb_delta_o     (eb_delta_o)
-  );
+  if (RealLink) begin : g_link
+    ringsim_link_regs #(
+      .Ports      (Ports),
+      .WindowLog2 (WindowLog2)
+    ) u_link (
+      .clk_i          (clk_i),
+      .rst_ni         (rst_ni),
+      .req_i          (req & to_link),
+      .we_i           (wb_we_i),
+      .port_i         (link_port),
+      .offset_i       (wb_adr_i[WindowLog2-1:0]),
+      .dat_i          (wb_dat_i),
+      .sel_i          (wb_sel_i),
+      .dat_o          (link_dat),
+      .ack_o          (link_ack),
+      .err_o          (link_err),
+      .eb_count_i     (eb_count_i),
+      .eb_underflow_i (eb_underflow_i),
+      .eb_overflow_i  (eb_overflow_i),
+      .ac_idle_i      (ac_idle_i),
+      .ac_total_i     (ac_total_i),
+      .link_up_i      (link_up_i),
+      .captured_i     (captured_i),
+      .ugn_local_i    (ugn_local_i),
+      .ugn_remote_i   (ugn_remote_i),
+      .ac_enable_o    (ac_enable_o),
+      .ac_margin_o    (ac_margin_o),
+      .adj_valid_o    (adj_valid_o),
+      .adj_value_o    (adj_value_o),
+      .clear_o        (clear_o),
+      .eb_delta_o     (eb_delta_o)
+    );
+  end else begin : g_no_link
+    assign link_dat    = '0;
+    assign link_ack    = 1'b0;
+    assign link_err    = 1'b0;
+    assign ac_enable_o = '0;
+    assign ac_margin_o = '0;
+    assign adj_valid_o = '0;
+    assign adj_value_o = '0;
+    assign clear_o     = '0;
+    assign eb_delta_o  = '0;
+  end
 
   assign wb_dat_o = to_link ? link_dat : node_dat;
   assign wb_ack_o = to_link ? link_ack : node_ack;
