@@ -31,7 +31,7 @@ import (
 )
 
 // formatVersion changes whenever the build recipe changes in a way the hash cannot see.
-const formatVersion = "ringsim-model-5"
+const formatVersion = "ringsim-model-6"
 
 // InstallHint tells a user how to get the tools a model build needs.
 const InstallHint = "install them with `apt-get install -y verilator g++ zlib1g-dev` (Debian), or run scripts/setup.sh"
@@ -550,6 +550,8 @@ func verilate(ctx context.Context, t Tools, spec Spec, srcs []source, dir string
 		fmt.Sprintf("-GDepth=%d", spec.Depth), fmt.Sprintf("-GPorts=%d", spec.Ports),
 		fmt.Sprintf("-GRealLink=%d", b2i(spec.RealLink)),
 		"-Wno-fatal", "--Mdir", filepath.Join(dir, "obj"), "-y", rtlDir, "+incdir+" + rtlDir,
+		// Checkpoints (Engine.Save) serialize every model's state; it costs no speed.
+		"--savable",
 	}
 	if spec.Trace {
 		args = append(args, "--trace-fst")
@@ -731,7 +733,7 @@ func (b *Builder) runtime(ctx context.Context, t Tools, trace, pic bool, buildin
 
 // allRuntime is every runtime file a model of ours can ask for.
 func allRuntime(trace bool) []string {
-	r := []string{"verilated", "verilated_dpi", "verilated_threads"}
+	r := []string{"verilated", "verilated_dpi", "verilated_save", "verilated_threads"}
 	if trace {
 		r = append(r, "verilated_fst_c")
 	}

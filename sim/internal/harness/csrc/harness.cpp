@@ -44,6 +44,7 @@
 #include "rs_api.h"
 #include "rs_regmap.h"
 #include "verilated.h"
+#include "verilated_save.h"
 #include "verilated_syms.h"
 #if VM_TRACE
 #include "verilated_fst_c.h"
@@ -113,6 +114,9 @@ class Rng {
     const double g = std::floor(std::log(unit()) / std::log1p(-p));
     return g >= (double)kNever ? kNever : (uint64_t)g;
   }
+
+  // state gives the generator's state for checkpoints.
+  uint64_t* state() { return s_; }
 
  private:
   static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
@@ -472,6 +476,7 @@ struct rs_sim {
   std::vector<std::unique_ptr<VerilatedContext>> ctxs;  // the other lanes' contexts
   uint64_t lookahead = 0;
   std::unique_ptr<Pool> pool;
+  std::string saved;  // the last rs_save's checkpoint
   std::string log;
   std::string error;
 #if VM_TRACE
@@ -1439,6 +1444,342 @@ RS_EXPORT rs_sim* rs_new(const rs_config* cfg, char* err, size_t errlen) {
 }
 
 RS_EXPORT uint32_t rs_threads(rs_sim* s) { return (uint32_t)s->lanes.size(); }
+
+// ---------------------------------------------------------------------------------------
+// Checkpoints: every model's state (Verilator's --savable serializers) and the harness's,
+// in one blob. Restore needs a simulation created with the same configuration; the thread
+// count may differ (delay lines are stored as the frames in flight, not as slots).
+// ---------------------------------------------------------------------------------------
+
+namespace {
+
+constexpr uint64_t kCheckpointMagic = 0x3130747063737272ull;  // "rrscpt01"
+constexpr uint64_t kMaxElems = uint64_t{1} << 28;             // bound on any stored vector
+
+// MemSave and MemRestore are Verilator's serializers over memory instead of a file.
+class MemSave final : public VerilatedSerialize {
+ public:
+  std::string out;
+  MemSave() {
+    m_isOpen = true;
+    header();
+  }
+  void flush() override {
+    out.append(reinterpret_cast<const char*>(m_bufp), (size_t)(m_cp - m_bufp));
+    m_cp = m_bufp;
+  }
+  void close() override { flush(); }
+  std::string finish() {
+    trailer();
+    flush();
+    m_isOpen = false;
+    return std::move(out);
+  }
+};
+
+class MemRestore final : public VerilatedDeserialize {
+ public:
+  MemRestore(const uint8_t* p, size_t n) : src_(p), left_(n) {
+    m_isOpen = true;
+    m_cp = m_endp = m_bufp;
+    fill();
+    header();
+  }
+  void fill() override {
+    uint8_t* rp = m_bufp;
+    for (uint8_t* sp = m_cp; sp < m_endp; *rp++ = *sp++) {}
+    m_endp = m_bufp + (m_endp - m_cp);
+    m_cp = m_bufp;
+    const size_t room = (size_t)(m_bufp + bufferSize() - m_endp);
+    const size_t take = std::min(room, left_);
+    std::memcpy(m_endp, src_, take);
+    src_ += take;
+    left_ -= take;
+    m_endp += take;
+    while (m_endp < m_bufp + bufferSize()) *m_endp++ = 0;  // past the end reads as zero
+  }
+  void finish() {
+    trailer();
+    m_isOpen = false;
+  }
+
+ private:
+  const uint8_t* src_;
+  size_t left_;
+};
+
+template <typename T>
+void put(VerilatedSerialize& os, const T& v) {
+  static_assert(std::is_trivially_copyable_v<T>);
+  os.write(&v, sizeof v);
+}
+
+template <typename T>
+void get(VerilatedDeserialize& is, T& v) {
+  static_assert(std::is_trivially_copyable_v<T>);
+  is.read(&v, sizeof v);
+}
+
+template <typename T>
+void put_vec(VerilatedSerialize& os, const std::vector<T>& v) {
+  put(os, (uint64_t)v.size());
+  if (!v.empty()) os.write(v.data(), v.size() * sizeof(T));
+}
+
+template <typename T>
+void get_vec(VerilatedDeserialize& is, std::vector<T>& v) {
+  uint64_t n = 0;
+  get(is, n);
+  if (n > kMaxElems) throw FatalError("checkpoint: a stored table is too long (corrupt)");
+  v.resize(n);
+  if (n) is.read(v.data(), n * sizeof(T));
+}
+
+void expect(VerilatedDeserialize& is, uint64_t want, const char* what) {
+  uint64_t got = 0;
+  get(is, got);
+  if (got != want) {
+    throw FatalError(std::string("checkpoint: ") + what + " " + std::to_string(got) + ", this simulation has " +
+                     std::to_string(want));
+  }
+}
+
+void save_rng(VerilatedSerialize& os, Rng& r) { os.write(r.state(), 4 * sizeof(uint64_t)); }
+void load_rng(VerilatedDeserialize& is, Rng& r) { is.read(r.state(), 4 * sizeof(uint64_t)); }
+
+// shape is what a checkpoint and the simulation restoring it must agree on.
+void put_shape(VerilatedSerialize& os, const rs_sim* s) {
+  put(os, kCheckpointMagic);
+  put(os, (uint64_t)RS_ABI_VERSION);
+  put(os, (uint64_t)kDepth);
+  put(os, (uint64_t)kPorts);
+  put(os, (uint64_t)s->nodes.size());
+  put(os, (uint64_t)s->links.size());
+  put(os, (uint64_t)s->real);
+  for (const Link& l : s->links) put(os, (uint64_t)l.cfg.latency);
+}
+
+void check_shape(VerilatedDeserialize& is, const rs_sim* s) {
+  expect(is, kCheckpointMagic, "format");
+  expect(is, RS_ABI_VERSION, "harness ABI");
+  expect(is, kDepth, "depth");
+  expect(is, kPorts, "ports");
+  expect(is, s->nodes.size(), "nodes");
+  expect(is, s->links.size(), "links");
+  expect(is, s->real, "real link");
+  for (const Link& l : s->links) expect(is, l.cfg.latency, "link latency");
+}
+
+void save_all(VerilatedSerialize& os, rs_sim* s) {
+  put_shape(os, s);
+  put(os, s->cycle);
+  for (Node& nd : s->nodes) {
+    os << *nd.m;
+    put(os, nd.in_reset);
+    Master& m = nd.master;
+    put_vec(os, m.ops);
+    put_vec(os, m.words);
+    put_vec(os, m.results);
+    put(os, m.cur);
+    put(os, m.word);
+    put(os, m.idle_left);
+    put(os, m.waited);
+    put(os, m.bound);
+    put(os, m.busy);
+    put(os, m.done);
+    put(os, m.driving);
+    put(os, m.local);
+  }
+  for (Link& l : s->links) {
+    // The frames in flight, oldest first: the thread count decides the line's length.
+    const size_t size = l.line.size();
+    for (uint64_t k = 0; k < l.cfg.latency; ++k) put(os, l.line[(l.rhead + k) % size]);
+    put(os, l.faulty);
+    put(os, l.flip);
+    put(os, l.zero);
+    put(os, l.flip_gap);
+    put(os, l.zero_gap);
+    put(os, l.flips);
+    put(os, l.zeroed);
+    save_rng(os, l.rng);
+  }
+  if (s->real) {
+    for (const NodeClock& ck : s->clocks) put(os, ck);
+    for (const RealLinkState& r : s->rl) {
+      put(os, r.latency);
+      put(os, r.up);
+      put(os, r.first);
+      put_vec(os, r.q);
+      put(os, (uint64_t)r.qh);
+      put(os, (uint64_t)r.qn);
+      put_vec(os, r.fifo);
+      put(os, r.rd);
+      put(os, r.occ);
+      put(os, r.primed);
+      put(os, r.fill);
+      put(os, r.drain);
+      put(os, r.underflow);
+      put(os, r.overflow);
+      put(os, r.ac_enable);
+      put(os, r.margin);
+      put(os, r.wait);
+      put(os, r.ac_total);
+      put(os, r.captured);
+      put(os, r.ugn_local);
+      put(os, r.ugn_remote);
+      put(os, r.inserted);
+      put(os, r.drained);
+      put(os, r.lost);
+      put(os, r.empty);
+      put(os, r.adjustments);
+      put(os, r.shift);
+      put(os, r.ddc);
+      put(os, r.up_cycle);
+    }
+    put(os, (uint64_t)s->next_transition);
+    put_vec(os, s->events);
+    save_rng(os, s->nodata_rng);
+  }
+}
+
+void load_all(VerilatedDeserialize& is, rs_sim* s) {
+  check_shape(is, s);
+  get(is, s->cycle);
+  for (Node& nd : s->nodes) {
+    is >> *nd.m;
+    get(is, nd.in_reset);
+    Master& m = nd.master;
+    get_vec(is, m.ops);
+    get_vec(is, m.words);
+    get_vec(is, m.results);
+    get(is, m.cur);
+    get(is, m.word);
+    get(is, m.idle_left);
+    get(is, m.waited);
+    get(is, m.bound);
+    get(is, m.busy);
+    get(is, m.done);
+    get(is, m.driving);
+    get(is, m.local);
+    if (m.results.size() != m.ops.size() || (m.busy && m.cur >= m.ops.size())) {
+      throw FatalError("checkpoint: a bus master's batch is inconsistent (corrupt)");
+    }
+    for (const rs_op& op : m.ops) {
+      if ((op.kind == RS_OP_READ_BLOCK || op.kind == RS_OP_WRITE_BLOCK) && (uint64_t)op.off + op.count > m.words.size()) {
+        throw FatalError("checkpoint: a block operation lies outside its words (corrupt)");
+      }
+    }
+  }
+  for (Link& l : s->links) {
+    const size_t size = l.line.size();
+    std::fill(l.line.begin(), l.line.end(), 0);
+    l.rhead = 0;
+    for (uint64_t k = 0; k < l.cfg.latency; ++k) get(is, l.line[k]);
+    l.whead = (uint32_t)(l.cfg.latency % size);
+    get(is, l.faulty);
+    get(is, l.flip);
+    get(is, l.zero);
+    get(is, l.flip_gap);
+    get(is, l.zero_gap);
+    get(is, l.flips);
+    get(is, l.zeroed);
+    load_rng(is, l.rng);
+  }
+  if (s->real) {
+    for (NodeClock& ck : s->clocks) get(is, ck);
+    for (RealLinkState& r : s->rl) {
+      get(is, r.latency);
+      get(is, r.up);
+      get(is, r.first);
+      get_vec(is, r.q);
+      uint64_t qh = 0, qn = 0;
+      get(is, qh);
+      get(is, qn);
+      r.qh = qh;
+      r.qn = qn;
+      get_vec(is, r.fifo);
+      get(is, r.rd);
+      get(is, r.occ);
+      get(is, r.primed);
+      get(is, r.fill);
+      get(is, r.drain);
+      get(is, r.underflow);
+      get(is, r.overflow);
+      get(is, r.ac_enable);
+      get(is, r.margin);
+      get(is, r.wait);
+      get(is, r.ac_total);
+      get(is, r.captured);
+      get(is, r.ugn_local);
+      get(is, r.ugn_remote);
+      get(is, r.inserted);
+      get(is, r.drained);
+      get(is, r.lost);
+      get(is, r.empty);
+      get(is, r.adjustments);
+      get(is, r.shift);
+      get(is, r.ddc);
+      get(is, r.up_cycle);
+      if (r.fifo.size() != s->eb_depth || r.rd >= r.fifo.size() || r.occ > r.fifo.size() ||
+          (!r.q.empty() && (r.qh >= r.q.size() || r.qn > r.q.size())) || (r.q.empty() && (r.qh || r.qn))) {
+        throw FatalError("checkpoint: an elastic buffer is inconsistent (corrupt)");
+      }
+    }
+    uint64_t next = 0;
+    get(is, next);
+    if (next > s->transitions.size()) throw FatalError("checkpoint: link transitions are inconsistent (corrupt)");
+    s->next_transition = next;
+    get_vec(is, s->events);
+    load_rng(is, s->nodata_rng);
+  }
+}
+
+}  // namespace
+
+RS_EXPORT int64_t rs_save(rs_sim* s) {
+  if (s->stopped) return fail(s, RS_ESTOPPED, "a stopped simulation cannot be saved");
+  if (s->taps) return fail(s, RS_EINVAL, "a simulation with drives or records in progress cannot be saved");
+#if VM_TRACE
+  if (s->fst) return fail(s, RS_EINVAL, "close the waveform before saving");
+#endif
+  Guard g(s);
+  try {
+    MemSave os;
+    save_all(os, s);
+    s->saved = os.finish();
+  } catch (const std::exception& e) {
+    return fail(s, RS_EIO, std::string("save: ") + e.what());
+  }
+  return (int64_t)s->saved.size();
+}
+
+RS_EXPORT int rs_save_copy(rs_sim* s, uint8_t* buf, size_t n) {
+  if (n != s->saved.size()) return fail(s, RS_EINVAL, "save buffer size does not match the checkpoint");
+  std::memcpy(buf, s->saved.data(), n);
+  s->saved.clear();
+  s->saved.shrink_to_fit();
+  return RS_OK;
+}
+
+RS_EXPORT int rs_restore(rs_sim* s, const uint8_t* buf, size_t n) {
+  if (s->cycle != 0 || s->stopped) return fail(s, RS_EINVAL, "restore needs a new simulation");
+  Guard g(s);
+  try {
+    MemRestore is(buf, n);
+    load_all(is, s);
+    is.finish();
+  } catch (const std::exception& e) {
+    // A corrupt checkpoint can leave the models half restored: the handle is unusable.
+    s->stopped = true;
+    return fail(s, RS_EINVAL, std::string("restore: ") + e.what());
+  }
+  if (any_finish(s)) {
+    s->stopped = true;
+    return fail(s, RS_EINVAL, "restore: the checkpoint does not fit this model: " + s->log);
+  }
+  s->taps = 0;
+  return RS_OK;
+}
 
 RS_EXPORT void rs_free(rs_sim* s) {
   if (!s) return;

@@ -20,7 +20,7 @@ extern "C" {
 #endif
 
 // RS_ABI_VERSION changes whenever a struct or signature below changes.
-#define RS_ABI_VERSION 4
+#define RS_ABI_VERSION 5
 
 // Bus operation kinds (rs_op.kind).
 enum {
@@ -241,6 +241,16 @@ int rs_model_has_trace(void);
 
 // rs_new creates a simulation; on failure it returns NULL and writes a message to err.
 rs_sim* rs_new(const rs_config* cfg, char* err, size_t errlen);
+
+// rs_save serializes the simulation (every model and the harness) into the handle and
+// returns its size; rs_save_copy copies it out (n must be that size) and drops it.
+// rs_restore loads a checkpoint into a new simulation (cycle 0) made with the same
+// configuration; on failure the handle is unusable.
+int64_t rs_save(rs_sim* s);
+int rs_save_copy(rs_sim* s, uint8_t* buf, size_t n);
+int rs_restore(rs_sim* s, const uint8_t* buf, size_t n);
+// rs_threads returns how many threads clock the nodes.
+uint32_t rs_threads(rs_sim* s);
 void rs_free(rs_sim* s);
 
 // rs_error returns the last error or RTL stop message ("" if none). Valid until the next
