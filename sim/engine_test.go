@@ -269,9 +269,14 @@ func TestBusErrors(t *testing.T) {
 			}
 		})
 	}
-	// Misaligned addresses never reach the bus: the engine refuses them.
-	if _, err := e.Execute(context.Background(), 0, []bus.Op{bus.Read(tx + 2)}); !errors.Is(err, ErrBadBatch) {
-		t.Errorf("misaligned read: got %v, want ErrBadBatch", err)
+	// A misaligned single access reaches the RTL, which answers ERR in the cycle it is
+	// presented; a misaligned block never reaches the bus.
+	before := e.Cycle()
+	if res := run(t, e, 0, bus.Read(tx+2)); !res[0].Err || res[0].Cycle != before {
+		t.Errorf("misaligned read: %+v, want ERR in cycle %d", res[0], before)
+	}
+	if _, err := e.Execute(context.Background(), 0, []bus.Op{bus.ReadBlock(tx+2, 2)}); !errors.Is(err, ErrBadBatch) {
+		t.Errorf("misaligned block: got %v, want ErrBadBatch", err)
 	}
 }
 

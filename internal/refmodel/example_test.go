@@ -44,6 +44,6 @@ func ExampleSystem_Run() {
 		fmt.Printf("done in cycle %d: %+v\n", s.Cycle()-1, res[len(res)-1])
 	}
 	// Output:
-	// done in cycle 21: {Cycle:21 Err:false Value:8 Words:[] N:0}
-	// done in cycle 29: {Cycle:29 Err:false Value:0 Words:[] N:0}
+	// done in cycle 21: {Cycle:21 Local:21 Err:false Value:8 Words:[] N:0}
+	// done in cycle 29: {Cycle:29 Local:29 Err:false Value:0 Words:[] N:0}
 }

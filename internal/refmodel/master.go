@@ -50,9 +50,10 @@ func (m *Master) Done() bool { return m.done }
 
 // Submit queues a batch. It copies ops (and their Words), so the caller may reuse them. It
 // checks the ops as rs_submit does (kind, empty block, block past the end of the address
-// space, zero idle, zero poll, poll condition). Unlike bus.Op.Validate, which the engine
-// applies first, it lets misaligned addresses through (the RTL answers them with ERR) and
-// uses only bits 3..0 of Mask (wb_sel_i is 4 bits wide).
+// space, zero idle, zero poll, poll condition). Like bus.Op.Validate it lets misaligned
+// single reads, writes and polls through (the RTL answers them with ERR); unlike it, it
+// lets misaligned blocks through too (Validate, which the engine applies first, refuses
+// them) and uses only bits 3..0 of Mask (wb_sel_i is 4 bits wide).
 func (m *Master) Submit(ops []bus.Op) error {
 	if m.busy || m.done {
 		return fmt.Errorf("submit batch: %w", ErrBusy)

@@ -234,6 +234,9 @@ func TestSimulate(t *testing.T) {
 		{{Cycle: 7}},
 		{{Cycle: 9, Value: 7}},
 	}
+	for _, rs := range tr.Results {
+		oneClock(t, rs)
+	}
 	if diff := cmp.Diff(wantRes, tr.Results); diff != "" {
 		t.Errorf("results (-want +got):\n%s", diff)
 	}

@@ -13,7 +13,7 @@ import (
 // word), every node register and the unmapped offsets between them, windows past the last
 // device, byte masks, blocks that run from data into enable and beyond, idles and polls.
 //
-// Every op passes bus.Op.Validate (so none is misaligned). Each op keeps the bus for a
+// Every op passes bus.Op.Validate, and none is misaligned. Each op keeps the bus for a
 // bounded time: a clear_at_count stalls at most depth-1 cycles, Idle lasts at most
 // 2*depth cycles, blocks have at most 8 words, polls at most 8 reads 3 idle cycles apart.
 // The same rng state gives the same ops.

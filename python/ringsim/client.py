@@ -414,7 +414,8 @@ class Simulator:
 
     def read_bus(self, node: int, address: int, count: int = 1) -> Access:
         """read_bus reads count consecutive 32-bit words at a raw byte address of node's bus
-        (4-byte aligned; unmapped addresses answer ERR)."""
+        (4-byte aligned for more than one word; a misaligned or unmapped address answers
+        ERR, as the RTL does)."""
         r = self._call("read bus", self.stub.ReadBus, pb.ReadBusRequest(
             node=_index(node, "node"), address=address, count=_index(count, "count")))
         self.cycle = r.cycle

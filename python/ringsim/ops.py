@@ -2,7 +2,8 @@
 
 Each function returns one ``ringsim.v1.BusOp`` message; a batch is a list of them, run in
 order by the node's CPU bus master (each starts in the cycle after the previous one
-completed). Addresses are byte addresses on the node's bus, 4-byte aligned;
+completed). Addresses are byte addresses on the node's bus, 4-byte aligned for blocks (a
+misaligned single read, write or poll reaches the bus, and the RTL answers it with ERR);
 ``Simulator.describe().address_map`` gives the map.
 """
 

@@ -99,6 +99,12 @@ class ClientTest(unittest.TestCase):
         i = self.info
         self.assertEqual((i.node_count, i.port_count, i.depth, i.topology_name, i.cycle), (2, 1, DEPTH, "pair", 0))
         self.assertEqual([l.link.latency for l in i.links], [LATENCY, LATENCY])
+        # The TX buffer's RAM read adds a cycle to the link latency; with the (seeded)
+        # release cycles it says where TX word i lands in the RX buffer.
+        self.assertEqual([l.counter_latency for l in i.links], [LATENCY + 1, LATENCY + 1])
+        want = [(LATENCY + 1 + i.nodes[l.link.tx_node].release_cycle - i.nodes[l.link.rx_node].release_cycle) % DEPTH
+                for l in i.links]
+        self.assertEqual([l.rx_index_offset for l in i.links], want)
         d = self.sim.describe()
         self.assertEqual(d.generation, i.generation)
         self.assertEqual(len(d.nodes), 2)
@@ -168,6 +174,20 @@ class ClientTest(unittest.TestCase):
         self.assertEqual(self.sim.write_bus(0, addr, 0xFFFFFFFF, byte_mask=0x1).words_written, 1)
         self.assertEqual(self.sim.read_bus(0, addr).value, 0xCAFEF0FF)
         self.assertTrue(self.sim.write_bus(0, 0, 1).bus_error)  # the node block is read only
+
+    def test_misaligned_single_word_reaches_the_rtl(self):
+        # The RTL answers a misaligned address ERR in the cycle it is presented; a misaligned
+        # block is refused before it reaches the bus.
+        now = self.sim.run_until(max(n.release_cycle for n in self.info.nodes) + 1)
+        r = self.sim.read_bus(0, 2)
+        self.assertEqual((r.bus_error, r.values, r.completed_cycle), (True, (), now))
+        self.assertTrue(self.sim.write_bus(0, self.tx_data_address() + 1, 0xFFFFFFFF).bus_error)
+        res = self.sim.execute(1, [ops.read(1), ops.read(0)])
+        self.assertEqual([(x.bus_error, x.value) for x in res], [(True, 0), (False, MAGIC)])
+        with self.assertRaises(RingsimError) as cm:
+            self.sim.read_bus(0, 2, count=2)
+        self.assertEqual(cm.exception.code, StatusCode.INVALID_ARGUMENT)
+        self.assertTrue(cm.exception.message.startswith("address: 0x2 is not 4-byte aligned"), cm.exception.message)
 
     def test_peek_poke(self):
         self.sim.poke(0, 0, "tx_memory", [0xAA, 0xBB], index=3)

@@ -63,7 +63,7 @@ const (
 // Errors returned by Validate.
 var (
 	ErrBadKind    = errors.New("unknown operation kind")
-	ErrMisaligned = errors.New("address is not 4-byte aligned")
+	ErrMisaligned = errors.New("block address is not 4-byte aligned")
 	ErrEmptyBlock = errors.New("block of zero words")
 	ErrZeroIdle   = errors.New("idle for zero cycles")
 	ErrBadMask    = errors.New("byte mask has bits above 0xF")
@@ -75,7 +75,7 @@ var (
 // Op is one bus operation of a node's CPU.
 type Op struct {
 	Kind  Kind
-	Addr  uint32   // byte address, 4-byte aligned
+	Addr  uint32   // byte address; 4-byte aligned for blocks (see Validate)
 	Value uint32   // KindWrite: the word to write
 	Mask  uint8    // KindWrite: byte lanes to write (bit k = bits [8k+7:8k])
 	Count uint32   // KindReadBlock: words to read; KindIdle: cycles; KindPoll: most reads
@@ -119,13 +119,13 @@ func Poll(addr uint32, cond Cond, mask, v uint32, interval, maxReads uint32) Op 
 }
 
 // Validate reports whether the operation is well formed. It does not check that the
-// address is mapped: the RTL answers unmapped addresses with ERR.
+// address is mapped, nor that a single read, write or poll is 4-byte aligned: those
+// reach the bus as they are, and the RTL answers an unmapped or misaligned address with
+// ERR. Blocks must start aligned (ErrMisaligned) and end inside the 32-bit address space
+// (ErrAddrWrap).
 func (o Op) Validate() error {
 	switch o.Kind {
 	case KindRead, KindWrite:
-		if o.Addr%4 != 0 {
-			return fmt.Errorf("%v at %#x: %w", o.Kind, o.Addr, ErrMisaligned)
-		}
 		if o.Mask > 0xF {
 			return fmt.Errorf("%v at %#x: %w", o.Kind, o.Addr, ErrBadMask)
 		}
@@ -135,7 +135,7 @@ func (o Op) Validate() error {
 			n = uint64(len(o.Words))
 		}
 		if o.Addr%4 != 0 {
-			return fmt.Errorf("%v at %#x: %w", o.Kind, o.Addr, ErrMisaligned)
+			return fmt.Errorf("%v at %#x: %w (only single reads, writes and polls may be misaligned)", o.Kind, o.Addr, ErrMisaligned)
 		}
 		if n == 0 {
 			return fmt.Errorf("%v at %#x: %w", o.Kind, o.Addr, ErrEmptyBlock)
@@ -148,9 +148,6 @@ func (o Op) Validate() error {
 			return ErrZeroIdle
 		}
 	case KindPoll:
-		if o.Addr%4 != 0 {
-			return fmt.Errorf("%v at %#x: %w", o.Kind, o.Addr, ErrMisaligned)
-		}
 		if o.Count == 0 {
 			return fmt.Errorf("%v at %#x: %w", o.Kind, o.Addr, ErrZeroPoll)
 		}

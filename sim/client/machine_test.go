@@ -191,8 +191,8 @@ func contractSuite(t *testing.T, m bridge.Machine) {
 	if err := m.Submit(0, nil); err == nil {
 		t.Error("Submit of an empty batch: no error")
 	}
-	if err := m.Submit(0, []bus.Op{bus.Read(2)}); err == nil {
-		t.Error("Submit of a misaligned read: no error")
+	if err := m.Submit(0, []bus.Op{bus.ReadBlock(2, 2)}); err == nil {
+		t.Error("Submit of a misaligned block: no error")
 	}
 	if _, err := m.Results(0); err == nil {
 		t.Error("Results with nothing completed: no error")

@@ -213,10 +213,15 @@ func TestErrors(t *testing.T) {
 			_, err := api.ReadBus(ctx, &pb.ReadBusRequest{Node: 7})
 			return err
 		}, codes.InvalidArgument, "node"},
-		{"bus misaligned", false, func(ctx context.Context, api pb.SimulatorServiceClient) error {
-			_, err := api.ReadBus(ctx, &pb.ReadBusRequest{Address: 2})
+		// A misaligned single word reaches the RTL (TestMisaligned); a misaligned block does not.
+		{"bus misaligned block", false, func(ctx context.Context, api pb.SimulatorServiceClient) error {
+			_, err := api.ReadBus(ctx, &pb.ReadBusRequest{Address: 2, Count: 2})
 			return err
-		}, codes.InvalidArgument, "address"},
+		}, codes.InvalidArgument, "address: 0x2 is not 4-byte aligned, which only a single-word access may be"},
+		{"bus write misaligned block", false, func(ctx context.Context, api pb.SimulatorServiceClient) error {
+			_, err := api.WriteBus(ctx, &pb.WriteBusRequest{Address: 0x105, Values: []uint32{1, 2}})
+			return err
+		}, codes.InvalidArgument, "address: 0x105"},
 		{"bus too many", false, func(ctx context.Context, api pb.SimulatorServiceClient) error {
 			_, err := api.ReadBus(ctx, &pb.ReadBusRequest{Count: bus.MaxBatchWords + 1})
 			return err
@@ -253,7 +258,10 @@ func TestErrors(t *testing.T) {
 		{"nil batch", false, exec(nil), codes.InvalidArgument, "batches[0]"},
 		{"empty batch", false, exec(&pb.NodeBatch{}), codes.InvalidArgument, "batches[0].ops"},
 		{"op kind", false, exec(&pb.NodeBatch{Ops: ops(&pb.BusOp{})}), codes.InvalidArgument, "batches[0].ops[0].kind"},
-		{"op misaligned", false, exec(&pb.NodeBatch{Ops: ops(read(0), read(6))}), codes.InvalidArgument, "batches[0].ops[1]: read at 0x6"},
+		{"op misaligned block", false, exec(&pb.NodeBatch{Ops: ops(read(6), &pb.BusOp{Kind: pb.BusOpKind_BUS_OP_KIND_READ_BLOCK, Address: 6, Count: 2})}),
+			codes.InvalidArgument, "batches[0].ops[1]: read-block at 0x6: block address is not 4-byte aligned (only single reads, writes and polls may be misaligned)"},
+		{"op misaligned write block", false, exec(&pb.NodeBatch{Ops: ops(&pb.BusOp{Kind: pb.BusOpKind_BUS_OP_KIND_WRITE_BLOCK, Address: 1, Words: []uint32{1}})}),
+			codes.InvalidArgument, "batches[0].ops[0]: write-block at 0x1: block address is not 4-byte aligned"},
 		{"op mask", false, exec(&pb.NodeBatch{Ops: ops(&pb.BusOp{Kind: pb.BusOpKind_BUS_OP_KIND_WRITE, ByteMask: 0x1F})}), codes.InvalidArgument, "ops[0].byte_mask"},
 		{"op poll condition", false, exec(&pb.NodeBatch{Ops: ops(&pb.BusOp{Kind: pb.BusOpKind_BUS_OP_KIND_POLL, Count: 1})}), codes.InvalidArgument, "ops[0].condition"},
 		{"op zero idle", false, exec(&pb.NodeBatch{Ops: ops(idle(0))}), codes.InvalidArgument, "ops[0]"},
@@ -279,8 +287,8 @@ func TestErrors(t *testing.T) {
 			codes.InvalidArgument, "packed_ops.words"},
 		{"packed words left", false, exec(&pb.NodeBatch{PackedOps: &pb.PackedBusOps{Kinds: []pb.BusOpKind{1}, Words: []uint32{1}}}),
 			codes.InvalidArgument, "packed_ops.words"},
-		{"packed misaligned", false, exec(&pb.NodeBatch{PackedOps: &pb.PackedBusOps{Kinds: []pb.BusOpKind{1}, Addresses: []uint32{3}}}),
-			codes.InvalidArgument, "packed_ops: operation 0"},
+		{"packed misaligned block", false, exec(&pb.NodeBatch{PackedOps: &pb.PackedBusOps{Kinds: []pb.BusOpKind{1, 3}, Addresses: []uint32{3, 3}, Counts: []uint32{0, 1}}}),
+			codes.InvalidArgument, "packed_ops: operation 1: read-block at 0x3: block address is not 4-byte aligned"},
 		{"packed wraps", false, exec(&pb.NodeBatch{PackedOps: &pb.PackedBusOps{Kinds: []pb.BusOpKind{3}, Addresses: []uint32{0xFFFFFFFC}, Counts: []uint32{2}}}),
 			codes.OutOfRange, "packed_ops: operation 0"},
 		{"packed too many words", false, exec(&pb.NodeBatch{PackedOps: &pb.PackedBusOps{Kinds: []pb.BusOpKind{3, 3}, Counts: []uint32{bus.MaxBatchWords, 1}}}),
@@ -358,7 +366,7 @@ func TestErrors(t *testing.T) {
 		// Sessions.
 		{"session node", false, session(&pb.OpenSessionRequest{Batches: []*pb.NodeBatch{{Node: 5, Ops: ops(read(0))}}}),
 			codes.InvalidArgument, "batches[0].node"},
-		{"session op", false, session(&pb.OpenSessionRequest{Batches: []*pb.NodeBatch{{Ops: ops(read(1))}}}),
+		{"session op", false, session(&pb.OpenSessionRequest{Batches: []*pb.NodeBatch{{Ops: ops(idle(0))}}}),
 			codes.InvalidArgument, "batches[0].ops[0]"},
 		{"session many words", false, session(&pb.OpenSessionRequest{Batches: []*pb.NodeBatch{{Ops: ops(
 			&pb.BusOp{Kind: pb.BusOpKind_BUS_OP_KIND_READ_BLOCK, Count: bus.MaxBatchWords + 1})}}}),

@@ -31,6 +31,12 @@ func TestRTLRealLinkAPI(t *testing.T) {
 		len(rl.GetUpCycles()) != 2 || rl.GetPpm()[1] != -1000 {
 		t.Fatalf("described real link: %v", rl)
 	}
+	for _, l := range s.GetLinks() {
+		if l.GetCounterLatency() != 5 || l.GetRxIndexOffset() != -1 {
+			t.Errorf("link %d: counter_latency %d, rx_index_offset %v; want 5 (latency 4 + 1), -1 on the real link",
+				l.GetIndex(), l.GetCounterLatency(), l.RxIndexOffset)
+		}
+	}
 	m := bus.Map{Depth: testDepth, Ports: 1}
 	if got := s.GetAddressMap().GetPorts()[0].GetLinkBase(); got != m.Link(0) {
 		t.Fatalf("link_base %#x, want %#x", got, m.Link(0))

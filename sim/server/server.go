@@ -61,6 +61,7 @@ type Server struct {
 	log       hclog.Logger
 	maxCycles uint64
 	health    *health.Server
+	codec     requestCodec
 	newSim    func(context.Context, hw.Config) (hw.Simulator, error)
 
 	// sem is the simulation lock: holding its one token protects the fields below.
@@ -85,6 +86,7 @@ func New(opts Options) *Server {
 		log:       opts.Logger,
 		maxCycles: opts.MaxCycles,
 		health:    health.NewServer(),
+		codec:     newRequestCodec(),
 		newSim:    opts.New,
 		sem:       make(chan struct{}, 1),
 	}
@@ -101,9 +103,12 @@ func New(opts Options) *Server {
 }
 
 // GRPCServerOptions are the options a grpc.Server for this service needs: message size
-// limits, handlers that finish before Stop returns, and panics turned into INTERNAL.
+// limits, handlers that finish before Stop returns, panics turned into INTERNAL, and
+// requests that do not parse answered INVALID_ARGUMENT (requestCodec), on every service
+// of the grpc.Server.
 func (s *Server) GRPCServerOptions() []grpc.ServerOption {
 	return []grpc.ServerOption{
+		grpc.ForceServerCodecV2(s.codec),
 		grpc.MaxRecvMsgSize(MaxMessageBytes),
 		grpc.MaxSendMsgSize(MaxMessageBytes),
 		grpc.WaitForHandlers(true),
@@ -150,6 +155,9 @@ func (s *Server) Close() error {
 
 func (s *Server) unaryInterceptor(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (resp any, err error) {
 	defer s.recoverPanic(info.FullMethod, &err)
+	if err := s.codec.take(req); err != nil {
+		return nil, err
+	}
 	resp, err = h(ctx, req)
 	if err != nil && s.log.IsDebug() {
 		s.log.Debug("call failed", "method", info.FullMethod, "error", err)
@@ -159,7 +167,7 @@ func (s *Server) unaryInterceptor(ctx context.Context, req any, info *grpc.Unary
 
 func (s *Server) streamInterceptor(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, h grpc.StreamHandler) (err error) {
 	defer s.recoverPanic(info.FullMethod, &err)
-	return h(srv, ss)
+	return h(srv, checkedStream{ss, s.codec})
 }
 
 // recoverPanic turns a handler panic (a bug) into INTERNAL instead of killing the server.

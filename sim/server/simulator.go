@@ -56,19 +56,40 @@ func (s *Server) describe() *pb.Simulation {
 		})
 	}
 	for i, l := range cfg.Topology.Links {
-		out.Links = append(out.Links, s.linkInfo(i, l))
+		out.Links = append(out.Links, s.linkInfo(i, l, cfg))
 	}
 	return out
 }
 
-func (s *Server) linkInfo(i int, l hw.Link) *pb.LinkInfo {
+// linkInfo describes link i, l as it is now (its current faults), of the simulation of
+// cfg. The lock must be held.
+func (s *Server) linkInfo(i int, l hw.Link, cfg hw.Config) *pb.LinkInfo {
 	flips, zeroed, _ := s.eng.FaultCounts(i)
-	return &pb.LinkInfo{
+	out := &pb.LinkInfo{
 		Index: uint32(i),
 		Link: &pb.Link{TxNode: uint32(l.From.Node), TxPort: uint32(l.From.Port), RxNode: uint32(l.To.Node),
 			RxPort: uint32(l.To.Port), Latency: l.Latency, Faults: toFaults(l.Faults)},
 		FlippedBits: flips, ZeroedFrames: zeroed,
+		CounterLatency: counterLatency(l),
 	}
+	out.RxIndexOffset = -1
+	if cfg.Link != hw.LinkReal {
+		out.RxIndexOffset = int64(rxIndexOffset(l, cfg.Release, cfg.Depth))
+	}
+	return out
+}
+
+// counterLatency is the cycles from the TX counter reading a word to the RX counter's
+// index it is written at: the link latency plus the TX buffer's one-cycle RAM read (SPEC
+// section 2, frame(t+1) = mem[count(t)]).
+func counterLatency(l hw.Link) uint32 { return l.Latency + 1 }
+
+// rxIndexOffset is where TX word i of l's sender lands in its receiver's RX buffer on the
+// ideal link, from reset until a clear_at_count: at RX word (i + offset) mod depth. Each
+// node's counters start at 0 in its release cycle.
+func rxIndexOffset(l hw.Link, release []uint64, depth int) uint32 {
+	d := uint64(depth)
+	return uint32((uint64(counterLatency(l))%d + release[l.From.Node]%d + d - release[l.To.Node]%d) % d)
 }
 
 func (s *Server) limits() *pb.Limits {
@@ -321,10 +342,13 @@ func (s *Server) WriteRegister(ctx context.Context, req *pb.WriteRegisterRequest
 	return &pb.WriteRegisterResponse{BusError: r.Err, WordsWritten: written(op, r), CompletedCycle: r.Cycle, Cycle: s.eng.Cycle()}, nil
 }
 
-// checkBusRange checks a raw access of count words at addr.
+// checkBusRange checks a raw access of count words at addr. A single word may be
+// misaligned: it reaches the bus, and the RTL answers ERR (bus_error in the response).
 func checkBusRange(addr uint32, count uint64) error {
-	if addr%4 != 0 {
-		return status.Errorf(codes.InvalidArgument, "address: %#x is not 4-byte aligned", addr)
+	if addr%4 != 0 && count > 1 {
+		return status.Errorf(codes.InvalidArgument,
+			"address: %#x is not 4-byte aligned, which only a single-word access may be (the RTL answers it with ERR); got %d words",
+			addr, count)
 	}
 	if count > bus.MaxBatchWords {
 		return status.Errorf(codes.ResourceExhausted, "count: %d words, limit %d (max_batch_words)", count, bus.MaxBatchWords)
@@ -530,7 +554,8 @@ func (s *Server) SetLinkFaults(ctx context.Context, req *pb.SetLinkFaultsRequest
 		return nil, err
 	}
 	defer s.unlock()
-	links := s.eng.Info().Config.Topology.Links
+	cfg := s.eng.Info().Config
+	links := cfg.Topology.Links
 	if n := len(links); req.GetLink() >= uint32(n) {
 		return nil, status.Errorf(codes.InvalidArgument, "link: link %d out of range (have %d)", req.GetLink(), n)
 	}
@@ -543,7 +568,7 @@ func (s *Server) SetLinkFaults(ctx context.Context, req *pb.SetLinkFaultsRequest
 	}
 	l := links[req.GetLink()]
 	l.Faults = f
-	return &pb.SetLinkFaultsResponse{Link: s.linkInfo(int(req.GetLink()), l)}, nil
+	return &pb.SetLinkFaultsResponse{Link: s.linkInfo(int(req.GetLink()), l, cfg)}, nil
 }
 
 // StartWaveform implements pb.SimulatorServiceServer.StartWaveform.

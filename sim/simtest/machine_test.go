@@ -30,7 +30,7 @@ func TestErrors(t *testing.T) {
 	}{
 		{"submit to a missing node", m.Submit(2, []bus.Op{bus.Idle(1)}), hw.ErrBadNode},
 		{"empty batch", m.Submit(0, nil), hw.ErrBadBatch},
-		{"misaligned", m.Submit(0, []bus.Op{bus.Read(2)}), hw.ErrBadBatch},
+		{"misaligned block", m.Submit(0, []bus.Op{bus.ReadBlock(2, 2)}), hw.ErrBadBatch},
 		{"peek a missing port", func() error { _, err := m.Peek(0, 1, hw.TXMem, 0); return err }(), hw.ErrBadPort},
 		{"peek past the buffer", func() error { _, err := m.Peek(0, 0, hw.RXMem, 16); return err }(), hw.ErrBadBackdoor},
 		{"poke a counter", m.Poke(0, 0, hw.TXCount, 0, 1), hw.ErrBadBackdoor},
@@ -49,6 +49,39 @@ func TestErrors(t *testing.T) {
 	}
 	if _, err := New(context.Background(), hw.Config{Topology: hw.Pair(4), Depth: 1}); !errors.Is(err, hw.ErrBadConfig) {
 		t.Errorf("depth 1: got %v, want ErrBadConfig", err)
+	}
+}
+
+// TestMisaligned checks that a misaligned single access reaches the node, which answers
+// ERR in the cycle it is presented (SPEC section 2, ringsim_node.sv) and changes nothing.
+func TestMisaligned(t *testing.T) {
+	m := newPair(t)
+	mp := bus.Map{Depth: 16, Ports: 1}
+	en := mp.TX(0) + mp.Enable()
+	ops := []bus.Op{
+		bus.Read(bus.RegMagic + 1), bus.Write(en+2, 1), bus.WriteMasked(en+1, 1, 0x2),
+		bus.Poll(en+3, bus.UntilEqual, 1, 0, 0, 4), bus.Read(en), bus.Read(bus.RegMagic),
+	}
+	if err := m.Submit(0, ops); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Run(100); err != nil {
+		t.Fatal(err)
+	}
+	res, err := m.Results(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range res[:4] {
+		if !r.Err || r.Cycle != uint64(i) {
+			t.Errorf("op %d (%v at %#x): ERR %v in cycle %d, want ERR in cycle %d", i, ops[i].Kind, ops[i].Addr, r.Err, r.Cycle, i)
+		}
+	}
+	if r := res[4]; r.Err || r.Value != 0 {
+		t.Errorf("TX enable after the misaligned writes: %+v, want 0", r)
+	}
+	if r := res[5]; r.Err || r.Value != bus.Magic {
+		t.Errorf("aligned read after: %+v, want the magic word", r)
 	}
 }
 

@@ -331,7 +331,9 @@ type BusOp struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Kind is the operation.
 	Kind BusOpKind `protobuf:"varint,1,opt,name=kind,proto3,enum=ringsim.v1.BusOpKind" json:"kind,omitempty"`
-	// Address is the byte address on the node's bus, 4-byte aligned (not used by IDLE).
+	// Address is the byte address on the node's bus (not used by IDLE). Blocks must start
+	// 4-byte aligned; a misaligned READ, WRITE or POLL reaches the bus, and the RTL answers
+	// it with ERR (bus_error).
 	Address uint32 `protobuf:"varint,2,opt,name=address,proto3" json:"address,omitempty"`
 	// Value is the word to write (WRITE) or to compare with (POLL).
 	Value uint32 `protobuf:"varint,3,opt,name=value,proto3" json:"value,omitempty"`

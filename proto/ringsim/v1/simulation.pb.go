@@ -628,7 +628,8 @@ func (x *BuiltinTopology) GetFaults() *LinkFaults {
 
 // Link carries one direction: the TX ring buffer of (tx_node, tx_port) to the RX ring
 // buffer of (rx_node, rx_port). A frame leaving the TX register in cycle t is written by
-// the RX buffer in cycle t+latency.
+// the RX buffer in cycle t+latency; the TX word read in cycle t leaves the TX register in
+// cycle t+1 (LinkInfo.counter_latency).
 type Link struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Tx_node is the sending node.
@@ -952,7 +953,24 @@ type LinkInfo struct {
 	// Flipped_bits is the number of bits the injector inverted so far.
 	FlippedBits uint64 `protobuf:"varint,3,opt,name=flipped_bits,json=flippedBits,proto3" json:"flipped_bits,omitempty"`
 	// Zeroed_frames is the number of frames the injector zeroed so far.
-	ZeroedFrames  uint64 `protobuf:"varint,4,opt,name=zeroed_frames,json=zeroedFrames,proto3" json:"zeroed_frames,omitempty"`
+	ZeroedFrames uint64 `protobuf:"varint,4,opt,name=zeroed_frames,json=zeroedFrames,proto3" json:"zeroed_frames,omitempty"`
+	// Counter_latency is the link's latency as the ring buffer counters see it: latency + 1
+	// cycles. A frame leaving the TX register in cycle t is written by the RX buffer in cycle
+	// t+latency, and the TX buffer's RAM read adds one cycle before that (SPEC section 2:
+	// frame(t+1) = mem[count(t)]). So the TX word that is read in the cycle the sender's TX
+	// counter holds i is written at the index the receiver's RX counter holds
+	// counter_latency cycles later. On the real link this is only the fixed part: the
+	// latency is global time into the elastic buffer, whose occupancy adds to it, and each
+	// node counts its own clock (UGN capture, GetLinkStatus, measures the whole).
+	CounterLatency uint32 `protobuf:"varint,5,opt,name=counter_latency,json=counterLatency,proto3" json:"counter_latency,omitempty"`
+	// Rx_index_offset is, on the ideal link, where the sender's TX word i lands in the
+	// receiver's RX buffer: at RX word (i + rx_index_offset) mod depth, with
+	// rx_index_offset = (counter_latency + release_cycle of tx_node - release_cycle of
+	// rx_node) mod depth, the shift the alignment protocol measures. It holds from reset until
+	// the receiver writes this RX buffer's clear_at_count (writing v subtracts v). -1 on the
+	// real link, where the relation drifts with the clocks and the elastic buffer. (Not a
+	// proto3 optional: the protoc of some distributions cannot compile those.)
+	RxIndexOffset int64 `protobuf:"varint,6,opt,name=rx_index_offset,json=rxIndexOffset,proto3" json:"rx_index_offset,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1011,6 +1029,20 @@ func (x *LinkInfo) GetFlippedBits() uint64 {
 func (x *LinkInfo) GetZeroedFrames() uint64 {
 	if x != nil {
 		return x.ZeroedFrames
+	}
+	return 0
+}
+
+func (x *LinkInfo) GetCounterLatency() uint32 {
+	if x != nil {
+		return x.CounterLatency
+	}
+	return 0
+}
+
+func (x *LinkInfo) GetRxIndexOffset() int64 {
+	if x != nil {
+		return x.RxIndexOffset
 	}
 	return 0
 }
@@ -2012,12 +2044,14 @@ const file_ringsim_v1_simulation_proto_rawDesc = "" +
 	"\rrelease_cycle\x18\x02 \x01(\x04R\freleaseCycle\x12!\n" +
 	"\x03dna\x18\x03 \x01(\v2\x0f.ringsim.v1.DnaR\x03dna\x12\x12\n" +
 	"\x04busy\x18\x04 \x01(\bR\x04busy\x12#\n" +
-	"\rsession_owned\x18\x05 \x01(\bR\fsessionOwned\"\x8e\x01\n" +
+	"\rsession_owned\x18\x05 \x01(\bR\fsessionOwned\"\xdf\x01\n" +
 	"\bLinkInfo\x12\x14\n" +
 	"\x05index\x18\x01 \x01(\rR\x05index\x12$\n" +
 	"\x04link\x18\x02 \x01(\v2\x10.ringsim.v1.LinkR\x04link\x12!\n" +
 	"\fflipped_bits\x18\x03 \x01(\x04R\vflippedBits\x12#\n" +
-	"\rzeroed_frames\x18\x04 \x01(\x04R\fzeroedFrames\"\xd5\x01\n" +
+	"\rzeroed_frames\x18\x04 \x01(\x04R\fzeroedFrames\x12'\n" +
+	"\x0fcounter_latency\x18\x05 \x01(\rR\x0ecounterLatency\x12&\n" +
+	"\x0frx_index_offset\x18\x06 \x01(\x03R\rrxIndexOffset\"\xd5\x01\n" +
 	"\n" +
 	"ModelBuild\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x19\n" +

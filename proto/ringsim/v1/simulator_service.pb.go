@@ -868,7 +868,8 @@ type ReadBusRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Node is the node index.
 	Node uint32 `protobuf:"varint,1,opt,name=node,proto3" json:"node,omitempty"`
-	// Address is the byte address, 4-byte aligned. Unmapped addresses answer ERR.
+	// Address is the byte address, 4-byte aligned for more than one word. A misaligned
+	// single word or an unmapped address answers ERR (bus_error), as the RTL does.
 	Address uint32 `protobuf:"varint,2,opt,name=address,proto3" json:"address,omitempty"`
 	// Count is the number of consecutive 32-bit words; 0 means 1.
 	Count         uint32 `protobuf:"varint,3,opt,name=count,proto3" json:"count,omitempty"`
@@ -1005,7 +1006,8 @@ type WriteBusRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Node is the node index.
 	Node uint32 `protobuf:"varint,1,opt,name=node,proto3" json:"node,omitempty"`
-	// Address is the byte address, 4-byte aligned. Unmapped addresses answer ERR.
+	// Address is the byte address, 4-byte aligned for more than one word. A misaligned
+	// single word or an unmapped address answers ERR (bus_error), as the RTL does.
 	Address uint32 `protobuf:"varint,2,opt,name=address,proto3" json:"address,omitempty"`
 	// Values are the consecutive 32-bit words to write, at least one.
 	Values []uint32 `protobuf:"varint,3,rep,packed,name=values,proto3" json:"values,omitempty"`

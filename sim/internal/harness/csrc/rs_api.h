@@ -140,7 +140,8 @@ typedef struct rs_config {
 
 typedef struct rs_op {
   uint32_t kind;
-  uint32_t addr;      // byte address, 4-byte aligned
+  uint32_t addr;      // byte address (blocks: 4-byte aligned; a misaligned single access
+                      // reaches the RTL, which answers ERR)
   uint32_t data;      // RS_OP_WRITE data; RS_OP_POLL reference value
   uint32_t sel;       // RS_OP_WRITE byte mask (bit k = byte lane k); RS_OP_POLL condition
   uint32_t count;     // block length in words, idle cycles, or the most reads of a poll
