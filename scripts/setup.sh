@@ -29,6 +29,12 @@ APT_PACKAGES=(
   python3-setuptools
   python3-wheel
   python3-venv
+  # xmllint: internal/check's TestJUnitValidates checks the gate's JUnit XML against the
+  # strict schema CI servers use (internal/check/testdata/junit.xsd).
+  libxml2-utils
+  # chromium: the HTML report's test opens the page headless (internal/htmlreport);
+  # not pinned: Debian replaces its chromium with every security update.
+  chromium
 )
 
 missing=()
