@@ -285,6 +285,15 @@ func (e *Engine) Threads() int {
 	return int(C.rsl_threads(e.lib.c, e.sim))
 }
 
+// ParallelCycles returns how many cycles so far ran with the nodes split across threads;
+// the others ran on the caller's thread (short runs, batches about to complete).
+func (e *Engine) ParallelCycles() uint64 {
+	if e.sim == nil {
+		return 0
+	}
+	return uint64(C.rsl_parallel_cycles(e.lib.c, e.sim))
+}
+
 // Close ends the simulation, closing any waveform dump. It is safe to call twice.
 func (e *Engine) Close() error {
 	if e.sim == nil {

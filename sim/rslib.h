@@ -33,6 +33,7 @@ typedef struct {
 	int (*node_clock)(rs_sim*, uint32_t, rs_clock_status*);
 	int64_t (*events)(rs_sim*, uint64_t, rs_event*, uint32_t);
 	uint32_t (*threads)(rs_sim*);
+	uint64_t (*parallel_cycles)(rs_sim*);
 	int64_t (*save)(rs_sim*);
 	int (*save_copy)(rs_sim*, uint8_t*, size_t);
 	int (*restore)(rs_sim*, const uint8_t*, size_t);
@@ -68,6 +69,7 @@ static inline const char* rs_lib_open(const char* path, rs_lib* l) {
 	RS_SYM(node_clock, "rs_node_clock")
 	RS_SYM(events, "rs_events")
 	RS_SYM(threads, "rs_threads")
+	RS_SYM(parallel_cycles, "rs_parallel_cycles")
 	RS_SYM(save, "rs_save")
 	RS_SYM(save_copy, "rs_save_copy")
 	RS_SYM(restore, "rs_restore")
@@ -97,6 +99,7 @@ static inline int rsl_drive(rs_lib* l, rs_sim* s, uint32_t n, uint32_t p, const 
 static inline int rsl_record(rs_lib* l, rs_sim* s, uint32_t n, uint32_t p, uint32_t k) { return l->record(s, n, p, k); }
 static inline int64_t rsl_recorded(rs_lib* l, rs_sim* s, uint32_t n, uint32_t p, uint64_t* f, uint32_t k) { return l->recorded(s, n, p, f, k); }
 static inline int rsl_trace_open(rs_lib* l, rs_sim* s, const char* path) { return l->trace_open(s, path); }
+static inline uint64_t rsl_parallel_cycles(rs_lib* l, rs_sim* s) { return l->parallel_cycles(s); }
 static inline uint32_t rsl_threads(rs_lib* l, rs_sim* s) { return l->threads(s); }
 static inline int64_t rsl_save(rs_lib* l, rs_sim* s) { return l->save(s); }
 static inline int rsl_save_copy(rs_lib* l, rs_sim* s, uint8_t* b, size_t n) { return l->save_copy(s, b, n); }

@@ -34,7 +34,7 @@ func randomBatch(rng *rand.Rand, m bus.Map) []bus.Op {
 	for i := range ops {
 		p := rng.IntN(m.Ports)
 		w := uint32(4 * rng.IntN(2*m.Depth))
-		switch rng.IntN(8) {
+		switch rng.IntN(9) {
 		case 0:
 			ops[i] = bus.Write(m.TX(p)+m.Enable(), 1)
 		case 1:
@@ -53,6 +53,10 @@ func randomBatch(rng *rand.Rand, m bus.Map) []bus.Op {
 			ops[i] = bus.ReadBlock(m.RX(p)+w, 1+rng.IntN(2*m.Depth-int(w/4)))
 		case 6:
 			ops[i] = bus.Idle(uint32(1 + rng.IntN(40)))
+		case 7:
+			// Long enough for the lanes to run it on their threads, with this batch's
+			// completion bounding the last epoch.
+			ops[i] = bus.Idle(uint32(2000 + rng.IntN(4000)))
 		default:
 			ops[i] = bus.Poll(m.RX(p)+w, bus.UntilNotEqual, 0xffff_ffff, 0, uint32(rng.IntN(4)), uint32(1+rng.IntN(20)))
 		}
@@ -76,31 +80,48 @@ func threadsRun(t *testing.T, threads int) (trace []string, e *Engine) {
 	m := bus.Map{Depth: cfg.Depth, Ports: cfg.Topology.Ports}
 	rng := rand.New(rand.NewPCG(7, 7))
 	batches := 0
-	for e.Cycle() < 20_000 {
+	for e.Cycle() < 150_000 {
+		// Some rounds submit nothing, so that long stretches have no batch about to
+		// complete and run on the lanes' threads.
+		quiet := rng.IntN(3) == 0
 		for n := 0; n < cfg.Topology.Nodes; n++ {
 			// A node gets its next batch whenever it is idle, at random.
-			if !e.Busy(n) && rng.IntN(3) > 0 {
+			if !quiet && !e.Busy(n) && rng.IntN(3) > 0 {
 				if err := e.Submit(n, randomBatch(rng, m)); err != nil {
 					t.Fatal(err)
 				}
 				batches++
 			}
 		}
-		done, err := e.Run(e.Cycle() + uint64(1+rng.IntN(3000)))
-		if err != nil {
-			t.Fatal(err)
+		span := uint64(1 + rng.IntN(3000))
+		if quiet {
+			span = uint64(3000 + rng.IntN(5000))
 		}
-		for _, n := range done {
-			res, err := e.Results(n)
+		end := e.Cycle() + span
+		for e.Cycle() < end {
+			done, err := e.Run(end)
 			if err != nil {
 				t.Fatal(err)
 			}
-			trace = append(trace, fmt.Sprintf("cycle %d node %d: %+v", e.Cycle(), n, res))
+			for _, n := range done {
+				res, err := e.Results(n)
+				if err != nil {
+					t.Fatal(err)
+				}
+				trace = append(trace, fmt.Sprintf("cycle %d node %d: %+v", e.Cycle(), n, res))
+			}
+			if !quiet {
+				break
+			}
 		}
 		trace = append(trace, fmt.Sprintf("run to %d", e.Cycle()))
 	}
-	if batches < 100 {
+	t.Logf("%d threads: %d batches, %d of %d cycles on the lanes' threads", threads, batches, e.ParallelCycles(), e.Cycle())
+	if batches < 50 {
 		t.Fatalf("only %d batches", batches)
+	}
+	if threads > 1 && e.ParallelCycles() < 10_000 {
+		t.Fatalf("only %d of %d cycles ran on the lanes' threads: the test does not exercise them", e.ParallelCycles(), e.Cycle())
 	}
 	for l := range cfg.Topology.Links {
 		f, z, _ := e.FaultCounts(l)

@@ -476,6 +476,8 @@ struct rs_sim {
   std::vector<std::unique_ptr<VerilatedContext>> ctxs;  // the other lanes' contexts
   uint64_t lookahead = 0;
   std::unique_ptr<Pool> pool;
+  bool completed = false;  // the last loop ended in a cycle in which a batch completed
+  uint64_t parallel_cycles = 0;  // cycles the lanes ran on their threads (rs_parallel_cycles)
   std::string saved;  // the last rs_save's checkpoint
   std::string log;
   std::string error;
@@ -789,6 +791,7 @@ int64_t run_loop(rs_sim* s, uint64_t until, uint64_t* done) {
       if (!nd.in_reset && nd.master.sample(m, c)) {
         done[n >> 6] |= uint64_t{1} << (n & 63);
         finished = true;
+        s->completed = true;
       }
     }
 #if VM_TRACE
@@ -913,16 +916,32 @@ void worker(rs_sim* s, uint32_t li) {
 
 // lanes_loop clocks the lanes in epochs until cycle until, a stop, or the end of a cycle in
 // which a batch completed.
+// kParallelSpan is the fewest cycles worth handing to the lanes: below it (a batch about to
+// complete, a short run between firmware steps) waking the other threads costs more than
+// they save, and the caller's thread clocks every node itself.
+constexpr uint64_t kParallelSpan = 2048;
+
 int64_t lanes_loop(rs_sim* s, uint64_t until, uint64_t* done) {
   const uint64_t first = s->cycle;
   Pool& pool = *s->pool;
   const uint32_t nl = (uint32_t)s->lanes.size();
   uint64_t c = s->cycle;
   while (c < until) {
+    uint64_t span = std::min(until - c, kParallelSpan);
+    for (const Node& nd : s->nodes) span = std::min(span, nd.master.min_left(span));
+    if (span < kParallelSpan) {
+      s->completed = false;
+      s->cycle = c;
+      run_loop<false>(s, c + span, done);
+      c = s->cycle;
+      if (s->stopped || s->completed) break;
+      continue;
+    }
     uint64_t n = std::min(until - c, s->lookahead);
     for (const Node& nd : s->nodes) n = std::min(n, nd.master.min_left(n));
     pool.c0 = c;
     pool.n = n;
+    s->parallel_cycles += n;
     pool.pending.store(nl - 1, std::memory_order_relaxed);
     pool.gen.fetch_add(1, std::memory_order_acq_rel);
     if (pool.sleepers.load()) {
@@ -1444,6 +1463,7 @@ RS_EXPORT rs_sim* rs_new(const rs_config* cfg, char* err, size_t errlen) {
 }
 
 RS_EXPORT uint32_t rs_threads(rs_sim* s) { return (uint32_t)s->lanes.size(); }
+RS_EXPORT uint64_t rs_parallel_cycles(rs_sim* s) { return s->parallel_cycles; }
 
 // ---------------------------------------------------------------------------------------
 // Checkpoints: every model's state (Verilator's --savable serializers) and the harness's,

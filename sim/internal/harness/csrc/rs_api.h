@@ -20,7 +20,7 @@ extern "C" {
 #endif
 
 // RS_ABI_VERSION changes whenever a struct or signature below changes.
-#define RS_ABI_VERSION 5
+#define RS_ABI_VERSION 6
 
 // Bus operation kinds (rs_op.kind).
 enum {
@@ -250,8 +250,10 @@ rs_sim* rs_new(const rs_config* cfg, char* err, size_t errlen);
 int64_t rs_save(rs_sim* s);
 int rs_save_copy(rs_sim* s, uint8_t* buf, size_t n);
 int rs_restore(rs_sim* s, const uint8_t* buf, size_t n);
-// rs_threads returns how many threads clock the nodes.
+// rs_threads returns how many threads clock the nodes; rs_parallel_cycles how many cycles
+// so far ran with the nodes split across them (the rest ran on the caller's thread).
 uint32_t rs_threads(rs_sim* s);
+uint64_t rs_parallel_cycles(rs_sim* s);
 void rs_free(rs_sim* s);
 
 // rs_error returns the last error or RTL stop message ("" if none). Valid until the next
