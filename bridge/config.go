@@ -52,6 +52,9 @@ var (
 	ErrAlignTimeout = errors.New("alignment timeout")
 	ErrTimeout      = errors.New("deadline exceeded")
 	ErrApp          = errors.New("application failed")
+	// ErrStalled is wrapped by a StallError whose cause was proven from the nodes' state:
+	// the run could never have finished.
+	ErrStalled = errors.New("run stalled")
 )
 
 // Defaults.
@@ -65,6 +68,8 @@ const (
 	// linkQueue is the outbound packet queue of each link, in packets. The receive window
 	// (Window) keeps TCP far below it.
 	linkQueue = 4096
+	// minReceiveBuffer is the smallest TCP receive buffer gVisor takes (tcp.MinBufferSize).
+	minReceiveBuffer = 4096
 	// DefaultWindow is the TCP receive window in packets: a few times the link's
 	// bandwidth-delay product (one packet per pacing interval, a round trip of a few
 	// intervals).
@@ -83,8 +88,12 @@ type Config struct {
 	// Wiring maps every linked port to the port at the other end (both directions): the
 	// wiring plan firmware knows statically (hw.Topology.Wiring).
 	Wiring hw.Wiring
-	// Framing is the packet framing: framing.CRC (the default) or framing.IP.
+	// Framing is the packet framing: framing.CRC (the default) or framing.IP. It is
+	// ringsim's device's; upstream-async's device always uses the CRC layout.
 	Framing framing.Codec
+	// Firmware says which firmware profile each node runs; the zero value runs ringsim's
+	// everywhere (docs/firmware.md).
+	Firmware Firmware
 	// Cost is the CPU cost model of every node; NodeCost overrides it per node.
 	Cost     Cost
 	NodeCost map[int]Cost
@@ -101,8 +110,13 @@ type Config struct {
 	// packets, so that a partner still in WaitingForZeroes sees the zero word it waits for.
 	// Zero means the default (GuardCycles for LinkLatency); negative disables the guard.
 	Guard int64
-	// LinkLatency is the longest link latency in cycles, which the default guard covers.
+	// LinkLatency is the longest link latency in cycles, which the default guard covers and
+	// the stall detectors allow for.
 	LinkLatency uint64
+	// ZeroingLinks says some link zeroes whole frames (hw.Faults.FrameZero): a zeroed frame
+	// can still release a WaitingForZeroes that the partner's TX holds, so the detector that
+	// proves such a wait endless is off.
+	ZeroingLinks bool
 	// Addressing chooses derived or upstream addresses.
 	Addressing Addressing
 	// Seed seeds the stacks and the application data.
@@ -159,10 +173,32 @@ type Conn struct {
 	Local hw.Endpoint
 	Peer  hw.Endpoint
 	DNA   [12]byte // the local node's DNA
-	// Offset is the link's measured alignment offset at this end (LinkReport.Offset): the
-	// total clear_at_count shift its RX applied, upstream's latency of the edge.
+	// Offset is the link's alignment offset at this end (LinkReport.Offset): the total
+	// clear_at_count shift its RX applied. It is not the hardware UGN of the edge.
 	Offset int
+	// Firmware is the local node's profile.
+	Firmware Profile
+	// ExchangeTimeout, if non-zero, is how many cycles the profile gives each step of an
+	// exchange (TCPSettings.ExchangeTimeout at the link clock).
+	ExchangeTimeout uint64
 	*netstack.Conn
+	limits *bufferLimits // the profile's send limit, if any
+}
+
+// Write writes as netstack.Conn.Write does, but keeps at most the profile's SendLimit bytes
+// written and not yet acknowledged by the peer (TCPSettings.SendLimit): with no room it
+// returns netstack.ErrWouldBlock.
+func (c *Conn) Write(p []byte) (int, error) {
+	if c.limits == nil || c.limits.sendLimit == 0 {
+		return c.Conn.Write(p)
+	}
+	room := c.limits.room()
+	if room <= 0 && len(p) > 0 {
+		return 0, netstack.ErrWouldBlock
+	}
+	n, err := c.Conn.Write(p[:min(len(p), room)])
+	c.limits.written += uint64(n)
+	return n, err
 }
 
 // App is the software that runs over the connections.

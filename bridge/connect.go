@@ -22,7 +22,12 @@ func (rt *Runtime) connect() error {
 		if c == nil {
 			continue
 		}
-		l.conn = &Conn{Local: l.ep, Peer: l.peer, DNA: rt.nodes[l.ep.Node].boot.DNA, Offset: l.al.offset, Conn: c}
+		n := rt.nodes[l.ep.Node]
+		l.conn = &Conn{Local: l.ep, Peer: l.peer, DNA: n.boot.DNA, Offset: l.al.offset, Firmware: n.prof.name,
+			Conn: c, limits: l.limits}
+		if d := n.prof.tcp.ExchangeTimeout; d > 0 {
+			l.conn.ExchangeTimeout = uint64(d.Seconds()*rt.m.ClockHz() + 0.5)
+		}
 		l.estab = rt.now()
 		rt.log.Debug("connection established", "link", l.ep.String()+"-"+l.peer.String(), "cycle", l.estab)
 		if rt.cfg.App != nil {
@@ -98,12 +103,21 @@ func (rt *Runtime) dial(l *linkState) error {
 	return nil
 }
 
+// ipv4MinimumMTU is the smallest link MTU IPv4 allows (RFC 791; gVisor's
+// header.IPv4MinimumMTU): every host must take a 68-byte packet unfragmented.
+const ipv4MinimumMTU = 68
+
 // upstreamAddr is the address both ends of every link use in upstream addressing.
 var upstreamAddr = netip.AddrFrom4([4]byte{10, 0, 0, 1})
 
 // attach gives a node's link a NIC and starts its TCP open (listen, dial or symmetric).
 // Called by the firmware when the link's device is up; the peer has booted by then.
 func (rt *Runtime) attach(n *nodeState, l *linkState) error {
+	if mtu := l.dev.MTU(); mtu < ipv4MinimumMTU {
+		// gVisor refuses to send IPv4 over a link that carries less (RFC 791's minimum MTU):
+		// the stack would send nothing, and TCP would wait for ever.
+		return &tooLarge{node: n.id, port: l.ep.Port, size: ipv4MinimumMTU, mtu: mtu, depth: l.port.Depth, minimum: true}
+	}
 	if n.stack == nil {
 		seed := rt.cfg.Seed*0x9E3779B97F4A7C15 + uint64(n.id+1)*0xBF58476D1CE4E5B9
 		win := rt.cfg.Window
@@ -114,8 +128,14 @@ func (rt *Runtime) attach(n *nodeState, l *linkState) error {
 		if minRTO == 0 {
 			minRTO = DefaultMinRTO
 		}
+		rcvBuf := max(win*l.dev.MTU(), minReceiveBuffer)
+		if n.prof.tcp.ReceiveWindow > 0 {
+			// The window is clamped on the wire (bufferLimits); the smallest buffer gVisor
+			// takes keeps its window scale at 0.
+			rcvBuf = minReceiveBuffer
+		}
 		st, err := netstack.New(netstack.Options{Seed: seed, Clock: rt.clock, MinRTO: minRTO,
-			ReceiveBuffer: max(win*l.dev.MTU(), 4096), DisableRACK: !rt.cfg.RACK})
+			ReceiveBuffer: rcvBuf, DisableRACK: !rt.cfg.RACK})
 		if err != nil {
 			return err
 		}
@@ -123,7 +143,11 @@ func (rt *Runtime) attach(n *nodeState, l *linkState) error {
 	}
 	l.ep4 = netstack.NewLinkEndpoint(uint32(l.dev.MTU()), linkQueue)
 	l.tally.nic = stackNIC{l.ep4}
-	l.dev.nic = l.nic
+	if t := n.prof.tcp; t.ReceiveWindow > 0 || t.SendLimit > 0 {
+		l.limits = &bufferLimits{nested: nested{stackNIC{l.ep4}}, window: t.ReceiveWindow, sendLimit: t.SendLimit}
+		l.tally.nic = l.limits
+	}
+	l.dev.attach(l.nic)
 	local, peer := rt.portID(l.ep).Addr(), rt.portID(l.peer).Addr()
 	if rt.cfg.Addressing == Upstream {
 		local, peer = upstreamAddr, upstreamAddr

@@ -22,6 +22,11 @@ type Cost struct {
 	PerByte16 uint32 `json:"per_byte_x16"`
 	// PerPacket is charged per packet processed (framing, CRC, handing it to the stack).
 	PerPacket uint32 `json:"per_packet"`
+	// Setup is charged once between a node's alignment and its packet phase: the firmware's
+	// work there besides the protocol (upstream's async-comms firmware prints log lines to
+	// its UART and builds its smoltcp interfaces). 0 by default: ringsim's own firmware does
+	// nothing there but its guard, and the cost of upstream's prints is not measured.
+	Setup uint32 `json:"setup,omitempty"`
 }
 
 // DefaultCost is the default CPU cost model.
@@ -52,6 +57,9 @@ type cpu struct {
 	results []bus.Result
 	err     error // why the firmware ended, if it failed
 	done    bool
+	// sleepable marks the batch just yielded as the end of an idle loop iteration, which the
+	// runtime may stretch while the whole system is quiescent (Runtime.quiescent).
+	sleepable bool
 }
 
 // newCPU starts firmware body for node; it runs up to its first exec when first stepped.
@@ -82,6 +90,14 @@ func (c *cpu) exec(ops ...bus.Op) []bus.Result {
 		panic(errHalted)
 	}
 	return c.results
+}
+
+// idleIteration runs ops, the rest of a main loop iteration that found nothing to do; the
+// runtime may stretch it to the next stack timer while nothing in the system can change
+// before then. It must be called from the firmware body.
+func (c *cpu) idleIteration(ops ...bus.Op) []bus.Result {
+	c.sleepable = true
+	return c.exec(ops...)
 }
 
 // step resumes the firmware with the results of its last batch and returns its next batch,

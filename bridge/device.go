@@ -57,9 +57,13 @@ type device struct {
 	// leaves corrupted reads to the IP and TCP checksums.
 	readOnce bool
 	nextTX   uint64 // first cycle a new packet write may start
+	first    uint64 // cycle the first packet write completed (0: none yet)
+	lastSend uint64 // cycle the last packet write completed
 	buf      []byte
 	writes   []framing.Write32
 }
+
+var _ packetDevice = (*device)(nil)
 
 func newDevice(p Port, codec framing.Codec, cost Cost, pacing, release, shift uint64, n nic) (*device, error) {
 	enc, err := framing.NewEncoder(codec, p.Depth)
@@ -77,8 +81,14 @@ func newDevice(p Port, codec framing.Codec, cost Cost, pacing, release, shift ui
 	return d, nil
 }
 
-// MTU is the largest IP packet the device carries.
+// MTU implements packetDevice.MTU.
 func (d *device) MTU() int { return d.enc.MTU() }
+
+// attach implements packetDevice.attach.
+func (d *device) attach(n nic) { d.nic = n }
+
+// sendingSince implements packetDevice.sendingSince.
+func (d *device) sendingSince() uint64 { return d.first }
 
 // start enables the link for packets: TX word 0 (still the alignment marker) cleared, RX
 // on, TX on, sending zeroes until the first packet.
@@ -199,9 +209,12 @@ func (d *device) rxCount(c uint64) uint64 {
 // over an old body.
 func (d *device) send(c *cpu) (uint64, error) {
 	pkt := d.nic.Pop()
+	if len(pkt) > d.MTU() {
+		return 0, &tooLarge{node: c.node, port: d.port.Index, size: len(pkt), mtu: d.MTU(), depth: d.port.Depth}
+	}
 	f, err := d.enc.Encode(d.buf, pkt)
 	if err != nil {
-		// Larger than the MTU or not an IP packet: the stack's MTU prevents this.
+		// Not an IP packet: the stack never hands the device one.
 		return 0, err
 	}
 	d.buf = f.Data
@@ -233,6 +246,10 @@ func (d *device) send(c *cpu) (uint64, error) {
 		return 0, err
 	}
 	d.stats.Sent++
+	d.lastSend = res[nw-1].Cycle
+	if d.first == 0 {
+		d.first = res[nw-1].Cycle
+	}
 	d.nic.Sent(pkt, res[nw-1].Cycle)
 	d.stats.TornTX += d.torn(ops[:nw], res[:nw])
 	end := res[len(res)-1].Cycle
@@ -265,11 +282,21 @@ func (d *device) torn(ops []bus.Op, res []bus.Result) uint64 {
 			first, last = min(first, cyc), max(last, cyc)
 		}
 	}
+	return tornRotations(written, first, last, depth, d.release)
+}
+
+// tornRotations counts the TX read counter's passes that read part of a frame before and
+// part after the CPU wrote it: written[k] is the cycle 32-bit word k was written (^0: not
+// written), first and last the earliest and latest of them. The TX read counter is
+// (cycle - release) mod D; the word read in cycle t is new only if it was written in an
+// earlier cycle (the RAM is read-first).
+func tornRotations(written []uint64, first, last, depth, release uint64) uint64 {
+	const unwritten = ^uint64(0)
 	words64 := uint64((len(written) + 1) / 2)
 	// A pass reads word 0 in a cycle t0 with (t0 - release) mod D == 0 and word i in t0+i.
 	// Only passes that overlap the writes can mix old and new.
-	phase := (first + depth - d.release%depth) % depth // counter value in cycle first
-	t0 := first - phase                                // a pass start at or before first
+	phase := (first + depth - release%depth) % depth // counter value in cycle first
+	t0 := first - phase                              // a pass start at or before first
 	var tornPasses uint64
 	for ; t0 <= last; t0 += depth {
 		oldSeen, newSeen := false, false

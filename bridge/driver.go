@@ -39,6 +39,15 @@ func (p Port) SetTXEnable(on bool) bus.Op { return bus.Write(p.tx+p.m.Enable(), 
 // SetRXEnable enables or disables the RX ring buffer.
 func (p Port) SetRXEnable(on bool) bus.Op { return bus.Write(p.rx+p.m.Enable(), b2u(on)) }
 
+// RXEnable reads the RX enable register.
+func (p Port) RXEnable() bus.Op { return bus.Read(p.rx + p.m.Enable()) }
+
+// ReadTX reads n 32-bit words of TX starting at byte offset off (a multiple of 4).
+func (p Port) ReadTX(off, n int) bus.Op { return bus.ReadBlock(p.tx+uint32(off), n) }
+
+// ReadRXBytes reads n 32-bit words of RX starting at byte offset off (a multiple of 4).
+func (p Port) ReadRXBytes(off, n int) bus.Op { return bus.ReadBlock(p.rx+uint32(off), n) }
+
 // ClearAtCount writes v to the RX clear_at_count register; it stalls the CPU until the RX
 // write counter equals v.
 func (p Port) ClearAtCount(v int) bus.Op { return bus.Write(p.rx+p.m.ClearAtCount(), uint32(v)) }

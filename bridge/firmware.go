@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"fmt"
 
-	"github.com/ringsim/ringsim/bridge/framing"
 	"github.com/ringsim/ringsim/sim/bus"
 )
 
@@ -20,7 +19,8 @@ type Boot struct {
 // LinkAlignment is what aligning one link established.
 type LinkAlignment struct {
 	Port int `json:"port"`
-	// Offset is the total clear_at_count shift its RX applied (mod D): the measured offset n.
+	// Offset is the link's alignment offset: the total clear_at_count shift its RX applied
+	// (mod D), the measured offset n; the soft-UGN protocol keeps the last value written.
 	Offset int `json:"offset"`
 	Clears int `json:"clears"`
 	Scans  int `json:"scans"`
@@ -37,112 +37,30 @@ type Alignment struct {
 }
 
 // firmware is one node's software: boot, alignment and the packet phase, each handing the
-// next its result.
+// next its result, with each phase's strategy taken from the node's profile.
 func (rt *Runtime) firmware(n *nodeState, c *cpu) error {
 	b, err := rt.boot(n, c)
 	if err != nil {
 		return err
 	}
+	if n.prof.prepare != nil {
+		if err := n.prof.prepare(rt, n, c); err != nil {
+			return err
+		}
+	}
 	al, err := rt.align(n, c, b)
 	if err != nil {
 		return err
 	}
-	if rt.cfg.AlignOnly {
+	if rt.alignOnly {
+		n.stage = stageDone
 		if rt.allAligned() {
 			rt.stop = true
 		}
 		return nil
 	}
-	return rt.packets(n, c, b, al)
-}
-
-// packets is the packet phase: after the guard, every link's device starts, its TCP open
-// begins, and the node serves its links until the run stops.
-func (rt *Runtime) packets(n *nodeState, c *cpu, b Boot, al Alignment) error {
-	if rt.guard > 0 {
-		c.exec(bus.Idle(uint32(min(rt.guard, bus.MaxIdle))))
-	}
-	for i, l := range n.links {
-		d, err := newDevice(l.port, rt.cfg.Framing, n.cost, rt.pacing(), b.Release, uint64(al.Links[i].Offset), nil)
-		if err != nil {
-			return err
-		}
-		l.dev = d
-		d.readOnce = rt.cfg.IPReadOnce
-		if err := rt.attach(n, l); err != nil {
-			return err
-		}
-		if err := d.start(c); err != nil {
-			return err
-		}
-	}
-	n.up = true
-	now := rt.now()
-	var poll []bus.Op
-	for !rt.stop {
-		// Poll every link's header in one pass, then serve the links in turn.
-		poll = poll[:0]
-		for _, l := range n.links {
-			poll = append(poll, l.dev.pollOps()...)
-		}
-		res := c.exec(poll...)
-		now = res[len(res)-1].Cycle
-		did := false
-		k := 0
-		for _, l := range n.links {
-			hdr := res[k]
-			k += len(l.dev.pollOps())
-			ok, t, err := l.dev.service(c, hdr, now)
-			if err != nil {
-				return err
-			}
-			now = t
-			did = did || ok
-		}
-		if !did {
-			now = rt.wait(n, c, now)
-		}
-	}
-	return nil
-}
-
-func (rt *Runtime) pacing() uint64 {
-	if rt.cfg.Pacing > 0 {
-		return rt.cfg.Pacing
-	}
-	mtu, _ := framing.MTU(rt.cfg.Framing, rt.m.Depth())
-	links := 1
-	for _, n := range rt.nodes {
-		links = max(links, len(n.links))
-	}
-	return DefaultPacing(rt.cfg.Framing, rt.m.Depth(), mtu, rt.cfg.Cost) * uint64(links)
-}
-
-// wait spins on a single link's RX header until it changes, a packet is due to be sent, or
-// the next stack timer, like a firmware main loop; nodes with several links just loop.
-func (rt *Runtime) wait(n *nodeState, c *cpu, now uint64) uint64 {
-	if len(n.links) != 1 {
-		return now
-	}
-	l := n.links[0]
-	bound := uint64(4 * rt.m.Depth())
-	if l.ep4.Pending() > 0 {
-		if l.dev.nextTX <= now {
-			return now
-		}
-		bound = min(bound, l.dev.nextTX-now)
-	}
-	if d, ok := rt.clock.NextDeadline(); ok {
-		t := uint64(float64(d) / rt.ns)
-		if t <= now {
-			return now
-		}
-		bound = min(bound, t-now)
-	}
-	per := uint64(n.cost.Poll) + 2
-	reads := uint32(max(bound/per, 1))
-	res := c.exec(l.port.PollRXLow(bus.UntilNotEqual, l.dev.lastHdr[0], n.cost.Poll, reads))
-	return res[0].Cycle
+	n.stage = stagePackets
+	return n.prof.packets.run(rt, n, c, b, al)
 }
 
 // boot reads the node block: magic, geometry, DNA, and the cycle counter, from which the
@@ -177,23 +95,22 @@ func (rt *Runtime) boot(n *nodeState, c *cpu) (Boot, error) {
 // what it established.
 func (rt *Runtime) align(n *nodeState, c *cpu, b Boot) (Alignment, error) {
 	var al Alignment
+	n.stage = stageAligning
+	bounded := n.prof.alignTimeout || rt.alignTimeoutSet
 	deadline := b.Release + rt.cfg.AlignTimeout
 	for {
-		all := true
-		for _, l := range n.links {
-			if l.al.phase == Aligned {
-				continue
-			}
-			all = false
-			if err := l.al.step(c); err != nil {
-				return al, err
-			}
+		all, err := n.prof.schedule.pass(c, n.links)
+		if err != nil {
+			return al, err
 		}
 		if all {
 			break
 		}
-		if now := rt.now(); now > deadline {
-			return al, fmt.Errorf("%w on node %d at cycle %d: %s", ErrAlignTimeout, n.id, now, rt.alignState(n))
+		if now := rt.now(); bounded && now > deadline {
+			return al, rt.stallError(StallAlignTimeout, now, ErrAlignTimeout,
+				fmt.Sprintf("node %d: %s", n.id, rt.alignState(n)), rt.waits(func(l *linkState) bool {
+					return l.ep.Node == n.id && l.al.phase != Aligned
+				}))
 		}
 	}
 	for _, l := range n.links {

@@ -18,6 +18,9 @@ type Report struct {
 	Pacing     uint64  `json:"pacing_cycles"`
 	Guard      uint64  `json:"guard_cycles"`
 	Cost       Cost    `json:"cpu_cost"`
+	// Firmware is the nodes' firmware profiles (Firmware.String); absent when every node
+	// runs ringsim's.
+	Firmware string `json:"firmware,omitempty"`
 
 	Cycles      uint64  `json:"cycles"`
 	SimSeconds  float64 `json:"sim_seconds"`
@@ -51,6 +54,9 @@ type Report struct {
 	Stacks []NodeReport `json:"node_stacks"`
 
 	Error string `json:"error,omitempty"`
+	// Stall is why the run stopped without finishing, with the wait-for chain, when a stall
+	// detector or a time bound ended it.
+	Stall *Stall `json:"stall,omitempty"`
 }
 
 // Step is a milestone of a run.
@@ -63,8 +69,9 @@ type Step struct {
 type LinkReport struct {
 	Local hw.Endpoint `json:"local"`
 	Peer  hw.Endpoint `json:"peer"`
-	// AlignedCycle is when this end reached Aligned; Offset the measured offset n (the
-	// total clear_at_count shift), Clears and Scans how it got there.
+	// AlignedCycle is when this end reached Aligned; Offset the alignment offset (the total
+	// clear_at_count shift, the measured offset n; soft-UGN: the last value written), Clears
+	// and Scans how it got there. The offset is not the link's hardware UGN.
 	AlignedCycle uint64 `json:"aligned_cycle"`
 	Offset       int    `json:"offset"`
 	Clears       int    `json:"clears"`
@@ -100,7 +107,8 @@ func (rt *Runtime) buildReport(start uint64) *Report {
 		Seed: rt.cfg.Seed, Framing: rt.cfg.Framing.String(), Addressing: rt.cfg.Addressing.String(),
 		Depth: m.Depth(), Nodes: m.Nodes(), ClockHz: m.ClockHz(), Pacing: rt.pacing(),
 		Guard: rt.guard, Cost: rt.cfg.Cost,
-		Cycles: now - start, SimSeconds: float64(now-start) / m.ClockHz(),
+		Firmware: rt.firmwareName(),
+		Cycles:   now - start, SimSeconds: float64(now-start) / m.ClockHz(),
 		WallSeconds: time.Since(rt.wall).Seconds(),
 	}
 	if r.WallSeconds > 0 {
@@ -120,7 +128,7 @@ func (rt *Runtime) buildReport(start uint64) *Report {
 			PhaseCycles: map[string]uint64{}, CorruptAccepted: l.tally.corrupted,
 		}
 		for ph := FindingAlignment; ph <= Aligned; ph++ {
-			if l.al.phase >= ph {
+			if l.al.seen[ph] {
 				lr.PhaseCycles[ph.String()] = l.al.entered[ph]
 			}
 		}
@@ -234,4 +242,16 @@ func (rt *Runtime) goodputBound() float64 {
 		}
 	}
 	return float64(nodes) * p / (tSend + tRecv)
+}
+
+// firmwareName is Report.Firmware: empty when every node runs ringsim's firmware.
+func (rt *Runtime) firmwareName() string {
+	if p, ok := rt.cfg.Firmware.Uniform(len(rt.nodes)); ok && p == Ringsim {
+		return ""
+	}
+	f := rt.cfg.Firmware
+	if p, ok := f.Uniform(len(rt.nodes)); ok {
+		return string(p)
+	}
+	return f.String()
 }

@@ -2,6 +2,7 @@ package bridge
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"time"
@@ -21,7 +22,7 @@ type linkState struct {
 	peer    hw.Endpoint
 	port    Port
 	al      *aligner
-	dev     *device
+	dev     packetDevice
 	ep4     *netstack.LinkEndpoint
 	nicID   netstack.NIC
 	ln      *netstack.Listener
@@ -36,12 +37,26 @@ type linkState struct {
 	nic   nic
 	drop  *dropper
 	tally *tally
+	// limits is the profile's TCP buffer emulation on this link (nil: none).
+	limits *bufferLimits
 }
+
+// stage is where a node's firmware is.
+type stage uint8
+
+const (
+	stageBoot     stage = iota // booting, or before alignment
+	stageAligning              // in its alignment loop
+	stagePackets               // in its packet phase
+	stageDone                  // aligned, in a run without a packet phase
+)
 
 type nodeState struct {
 	id    int
 	cpu   *cpu
 	cost  Cost
+	prof  *firmwareProfile
+	stage stage
 	links []*linkState
 	// boot and alignment are the firmware phases' results, once they completed.
 	boot      *Boot
@@ -51,6 +66,13 @@ type nodeState struct {
 	busy      bool
 	results   []bus.Result
 	finished  bool
+	// deferred is an idle loop iteration's batch the runtime holds until it decided whether
+	// to stretch it (Runtime.quiescent); waiting says the node's batch is ringsim's wait.
+	deferred []bus.Op
+	waiting  bool
+	// idlePass is the start cycle of the node's last main loop pass if that pass found
+	// nothing to do (upstream-async's loop), 0 otherwise.
+	idlePass uint64
 }
 
 // Runtime runs the nodes' firmware in lockstep with the machine.
@@ -66,7 +88,18 @@ type Runtime struct {
 	wall  time.Time
 	guard uint64
 	steps map[string]uint64
+	byEP  map[hw.Endpoint]*linkState
+	// alignOnly stops the run once every link aligned: Config.AlignOnly, or a node whose
+	// profile has no packet phase.
+	alignOnly bool
+	// alignTimeoutSet says Config.AlignTimeout was given, so it bounds every profile.
+	alignTimeoutSet bool
+	// lastSend is the cycle of the last packet write of any device.
+	lastSend uint64
 }
+
+// sent records a packet device's write that completed in cycle.
+func (rt *Runtime) sent(cycle uint64) { rt.lastSend = max(rt.lastSend, cycle) }
 
 // New checks cfg and prepares a run.
 func New(cfg Config) (*Runtime, error) {
@@ -83,6 +116,10 @@ func New(cfg Config) (*Runtime, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = hclog.NewNullLogger()
 	}
+	if err := cfg.Firmware.Validate(m.Nodes()); err != nil {
+		return nil, err
+	}
+	alignTimeoutSet := cfg.AlignTimeout != 0
 	if cfg.AlignTimeout == 0 {
 		cfg.AlignTimeout = 200*uint64(m.Depth()) + 100_000
 	}
@@ -109,10 +146,14 @@ func New(cfg Config) (*Runtime, error) {
 		clock: netstack.NewClock(),
 		ns:    1e9 / m.ClockHz(),
 		steps: map[string]uint64{},
+		byEP:  map[hw.Endpoint]*linkState{},
+
+		alignOnly:       cfg.AlignOnly,
+		alignTimeoutSet: alignTimeoutSet,
 	}
 	bm := bus.Map{Depth: m.Depth(), Ports: m.Ports()}
 	for n := 0; n < m.Nodes(); n++ {
-		ns := &nodeState{id: n, cost: cfg.Cost}
+		ns := &nodeState{id: n, cost: cfg.Cost, prof: profileOf(cfg.Firmware.Of(n))}
 		if c, ok := cfg.NodeCost[n]; ok {
 			ns.cost = c
 		}
@@ -123,7 +164,7 @@ func New(cfg Config) (*Runtime, error) {
 				continue
 			}
 			l := &linkState{ep: ep, peer: peer, port: NewPort(bm, p), tally: newTally()}
-			l.al = newAligner(l.port, ns.cost)
+			l.al = newAligner(l.port, ns.cost, ns.prof.protocol)
 			l.nic = l.tally
 			if cfg.Pcap != nil {
 				w, err := cfg.Pcap(ep, rt.ns)
@@ -142,14 +183,16 @@ func New(cfg Config) (*Runtime, error) {
 			ns.links = append(ns.links, l)
 			rt.links = append(rt.links, l)
 		}
+		if len(ns.links) > 0 && ns.prof.packets == nil {
+			rt.alignOnly = true
+		}
 		rt.nodes = append(rt.nodes, ns)
 	}
-	byEP := map[hw.Endpoint]*linkState{}
 	for _, l := range rt.links {
-		byEP[l.ep] = l
+		rt.byEP[l.ep] = l
 	}
 	for _, l := range rt.links {
-		l.tally.peer = byEP[l.peer].tally
+		l.tally.peer = rt.byEP[l.peer].tally
 	}
 	switch {
 	case cfg.Guard > 0:
@@ -204,10 +247,16 @@ func (rt *Runtime) Run(ctx context.Context) (*Report, error) {
 			}
 			ops, ok := n.cpu.step(n.results)
 			n.results = nil
+			if ok && n.cpu.sleepable {
+				n.cpu.sleepable = false
+				n.deferred, n.busy = ops, true
+				active++
+				continue
+			}
 			if !ok {
 				n.finished = true
 				if n.cpu.err != nil {
-					runErr = n.cpu.err
+					runErr = rt.diagnose(n.cpu.err)
 				}
 				continue
 			}
@@ -229,19 +278,28 @@ func (rt *Runtime) Run(ctx context.Context) (*Report, error) {
 		if rt.stop || active == 0 {
 			break
 		}
+		// 2b. A run that can no longer finish stops now, with the reason.
+		if err := rt.detect(); err != nil {
+			runErr = err
+			break
+		}
+		if err := rt.submitDeferred(); err != nil {
+			runErr = err
+			break
+		}
 		if rt.cfg.Progress != nil && time.Since(lastProgress) > 200*time.Millisecond {
 			lastProgress = time.Now()
 			rt.progress()
 		}
 		// 3. Simulated time until the next batch completion or timer.
 		until := rt.now() + 1<<20
-		if d, ok := rt.clock.NextDeadline(); ok {
-			c := uint64(float64(d)/rt.ns) + 1
-			until = min(until, max(c, rt.now()+1))
+		if t, ok := rt.nextTimer(); ok {
+			until = min(until, max(t+1, rt.now()+1))
 		}
 		if rt.cfg.Deadline > 0 {
 			if rt.now() >= rt.cfg.Deadline {
-				runErr = fmt.Errorf("%w: cycle %d reached: %s", ErrTimeout, rt.cfg.Deadline, rt.stuck())
+				runErr = rt.stallError(StallDeadline, rt.now(), ErrTimeout,
+					fmt.Sprintf("cycle %d reached: %s", rt.cfg.Deadline, rt.stuck()), rt.waits(nil))
 				break
 			}
 			until = min(until, rt.cfg.Deadline)
@@ -265,6 +323,11 @@ func (rt *Runtime) Run(ctx context.Context) (*Report, error) {
 	rep := rt.buildReport(start)
 	if runErr != nil {
 		rep.Error = runErr.Error()
+		var se *StallError
+		if errors.As(runErr, &se) {
+			st := se.Stall
+			rep.Stall = &st
+		}
 	}
 	return rep, runErr
 }
@@ -355,4 +418,69 @@ func (rt *Runtime) close() {
 			n.stack.Close()
 		}
 	}
+}
+
+// quiescent reports whether nothing in the system can change before the next stack timer:
+// every node with links is in its packet phase and idle (a whole loop pass that began after
+// the last packet write had landed everywhere found nothing, or ringsim's wait on its RX
+// header), and no stack has a packet queued. Then no TX buffer is written, every RX buffer
+// receives the same words again, and only a timer (a TCP retransmission) starts anything.
+func (rt *Runtime) quiescent() bool {
+	settled := rt.lastSend + rt.margin()
+	for _, n := range rt.nodes {
+		if n.finished || len(n.links) == 0 {
+			continue
+		}
+		if n.stage != stagePackets || !n.waiting && n.idlePass <= settled {
+			return false
+		}
+	}
+	for _, l := range rt.links {
+		if l.ep4 == nil || l.ep4.Pending() > 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// submitDeferred submits the idle iterations held back in this round: stretched to the next
+// stack timer when the system is quiescent (a simulation shortcut: the loop iterations it
+// skips would each have found nothing), as they are otherwise.
+func (rt *Runtime) submitDeferred() error {
+	sleep := uint64(0)
+	for _, n := range rt.nodes {
+		if n.deferred != nil && sleep == 0 {
+			if !rt.quiescent() {
+				sleep = 1
+				continue
+			}
+			until := rt.now() + 1<<20
+			if t, ok := rt.nextTimer(); ok {
+				until = min(until, t+1)
+			}
+			if rt.cfg.Deadline > 0 {
+				until = min(until, rt.cfg.Deadline)
+			}
+			if until <= rt.now()+1 {
+				sleep = 1 // a timer is due, or the deadline: nothing to skip
+				continue
+			}
+			sleep = until - rt.now()
+		}
+	}
+	for _, n := range rt.nodes {
+		if n.deferred == nil {
+			continue
+		}
+		ops := n.deferred
+		n.deferred = nil
+		if sleep > 1 {
+			// The iteration's own operations (an RX enable among them), then the rest.
+			ops = append(ops, bus.Idle(uint32(min(sleep, bus.MaxIdle))))
+		}
+		if err := rt.m.Submit(n.id, ops); err != nil {
+			return fmt.Errorf("node %d: %w", n.id, err)
+		}
+	}
+	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"testing"
 
 	"github.com/ringsim/ringsim/bridge"
@@ -178,8 +179,9 @@ func TestZeroCost(t *testing.T) {
 // TestAlignmentGuard shows the SPEC's pitfall and the guard: node 1's CPU is slow (it
 // polls every 3000 cycles) and node 0 opens TCP the moment its link is aligned. Without
 // the guard node 0's SYN reaches node 1's RX word 0 before node 1 saw the zero word it
-// waits for, and node 1 never leaves WaitingForZeroes. With the default guard sized for
-// that polling period, both align and connect.
+// waits for, and node 1 never leaves WaitingForZeroes: the stall detector says so as soon
+// as node 1 reads the SYN's word there, long before the alignment timeout. With the
+// default guard sized for that polling period, both align and connect.
 func TestAlignmentGuard(t *testing.T) {
 	slow := bridge.Cost{Poll: 3000, PerByte16: 16, PerPacket: 300}
 	const depth, latency = 256, 16
@@ -208,19 +210,17 @@ func TestAlignmentGuard(t *testing.T) {
 				}
 				return
 			}
-			if !errors.Is(err, bridge.ErrAlignTimeout) {
-				t.Fatalf("without the guard: got %v, want an alignment timeout; links %+v", err, rep.Links)
+			if !errors.Is(err, bridge.ErrStalled) || rep.Stall == nil || rep.Stall.Cause != bridge.StallHeldZeroes {
+				t.Fatalf("without the guard: got %v (stall %+v), want an endless WaitingForZeroes; links %+v", err, rep.Stall, rep.Links)
 			}
-			var stuck bool
-			for _, l := range rep.Links {
-				if l.Local.Node == 1 && l.AlignedCycle == 0 {
-					_, waiting := l.PhaseCycles[bridge.WaitingForZeroes.String()]
-					stuck = waiting
-				}
+			w := rep.Stall.Chain[0]
+			if w.Node != 1 || w.Port != 0 || w.Phase != bridge.WaitingForZeroes.String() || !strings.Contains(w.WaitsFor, "node 0 port 0 sends packets since cycle") {
+				t.Errorf("without the guard: chain starts with %v, want node 1 port 0 in WaitingForZeroes held by node 0's packets", w)
 			}
-			if !stuck {
-				t.Errorf("without the guard: node 1 is not stuck in WaitingForZeroes: %+v", rep.Links)
+			if rep.Stall.Cycle >= 2_000_000 {
+				t.Errorf("diagnosed at cycle %d, want before the alignment timeout (2000000)", rep.Stall.Cycle)
 			}
+			t.Logf("without the guard:\n%s", rep.Stall)
 		})
 	}
 }

@@ -107,3 +107,65 @@ func TestDecodeTopology(t *testing.T) {
 		t.Errorf("unknown field: %v", err)
 	}
 }
+
+// TestRig checks the rig against SPEC section 8's table, entry by entry: row = node,
+// column = port, entry = the neighbour on that port, which uses the same port back.
+func TestRig(t *testing.T) {
+	table := [8][7]int{
+		{3, 2, 4, 5, 6, 7, 1},
+		{2, 3, 5, 6, 7, 4, 0},
+		{1, 0, 6, 7, 4, 5, 3},
+		{0, 1, 7, 4, 5, 6, 2},
+		{7, 6, 0, 3, 2, 1, 5},
+		{6, 7, 1, 0, 3, 2, 4},
+		{5, 4, 2, 1, 0, 3, 7},
+		{4, 5, 3, 2, 1, 0, 6},
+	}
+	tp := Rig(9)
+	if err := tp.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if tp.Name != "rig" || tp.Nodes != 8 || tp.Ports != 7 || len(tp.Links) != 56 {
+		t.Fatalf("got %s with %d nodes, %d ports, %d links; want rig, 8, 7, 56", tp.Name, tp.Nodes, tp.Ports, len(tp.Links))
+	}
+	w := tp.Wiring()
+	for n, row := range table {
+		for p, m := range row {
+			got, ok := w[Endpoint{n, p}]
+			if want := (Endpoint{m, p}); !ok || got != want {
+				t.Errorf("node %d port %d: peer %v (wired %v), want %v", n, p, got, ok, want)
+			}
+		}
+	}
+	for _, l := range tp.Links {
+		if l.Latency != 9 {
+			t.Errorf("link %v: latency %d, want 9", l, l.Latency)
+		}
+	}
+	if diff := cmp.Diff(table, RigWiring); diff != "" {
+		t.Errorf("RigWiring (-SPEC +got):\n%s", diff)
+	}
+}
+
+func TestBuiltinRig(t *testing.T) {
+	tests := []struct {
+		nodes   int
+		wantErr bool
+	}{{0, false}, {8, false}, {2, true}, {9, true}}
+	for _, tt := range tests {
+		tp, err := Builtin("rig", tt.nodes, 4)
+		if tt.wantErr {
+			var fe *FieldError
+			if !errors.As(err, &fe) || fe.Field != "nodes" {
+				t.Errorf("rig of %d nodes: got %v, want a FieldError on nodes", tt.nodes, err)
+			}
+			continue
+		}
+		if err != nil || tp.Name != "rig" || tp.Nodes != 8 || len(tp.Links) != 56 {
+			t.Errorf("rig of %d nodes: %+v, %v", tt.nodes, tp, err)
+		}
+	}
+	if tp, err := ParseTopology("rig", 0, 2); err != nil || tp.Name != "rig" {
+		t.Errorf("ParseTopology(rig): %v, %v", tp.Name, err)
+	}
+}

@@ -39,7 +39,7 @@ func (l Link) String() string { return l.From.String() + "->" + l.To.String() }
 
 // Topology is a set of nodes with a number of link ports each and the links between them.
 type Topology struct {
-	// Name is the built-in topology's name ("pair", "line", "ring", "mesh"), the file it was
+	// Name is the built-in topology's name ("pair", "line", "ring", "mesh", "rig"), the file it was
 	// loaded from, or empty.
 	Name  string `json:"name,omitempty"`
 	Nodes int    `json:"nodes"`
@@ -169,17 +169,56 @@ func FullMesh(n int, latency uint32) Topology {
 	return t
 }
 
+// RigWiring is upstream's 8-node hardware rig (SPEC section 8): RigWiring[n][p] is the node
+// on port p of node n, which uses the same port p back. It is fpgaSetup in upstream's
+// bittide-instances/src/Bittide/Instances/Hitl/Setup.hs:61-71 (main 26adae95), ports SFP0,
+// SFP1, J4, J5, J6, J7 and SMA, and LINK_NEIGHBORS in the async-comms demo's
+// firmware-support/bittide-sys/src/hitl.rs:41-50 (branch lucas/ringbuffer-smoltcp 811196ed).
+var RigWiring = [8][7]int{
+	{3, 2, 4, 5, 6, 7, 1},
+	{2, 3, 5, 6, 7, 4, 0},
+	{1, 0, 6, 7, 4, 5, 3},
+	{0, 1, 7, 4, 5, 6, 2},
+	{7, 6, 0, 3, 2, 1, 5},
+	{6, 7, 1, 0, 3, 2, 4},
+	{5, 4, 2, 1, 0, 3, 7},
+	{4, 5, 3, 2, 1, 0, 6},
+}
+
+// RigManager is the node that collects the exchange's report on the rig: rig position 6
+// (MANAGER_DNA = FPGA_DNAS[6] in the async-comms demo's main.rs:30-31).
+const RigManager = 6
+
+// Rig is upstream's 8-node hardware rig: a full mesh of 8 nodes with 7 ports each, wired
+// as RigWiring (port p of a node reaches port p of its neighbour), every link at latency.
+func Rig(latency uint32) Topology {
+	t := Topology{Name: "rig", Nodes: len(RigWiring), Ports: len(RigWiring[0])}
+	for n, row := range RigWiring {
+		for p, m := range row {
+			// Each link once in each direction: the row with the lower node adds both.
+			if n < m {
+				t.Links = append(t.Links, both(Endpoint{n, p}, Endpoint{m, p}, latency)...)
+			}
+		}
+	}
+	return t
+}
+
 // Builtins are the names of the built-in topologies.
-var Builtins = []string{"pair", "line", "ring", "mesh"}
+var Builtins = []string{"pair", "line", "ring", "mesh", "rig"}
 
 // Builtin returns the built-in topology name with nodes nodes and every link at latency.
-// A pair has 2 nodes (nodes 0 means 2); the others need at least 2.
+// A pair has 2 nodes (nodes 0 means 2) and the rig 8 (nodes 0 means 8); the others need at
+// least 2.
 func Builtin(name string, nodes int, latency uint32) (Topology, error) {
 	if name == "full-mesh" {
 		name = "mesh"
 	}
 	if nodes == 0 {
 		nodes = 2
+		if name == "rig" {
+			nodes = len(RigWiring)
+		}
 	}
 	if latency > MaxLatency {
 		return Topology{}, fieldErr("latency", "%d cycles above %d", latency, MaxLatency)
@@ -191,6 +230,11 @@ func Builtin(name string, nodes int, latency uint32) (Topology, error) {
 			return Topology{}, fieldErr("nodes", "a pair has 2 nodes, got %d", nodes)
 		}
 		t = Pair(latency)
+	case "rig":
+		if nodes != len(RigWiring) {
+			return Topology{}, fieldErr("nodes", "the rig has %d nodes, got %d", len(RigWiring), nodes)
+		}
+		t = Rig(latency)
 	case "line", "ring", "mesh":
 		if nodes < 2 {
 			return Topology{}, fieldErr("nodes", "topology %q needs at least 2 nodes, got %d", name, nodes)

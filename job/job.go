@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"slices"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -25,15 +26,32 @@ import (
 // DefaultDeadline bounds a job in cycles when Spec.Deadline is 0.
 const DefaultDeadline = 2_000_000_000
 
+// UpstreamDemoSeconds bounds a job whose nodes all run upstream-async when Spec.Deadline is
+// 0: upstream's pass criterion for the async-comms demo, every node done within 60 s
+// (bittide-instances/src/Bittide/Instances/Hitl/AsyncCommsDemo/Driver.hs:113-121, branch
+// lucas/ringbuffer-smoltcp 811196ed).
+const UpstreamDemoSeconds = 60
+
 // The applications a job can run.
 const (
 	AppTransfer = "transfer" // Bytes each way on every link, SHA-256 checked
 	AppHello    = "hello"    // upstream's simultaneous-open greeting
 	AppExchange = "exchange" // upstream's DNA and port exchange; the manager collects the report
+	AppAlign    = "align"    // align every link and stop: no packets, no TCP
 )
 
 // Apps lists the application names.
-var Apps = []string{AppTransfer, AppHello, AppExchange}
+var Apps = []string{AppTransfer, AppHello, AppExchange, AppAlign}
+
+// DefaultManager is the node that collects the exchange's report on topology t when
+// Spec.Manager is nil: the rig's manager (hw.RigManager, node 6) on the rig, node 0
+// elsewhere.
+func DefaultManager(t hw.Topology) int {
+	if t.Name == "rig" {
+		return hw.RigManager
+	}
+	return 0
+}
 
 // ErrBadSpec is wrapped by every error Spec.Validate returns.
 var ErrBadSpec = errors.New("bad job")
@@ -46,7 +64,10 @@ type Spec struct {
 	// Framing is the packet framing; nil means framing.CRC.
 	Framing    framing.Codec
 	Addressing bridge.Addressing
-	Cost       bridge.Cost
+	// Firmware says which firmware profile each node runs; the zero value is ringsim's
+	// everywhere (docs/firmware.md).
+	Firmware bridge.Firmware
+	Cost     bridge.Cost
 	// Pacing, Guard, MinRTO and Window override the firmware's defaults (see bridge.Config).
 	Pacing uint64
 	Guard  int64
@@ -57,12 +78,14 @@ type Spec struct {
 	Drop float64
 	// Deadline bounds the run in cycles from its start; 0 means DefaultDeadline.
 	Deadline uint64
-	// App is the application (AppTransfer, AppHello, AppExchange); empty means transfer.
+	// App is the application (AppTransfer, AppHello, AppExchange, AppAlign); empty means
+	// transfer.
 	App string
 	// Bytes is what the transfer sends each way on every link.
 	Bytes int64
-	// Manager is the node that collects the exchange's report.
-	Manager int
+	// Manager is the node that collects the exchange's report; nil means the topology's
+	// default (DefaultManager: 6 on the rig, 0 elsewhere).
+	Manager *int
 	// PcapDir, if set, receives one pcap per linked port (node<N>-port<P>.pcap).
 	PcapDir string
 	// Trace, if set, is an FST dump of every node (embedded engine only; Sim.Waveforms is
@@ -83,14 +106,24 @@ func (s Spec) Validate() error {
 	if !(s.Drop >= 0 && s.Drop <= 1) {
 		return bad("drop rate %v is not a probability in [0, 1]", s.Drop)
 	}
+	if err := s.Firmware.Validate(s.Sim.Topology.Nodes); err != nil {
+		return bad("%v", err)
+	}
 	switch s.app() {
-	case AppTransfer, AppHello:
+	case AppTransfer, AppHello, AppAlign:
 	case AppExchange:
-		if s.Manager < 0 || s.Manager >= s.Sim.Topology.Nodes {
-			return bad("exchange manager node %d outside %d nodes", s.Manager, s.Sim.Topology.Nodes)
+		if m := s.ManagerNode(); m < 0 || m >= s.Sim.Topology.Nodes {
+			return bad("exchange manager node %d outside %d nodes", m, s.Sim.Topology.Nodes)
 		}
 	default:
-		return bad("app %q: want transfer, hello or exchange", s.App)
+		return bad("app %q: want transfer, hello, exchange or align", s.App)
+	}
+	if s.app() != AppAlign {
+		for n := 0; n < s.Sim.Topology.Nodes; n++ {
+			if p := s.Firmware.Of(n); !p.HasPacketPhase() {
+				return bad("app %s needs TCP, but node %d's firmware %s has no packet phase yet (its time-triggered messages come with UGN capture): use app align", s.app(), n, p)
+			}
+		}
 	}
 	if s.Bytes < 0 {
 		return bad("%d bytes", s.Bytes)
@@ -110,6 +143,15 @@ func (s Spec) app() string {
 		return AppTransfer
 	}
 	return s.App
+}
+
+// ManagerNode is the node that collects the exchange's report: Manager, or the topology's
+// default.
+func (s Spec) ManagerNode() int {
+	if s.Manager != nil {
+		return *s.Manager
+	}
+	return DefaultManager(s.Sim.Topology)
 }
 
 // Machine is what a job runs on: the firmware's bus machine, the fault counters and a way
@@ -146,8 +188,12 @@ type Options struct {
 // failed, if it did. It marshals to the `ringsim run --json` report.
 type Result struct {
 	*bridge.Report
-	// Edges is the exchange manager's report (the exchange app only).
-	Edges []app.Edge `json:"edges,omitempty"`
+	// Manager and Edges are the exchange manager and its report (the exchange app only).
+	Manager *int         `json:"manager,omitempty"`
+	Edges   []ReportEdge `json:"edges,omitempty"`
+	// DeadlinesMissed are the exchange steps that took longer than the firmware allows
+	// (upstream-async: 1 s); upstream logs them and goes on, and so does the job.
+	DeadlinesMissed []app.MissedDeadline `json:"exchange_deadlines_missed,omitempty"`
 	// Err is why the job failed (nil: it passed).
 	Err error `json:"-"`
 	// Stack is the firmware's stack if it panicked.
@@ -195,13 +241,21 @@ func Run(ctx context.Context, spec Spec, opt Options) (*Result, error) {
 	deadline := spec.Deadline
 	if deadline == 0 {
 		deadline = DefaultDeadline
+		if p, ok := spec.Firmware.Uniform(spec.Sim.Topology.Nodes); ok && p == bridge.UpstreamAsync {
+			deadline = uint64(UpstreamDemoSeconds * m.ClockHz())
+		}
+	}
+	zeroing := false
+	for _, l := range spec.Sim.Topology.Links {
+		zeroing = zeroing || l.Faults.FrameZero > 0
 	}
 	bc := bridge.Config{
 		Machine: m, Wiring: spec.Sim.Topology.Wiring(), Framing: spec.codec(), Cost: spec.Cost,
 		Pacing: spec.Pacing, DropRate: spec.Drop, Guard: spec.Guard, Addressing: spec.Addressing,
 		Seed: spec.Sim.Seed, MinRTO: spec.MinRTO, Window: spec.Window, Deadline: m.Cycle() + deadline,
 		LinkLatency: uint64(spec.Sim.Topology.MaxLinkLatency()), App: a, Logger: opt.Logger,
-		Progress: opt.Progress,
+		Progress: opt.Progress, Firmware: spec.Firmware, ZeroingLinks: zeroing,
+		AlignOnly: spec.app() == AppAlign,
 	}
 	if spec.PcapDir != "" {
 		if err := os.MkdirAll(spec.PcapDir, 0o755); err != nil {
@@ -227,8 +281,13 @@ func Run(ctx context.Context, spec Spec, opt Options) (*Result, error) {
 			res.Err = fmt.Errorf("verify: %w", err)
 		}
 	}
-	if x, ok := a.(*app.Exchange); ok && res.Err == nil {
-		res.Edges = x.Report()
+	if x, ok := a.(*app.Exchange); ok {
+		res.DeadlinesMissed = x.Missed()
+		if res.Err == nil {
+			mgr := spec.ManagerNode()
+			res.Manager = &mgr
+			res.Edges = LabelEdges(x)
+		}
 	}
 	if res.Err != nil {
 		res.Report.Error = res.Err.Error()
@@ -264,14 +323,80 @@ func (s Spec) newApp() (bridge.App, func() error) {
 		h := app.NewHello(3)
 		return h, h.Verify
 	case AppExchange:
-		x := app.NewExchange(s.Manager, nil)
+		x := app.NewExchange(s.ManagerNode(), nil)
 		return x, func() error {
 			if got, want := len(x.Report()), len(s.Sim.Topology.Links); got != want {
 				return fmt.Errorf("the manager's report has %d edges, want one per link end: %d", got, want)
 			}
 			return nil
 		}
+	case AppAlign:
+		return nil, func() error { return nil }
 	}
 	t := app.NewTransfer(s.Bytes, s.Sim.Seed)
 	return t, t.Verify
+}
+
+// ReportEdge is one edge of the exchange manager's report, labelled: the link ends by node
+// and port (the manager maps the DNAs on the wire to nodes as upstream maps them to rig
+// positions), the DNAs, the alignment offset the edge carries, and the hardware UGN.
+type ReportEdge struct {
+	// Src is the link end that recorded the edge (upstream's src), Dst its peer. Node -1: a
+	// DNA no link end opened with.
+	Src    hw.Endpoint `json:"src"`
+	Dst    hw.Endpoint `json:"dst"`
+	SrcDNA string      `json:"src_dna"`
+	DstDNA string      `json:"dst_dna"`
+	// AlignmentOffset is the total clear_at_count shift of Src's RX (its LinkReport.Offset):
+	// what ringsim puts in the edge's latency field until the engine captures UGNs.
+	AlignmentOffset int64 `json:"alignment_offset"`
+	// HardwareUGN is the edge's hardware UGN (local minus remote counter), what upstream's
+	// async-comms demo reports; null: not available, the engine does not capture UGNs yet.
+	HardwareUGN *int64 `json:"hardware_ugn"`
+}
+
+// String returns "node 0 port 1 -> node 3 port 1: alignment offset 11, hardware UGN n/a".
+func (e ReportEdge) String() string {
+	ugn := "n/a (no UGN capture yet)"
+	if e.HardwareUGN != nil {
+		ugn = fmt.Sprint(*e.HardwareUGN)
+	}
+	return fmt.Sprintf("node %d port %d -> node %d port %d: alignment offset %d, hardware UGN %s (DNA %s -> %s)",
+		e.Src.Node, e.Src.Port, e.Dst.Node, e.Dst.Port, e.AlignmentOffset, ugn, e.SrcDNA, e.DstDNA)
+}
+
+// LabelEdges returns the exchange manager's report with node numbers, in the report's order.
+func LabelEdges(x *app.Exchange) []ReportEdge {
+	node := func(dna [12]byte) int {
+		if n, ok := x.Node(dna); ok {
+			return n
+		}
+		return -1
+	}
+	var out []ReportEdge
+	for _, e := range x.Report() {
+		out = append(out, ReportEdge{
+			Src:    hw.Endpoint{Node: node(e.SrcDNA), Port: int(e.SrcPort)},
+			Dst:    hw.Endpoint{Node: node(e.DstDNA), Port: int(e.DstPort)},
+			SrcDNA: fmt.Sprintf("%x", e.SrcDNA), DstDNA: fmt.Sprintf("%x", e.DstDNA),
+			AlignmentOffset: e.Latency,
+		})
+	}
+	slices.SortStableFunc(out, func(a, b ReportEdge) int {
+		if c := cmpEndpoint(a.Src, b.Src); c != 0 {
+			return c
+		}
+		return cmpEndpoint(a.Dst, b.Dst)
+	})
+	return out
+}
+
+func cmpEndpoint(a, b hw.Endpoint) int {
+	switch {
+	case a.Less(b):
+		return -1
+	case b.Less(a):
+		return 1
+	}
+	return 0
 }

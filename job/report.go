@@ -17,8 +17,15 @@ func WriteHeader(w io.Writer, s Spec, where string) {
 	if hz == 0 {
 		hz = 125e6
 	}
-	fmt.Fprintf(w, "ringsim run: %d nodes (%s), D=%d, %s framing, %s addressing, seed %d, %.0f MHz, %s\n",
-		c.Topology.Nodes, c.Topology.Name, c.Depth, s.codec(), s.Addressing, c.Seed, hz/1e6, where)
+	fw := ""
+	if p, ok := s.Firmware.Uniform(c.Topology.Nodes); !ok || p != bridge.Ringsim {
+		fw = ", firmware " + s.Firmware.String()
+		if ok {
+			fw = ", firmware " + string(p)
+		}
+	}
+	fmt.Fprintf(w, "ringsim run: %d nodes (%s), D=%d, %s framing, %s addressing%s, seed %d, %.0f MHz, %s\n",
+		c.Topology.Nodes, c.Topology.Name, c.Depth, s.codec(), s.Addressing, fw, c.Seed, hz/1e6, where)
 }
 
 // Human writes a byte count the way the reports do: "1.00 MiB", "64.0 KiB", "512 B".
@@ -45,15 +52,27 @@ func (r *Result) WriteSummary(w io.Writer, s Spec, skip map[string]bool) {
 	switch {
 	case r.Err != nil:
 		fmt.Fprintf(w, "FAIL: %v\n", r.Err)
+		if st := rep.Stall; st != nil && len(st.Chain) > 0 {
+			fmt.Fprintf(w, "  wait-for chain:\n")
+			for _, wt := range st.Chain {
+				fmt.Fprintf(w, "    %s\n", wt)
+			}
+		}
 	case s.app() == AppHello:
 		fmt.Fprintf(w, "PASS: greetings and messages exchanged and verified on %d link(s)\n", len(rep.Links)/2)
+	case s.app() == AppAlign:
+		fmt.Fprintf(w, "PASS: %d link end(s) aligned\n", len(rep.Links))
 	case s.app() == AppExchange:
-		fmt.Fprintf(w, "PASS: node %d collected %d edges (DNA, DNA, src port, dst port, latency):\n", s.Manager, len(r.Edges))
+		fmt.Fprintf(w, "PASS: node %d collected %d edges, each recorded by its src end; the hardware UGN is not available until the engine captures UGNs:\n",
+			s.ManagerNode(), len(r.Edges))
 		for _, e := range r.Edges {
 			fmt.Fprintf(w, "    %s\n", e)
 		}
 	default:
 		fmt.Fprintf(w, "PASS: %s each way on %d link(s) arrived intact (SHA-256 match)\n", Human(s.Bytes), len(rep.Links)/2)
+	}
+	for _, m := range r.DeadlinesMissed {
+		fmt.Fprintf(w, "  exchange deadline missed: %s\n", m)
 	}
 	fmt.Fprintf(w, "  %d cycles = %.3f ms simulated in %.2f s (%.2f M cycles/s)\n",
 		rep.Cycles, rep.SimSeconds*1e3, rep.WallSeconds, rep.CyclesPerSecond/1e6)
@@ -65,7 +84,7 @@ func (r *Result) WriteSummary(w io.Writer, s Spec, skip map[string]bool) {
 		rep.TCPRetransmissions, rep.CorruptedAccepted, rep.StackDropped)
 	for _, l := range rep.Links {
 		fr := l.Frames
-		fmt.Fprintf(w, "  link %v->%v aligned@%d offset %d | sent %d accepted %d repeats %d bad-crc %d bad-len %d lost %d torn-tx %d torn-rx %d",
+		fmt.Fprintf(w, "  link %v->%v aligned@%d alignment offset %d | sent %d accepted %d repeats %d bad-crc %d bad-len %d lost %d torn-tx %d torn-rx %d",
 			l.Peer, l.Local, l.AlignedCycle, l.Offset, fr.Sent, fr.Accepted, fr.Repeats, fr.BadCRC, fr.BadLength, fr.Lost, fr.TornTX, fr.TornRX)
 		if fr.Dropped > 0 {
 			fmt.Fprintf(w, " dropped %d", fr.Dropped)

@@ -117,7 +117,7 @@ func ParseReportHeader(b []byte) (int, error) {
 }
 
 // Edge is one directed edge of the report: recorded by the link end (SrcDNA, SrcPort),
-// whose peer is (DstDNA, DstPort), with the latency that end measured. Encoded it is
+// whose peer is (DstDNA, DstPort), with the latency field that end filled in. Encoded it is
 // EdgeLen bytes, all little-endian (upstream's UgnEdgeWire):
 //
 //	bytes  0-11  src DNA
@@ -128,8 +128,10 @@ func ParseReportHeader(b []byte) (int, error) {
 type Edge struct {
 	SrcDNA, DstDNA   [12]byte
 	SrcPort, DstPort uint32
-	// Latency is the link's measured alignment offset at the src end: the total
-	// clear_at_count shift its RX applied (LinkReport.Offset).
+	// Latency is the edge's latency field. ringsim fills in the link's alignment offset at
+	// the src end (the total clear_at_count shift its RX applied, LinkReport.Offset) until
+	// the engine captures UGNs; upstream's async-comms demo fills in the hardware UGN (local
+	// minus remote counter). The two are different quantities.
 	Latency int64
 }
 
@@ -161,9 +163,9 @@ func (e *Edge) UnmarshalBinary(b []byte) error {
 	return nil
 }
 
-// String returns "src.port->dst.port (latency n)" with the DNAs in hex.
+// String returns "dna port P -> dna port Q (latency field N)" with the DNAs in hex.
 func (e Edge) String() string {
-	return fmt.Sprintf("%x.%d->%x.%d (latency %d)", e.SrcDNA, e.SrcPort, e.DstDNA, e.DstPort, e.Latency)
+	return fmt.Sprintf("%x port %d -> %x port %d (latency field %d)", e.SrcDNA, e.SrcPort, e.DstDNA, e.DstPort, e.Latency)
 }
 
 // CompareEdges orders edges by src DNA, src port, dst DNA, dst port and latency (the
@@ -215,6 +217,15 @@ func cmpU32(a, b uint32) int {
 // not recorded by the peer, an end of stream before the protocol's end. A peer that goes
 // silent is caught by the run's Deadline, and Pending says what was awaited.
 //
+// A link end whose firmware profile sets an exchange deadline (bridge.Conn.ExchangeTimeout,
+// upstream-async's 1 s) records a MissedDeadline when a step takes longer, counted from the
+// first Step (every connection of the run is open by then, as upstream's window opens once
+// all its links are established): the peer's LinkInfo, on the manager's ends the report
+// header after the request and each report edge after the one before, on an end to the
+// manager the report header's send after the request arrived. Upstream logs such a miss and
+// goes on without that step's data; the end here logs it too (Missed) but keeps waiting, so
+// that the report stays complete.
+//
 // Like every App, its methods are called from the runtime's goroutine only and never block.
 type Exchange struct {
 	// Manager is the node that collects the report.
@@ -227,7 +238,33 @@ type Exchange struct {
 	order  []hw.Endpoint // sorted: what the app does never depends on map order
 	rbuf   []byte
 	report []Edge
+	nodes  map[[12]byte]int // DNA -> node, as the link ends opened
+	missed []MissedDeadline
+	list   []*exchangeEnd // the ends in the order of order
+	// noInfo counts, per node, the ends still without the peer's LinkInfo.
+	noInfo map[int]int
 }
+
+// MissedDeadline is a step of the exchange that took longer than the link end's firmware
+// allows (bridge.Conn.ExchangeTimeout).
+type MissedDeadline struct {
+	Local hw.Endpoint `json:"local"`
+	// Step says what the end waited for; Since is when the wait began, Cycle when it missed.
+	Step  string `json:"step"`
+	Since uint64 `json:"since_cycle"`
+	Cycle uint64 `json:"cycle"`
+	// Timeout is the deadline in cycles.
+	Timeout uint64 `json:"timeout_cycles"`
+}
+
+// String returns "link end 0.0 waited N cycles since cycle C for ..., the firmware allows T".
+func (m MissedDeadline) String() string {
+	return fmt.Sprintf("link end %v waited %d cycles since cycle %d for %s; the firmware allows %d",
+		m.Local, m.Cycle-m.Since, m.Since, m.Step, m.Timeout)
+}
+
+// Missed returns the exchange deadlines missed so far, in the order they were missed.
+func (x *Exchange) Missed() []MissedDeadline { return slices.Clone(x.missed) }
 
 // NewExchange returns the exchange app with the given manager node and latency source.
 func NewExchange(manager int, latency func(hw.Endpoint) (int, bool)) *Exchange {
@@ -260,11 +297,31 @@ type exchangeEnd struct {
 	haveCount   bool
 	edges       []Edge // roleManager: the peer's report
 	done        bool   // the close completed
+
+	// timeout is the profile's deadline per step in cycles (0: none); since is when the
+	// step now awaited began (0: not yet started).
+	timeout uint64
+	since   uint64
+	missed  uint64 // since of the wait last recorded as missed
+	// edgeBytes (roleToManager) is how many queued bytes follow the report header: the
+	// header has left once no more than that are queued.
+	edgeBytes int
 }
 
 // Open implements bridge.App.Open.
 func (x *Exchange) Open(c *bridge.Conn) error {
-	return x.open(c.Local, c.Peer, c.DNA, c.Offset, c)
+	if err := x.open(c.Local, c.Peer, c.DNA, c.Offset, c); err != nil {
+		return err
+	}
+	x.ends[c.Local].timeout = c.ExchangeTimeout
+	return nil
+}
+
+// Node returns the node whose link ends opened with DNA dna: the manager's map from the
+// DNAs in its report to node numbers, as upstream's from FPGA_DNAS to rig positions.
+func (x *Exchange) Node(dna [12]byte) (int, bool) {
+	n, ok := x.nodes[dna]
+	return n, ok
 }
 
 // open starts the link end local of a node with DNA dna, whose peer is peer and whose
@@ -296,25 +353,47 @@ func (x *Exchange) open(local, peer hw.Endpoint, dna [12]byte, offset int, s str
 	}
 	e.out, _ = LinkInfo{DNA: dna, Port: uint32(local.Port)}.AppendBinary(nil)
 	x.ends[local] = e
+	if x.nodes == nil {
+		x.nodes = map[[12]byte]int{}
+	}
+	x.nodes[dna] = local.Node
 	x.order = insertEndpoint(x.order, local)
+	x.list = x.list[:0]
+	for _, ep := range x.order {
+		x.list = append(x.list, x.ends[ep])
+	}
+	if x.noInfo == nil {
+		x.noInfo = map[int]int{}
+	}
+	x.noInfo[local.Node]++
 	return nil
 }
 
 // Step implements bridge.App.Step: it reads and checks what arrived on every end, sends the
 // request or the report where it is due, and closes each connection when both directions
 // ended. It reports true once every end's close completed.
-func (x *Exchange) Step(_ uint64) (bool, error) {
+func (x *Exchange) Step(now uint64) (bool, error) {
 	if x.rbuf == nil {
 		x.rbuf = make([]byte, 4<<10)
 	}
-	for _, ep := range x.order {
-		if err := x.ends[ep].receiveAll(x.rbuf); err != nil {
-			return false, fmt.Errorf("exchange on link end %v: %w", ep, err)
+	for _, e := range x.list {
+		if e.since == 0 {
+			e.since = now
+		}
+		if e.done {
+			continue
+		}
+		had := e.haveInfo
+		if err := e.receiveAll(x.rbuf, now); err != nil {
+			return false, fmt.Errorf("exchange on link end %v: %w", e.local, err)
+		}
+		if e.haveInfo && !had {
+			x.noInfo[e.local.Node]--
 		}
 	}
 	finished := len(x.order) > 0
-	for _, ep := range x.order {
-		e := x.ends[ep]
+	for _, e := range x.list {
+		ep := e.local
 		if e.done {
 			continue
 		}
@@ -322,16 +401,21 @@ func (x *Exchange) Step(_ uint64) (bool, error) {
 		case e.role == roleManager && !e.requested && x.exchanged(ep.Node):
 			e.out, _ = CommandRequestReport.AppendBinary(e.out)
 			e.requested, e.lastWord = true, true
+			e.since = now
 		case e.role == roleToManager && e.requested && !e.answered && x.exchanged(ep.Node):
 			edges := x.Edges(ep.Node)
 			e.out = AppendReportHeader(e.out, len(edges))
 			for _, ed := range edges {
 				e.out, _ = ed.AppendBinary(e.out)
 			}
+			e.edgeBytes = EdgeLen * len(edges)
 			e.answered, e.lastWord = true, true
 		}
 		if err := e.flush(); err != nil {
 			return false, fmt.Errorf("exchange on link end %v: %w", ep, err)
+		}
+		if m, ok := e.checkDeadline(now); ok {
+			x.missed = append(x.missed, m)
 		}
 		if err := e.shutdown(); err != nil {
 			return false, fmt.Errorf("exchange on link end %v: %w", ep, err)
@@ -351,12 +435,7 @@ func (x *Exchange) Step(_ uint64) (bool, error) {
 
 // exchanged reports whether every link end of node has the peer's LinkInfo.
 func (x *Exchange) exchanged(node int) bool {
-	for _, ep := range x.order {
-		if ep.Node == node && !x.ends[ep].haveInfo {
-			return false
-		}
-	}
-	return true
+	return x.noInfo[node] == 0
 }
 
 // Edges returns the edges node recorded, one per link end that received the peer's
@@ -400,11 +479,41 @@ func (x *Exchange) Pending() string {
 	return "exchange: waiting for connections"
 }
 
-// receiveAll reads and parses everything that arrived on the end.
-func (e *exchangeEnd) receiveAll(rbuf []byte) error {
+// checkDeadline reports the step the end awaits once it took longer than its timeout
+// (once per wait).
+func (e *exchangeEnd) checkDeadline(now uint64) (MissedDeadline, bool) {
+	if e.timeout == 0 || e.since == 0 || now <= e.since+e.timeout || e.missed == e.since {
+		return MissedDeadline{}, false
+	}
+	var what string
+	switch {
+	case !e.haveInfo:
+		what = fmt.Sprintf("the peer's link info (%d of %d bytes)", len(e.in), LinkInfoLen)
+	case e.role == roleManager && e.requested && !e.haveCount:
+		what = fmt.Sprintf("the report header after the request (%d of %d bytes)", len(e.in), ReportHeaderLen)
+	case e.role == roleManager && e.haveCount && len(e.edges) < e.count:
+		what = fmt.Sprintf("report edge %d of %d", len(e.edges), e.count)
+	case e.role == roleToManager && e.requested && !e.answered:
+		what = "the node's other exchanges, to answer the report request"
+	case e.role == roleToManager && e.answered && len(e.out) > e.edgeBytes:
+		what = "the send of the report header"
+	default:
+		return MissedDeadline{}, false
+	}
+	e.missed = e.since
+	return MissedDeadline{Local: e.local, Step: what, Since: e.since, Cycle: now, Timeout: e.timeout}, true
+}
+
+// receiveAll reads and parses everything that arrived on the end; now restarts the clock of
+// the end's deadline when a step completed.
+func (e *exchangeEnd) receiveAll(rbuf []byte, now uint64) error {
 	eof := e.eof
+	steps := e.stepsDone()
 	if err := e.receive(rbuf, e.deliver); err != nil {
 		return err
+	}
+	if e.stepsDone() != steps {
+		e.since = now
 	}
 	if e.eof && !eof {
 		if what := e.missing(); what != "" {
@@ -542,4 +651,15 @@ func (e *exchangeEnd) awaiting() string {
 		return "the peer's end of stream"
 	}
 	return "the close to complete"
+}
+
+// stepsDone counts the protocol steps the end completed on receipt, for its deadline.
+func (e *exchangeEnd) stepsDone() int {
+	n := len(e.edges)
+	for _, b := range []bool{e.haveInfo, e.requested && e.role == roleToManager, e.haveCount} {
+		if b {
+			n++
+		}
+	}
+	return n
 }

@@ -227,18 +227,21 @@ func (c *Conn) Read(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
-	c.st.markWork()
 	w := tcpip.SliceWriter(p)
 	res, terr := c.ep.Read(&w, tcpip.ReadOptions{})
 	if terr != nil {
 		switch terr.(type) {
 		case *tcpip.ErrWouldBlock:
+			// Nothing was read, so TCP has nothing to do (no window update): no barrier.
 			return 0, ErrWouldBlock
 		case *tcpip.ErrClosedForReceive:
+			c.st.markWork()
 			return 0, io.EOF
 		}
+		c.st.markWork()
 		return 0, c.record(convertError("read", terr))
 	}
+	c.st.markWork()
 	return res.Count, nil
 }
 

@@ -18,6 +18,7 @@ import (
 	"github.com/ringsim/ringsim/hw"
 	"github.com/ringsim/ringsim/job"
 	"github.com/ringsim/ringsim/sim"
+	"github.com/ringsim/ringsim/sim/bus"
 	"github.com/ringsim/ringsim/sim/client"
 )
 
@@ -44,6 +45,7 @@ type runFlags struct {
 	costPoll   uint
 	costByte   float64
 	costPacket uint
+	costSetup  uint
 	minRTO     time.Duration
 	window     int
 	deadline   uint64
@@ -55,11 +57,15 @@ type runFlags struct {
 	logLevel   string
 	progress   string
 	app        string
+	firmware   string
+	manager    int
+	// set names the flags given on the command line (some defaults depend on others).
+	set map[string]bool
 }
 
 func (f *runFlags) register(fs *flag.FlagSet) {
-	fs.IntVar(&f.nodes, "nodes", 2, "number of nodes (pair: 2)")
-	fs.StringVar(&f.topology, "topology", "pair", "pair, line, ring, mesh or a topology .json file")
+	fs.IntVar(&f.nodes, "nodes", 2, "number of nodes (pair: 2, rig: 8)")
+	fs.StringVar(&f.topology, "topology", "pair", "pair, line, ring, mesh, rig (upstream's 8-node hardware rig) or a topology .json file")
 	fs.IntVar(&f.depth, "depth", 256, "ring buffer depth D in 64-bit words")
 	fs.UintVar(&f.latency, "latency", 16, "link latency in cycles (built-in topologies)")
 	fs.Float64Var(&f.clockHz, "clock-hz", hw.DefaultClockHz, "link clock frequency in Hz")
@@ -69,12 +75,15 @@ func (f *runFlags) register(fs *flag.FlagSet) {
 	fs.Float64Var(&f.frameZero, "frame-zero", 0, "probability that a 64-bit link frame arrives as zero")
 	fs.Float64Var(&f.drop, "drop", 0, "probability that a received packet frame is dropped")
 	fs.StringVar(&f.bytes, "bytes", "1MiB", "bytes to send in each direction of every link (e.g. 4096, 64KiB, 1MiB)")
-	fs.StringVar(&f.addressing, "addressing", "derived", "derived (addresses from DNA and port) or upstream (same address, simultaneous open)")
+	fs.StringVar(&f.addressing, "addressing", "derived", "derived (addresses from DNA and port) or upstream (same address, simultaneous open; "+
+		"the default when every node runs upstream-async)")
 	fs.Uint64Var(&f.pacing, "pacing", 0, "minimum cycles between packet writes on a link (0: the measured default)")
 	fs.Int64Var(&f.guard, "guard", 0, "cycles to wait after alignment before sending packets (0: default, -1: none)")
 	fs.UintVar(&f.costPoll, "cost-poll", uint(bridge.DefaultCost.Poll), "CPU cycles charged per polling loop iteration")
 	fs.Float64Var(&f.costByte, "cost-byte", float64(bridge.DefaultCost.PerByte16)/16, "CPU cycles charged per packet byte copied")
 	fs.UintVar(&f.costPacket, "cost-packet", uint(bridge.DefaultCost.PerPacket), "CPU cycles charged per packet processed")
+	fs.UintVar(&f.costSetup, "cost-setup", 0, "CPU cycles charged once between a node's alignment and its packet phase "+
+		"(upstream-async's log lines and interface set-up; see docs/firmware.md)")
 	fs.DurationVar(&f.minRTO, "min-rto", 0, "TCP minimum retransmission timeout (0: 1ms, see README)")
 	fs.IntVar(&f.window, "window", 0, "TCP receive window in packets (0: the default, 16)")
 	fs.Uint64Var(&f.deadline, "deadline", 0, "give up after this many cycles (0: 2e9)")
@@ -86,7 +95,11 @@ func (f *runFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.logLevel, "log-level", "warn", "log level: trace, debug, info, warn, error")
 	fs.StringVar(&f.progress, "progress", "auto", "progress display: auto (bar on a terminal), bar, lines, none")
 	fs.StringVar(&f.app, "app", "transfer", "what runs over the connections: transfer (--bytes each way, SHA-256 checked), "+
-		"hello (upstream's simultaneous-open greeting) or exchange (upstream's DNA and port exchange; node 0 collects the report)")
+		"hello (upstream's simultaneous-open greeting), exchange (upstream's DNA and port exchange; --manager collects the report) "+
+		"or align (align every link and stop; the default when a node's firmware has no packet phase)")
+	fs.StringVar(&f.firmware, "firmware", "ringsim", "firmware profile of every node: ringsim, upstream-async or upstream-softugn; "+
+		"per node: 0=upstream-async,1=ringsim (a bare name sets the others); see docs/firmware.md")
+	fs.IntVar(&f.manager, "manager", -1, "node that collects the exchange's report (-1: node 6 on the rig, 0 elsewhere)")
 }
 
 func runMain(ctx context.Context, args []string) int {
@@ -106,6 +119,8 @@ func runMain(ctx context.Context, args []string) int {
 		}
 		return 2
 	}
+	f.set = map[string]bool{}
+	fs.Visit(func(fl *flag.Flag) { f.set[fl.Name] = true })
 	if fs.NArg() > 0 {
 		fmt.Fprintf(os.Stderr, "ringsim run: unexpected argument %q\n", fs.Arg(0))
 		return 2
@@ -144,6 +159,9 @@ func (f *runFlags) plan() (*runCmd, error) {
 	if s.Framing, err = framing.Lookup(f.framing); err != nil {
 		return nil, fmt.Errorf("-framing: %w", err)
 	}
+	if s.Firmware, err = bridge.ParseFirmware(f.firmware); err != nil {
+		return nil, fmt.Errorf("-firmware: %w", err)
+	}
 	if s.Addressing, err = bridge.ParseAddressing(f.addressing); err != nil {
 		return nil, fmt.Errorf("-addressing: %w", err)
 	}
@@ -161,10 +179,38 @@ func (f *runFlags) plan() (*runCmd, error) {
 	if !(f.costByte >= 0 && f.costByte <= 1000) {
 		return nil, fmt.Errorf("-cost-byte %v: must be in [0, 1000]", f.costByte)
 	}
-	s.Cost = bridge.Cost{Poll: uint32(f.costPoll), PerByte16: uint32(f.costByte*16 + 0.5), PerPacket: uint32(f.costPacket)}
-	topo, err := hw.ParseTopology(f.topology, f.nodes, uint32(min(f.latency, hw.MaxLatency+1)))
+	if f.costSetup > bus.MaxIdle {
+		return nil, fmt.Errorf("-cost-setup %d: above %d", f.costSetup, uint64(bus.MaxIdle))
+	}
+	s.Cost = bridge.Cost{Poll: uint32(f.costPoll), PerByte16: uint32(f.costByte*16 + 0.5), PerPacket: uint32(f.costPacket),
+		Setup: uint32(f.costSetup)}
+	nodes := f.nodes
+	if f.topology == "rig" && !f.set["nodes"] {
+		nodes = 0 // the rig's 8
+	}
+	topo, err := hw.ParseTopology(f.topology, nodes, uint32(min(f.latency, hw.MaxLatency+1)))
 	if err != nil {
 		return nil, flagErr(err)
+	}
+	if err := s.Firmware.Validate(topo.Nodes); err != nil {
+		return nil, fmt.Errorf("-firmware: %w", err)
+	}
+	if p, ok := s.Firmware.Uniform(topo.Nodes); ok && p == bridge.UpstreamAsync && !f.set["addressing"] {
+		s.Addressing = bridge.Upstream
+	}
+	app := f.app
+	if !f.set["app"] {
+		for n := 0; n < topo.Nodes; n++ {
+			if !s.Firmware.Of(n).HasPacketPhase() {
+				app = job.AppAlign
+			}
+		}
+	}
+	if f.manager >= 0 {
+		m := f.manager
+		s.Manager = &m
+	} else if f.manager != -1 {
+		return nil, fmt.Errorf("-manager %d: want a node number, or -1 for the topology's default", f.manager)
 	}
 	for i := range topo.Links {
 		if topo.Links[i].Faults == (hw.Faults{}) {
@@ -176,7 +222,7 @@ func (f *runFlags) plan() (*runCmd, error) {
 		return nil, flagErr(err)
 	}
 	s.Pacing, s.Guard, s.MinRTO, s.Window, s.Drop = f.pacing, f.guard, f.minRTO, f.window, f.drop
-	s.Deadline, s.App, s.PcapDir, s.Trace = f.deadline, f.app, f.pcapDir, f.tracePath
+	s.Deadline, s.App, s.PcapDir, s.Trace = f.deadline, app, f.pcapDir, f.tracePath
 	if f.tracePath != "" && f.simAddr != "" {
 		return nil, errors.New("-trace works with the embedded simulator; with -sim, call StartWaveform on the server")
 	}

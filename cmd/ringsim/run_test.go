@@ -114,12 +114,77 @@ func TestRunBadFlags(t *testing.T) {
 		{"bad log level", []string{"--log-level", "loud"}},
 		{"stray argument", []string{"extra"}},
 		{"trace with remote", []string{"--trace", "x.fst", "--sim", "unix:/nonexistent"}},
+		{"bad firmware", []string{"--firmware", "smoltcp"}},
+		{"firmware for node 2 of a pair", []string{"--firmware", "2=upstream-async"}},
+		{"two default firmwares", []string{"--firmware", "ringsim,upstream-async"}},
+		{"soft-UGN with TCP", []string{"--firmware", "upstream-softugn", "--app", "transfer"}},
+		{"rig of 3", []string{"--topology", "rig", "--nodes", "3"}},
+		{"manager -2", []string{"--manager", "-2"}},
+		{"manager outside", []string{"--app", "exchange", "--manager", "2"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			if code := runMain(context.Background(), tt.args); code != 2 {
 				t.Errorf("exit %d, want 2", code)
 			}
+		})
+	}
+}
+
+// TestRunFirmware runs `ringsim run` with firmware profiles on the embedded RTL: upstream's
+// serial alignment stops on the built-in ring with the diagnosis (exit 1, the stall in the
+// JSON), ringsim's firmware runs the exchange on the rig with node 6 collecting the
+// labelled report, and the soft-UGN profile, which has no packet phase yet, aligns a pair
+// (the app defaults to align).
+func TestRunFirmware(t *testing.T) {
+	tests := []struct {
+		name  string
+		args  []string
+		code  int
+		check func(t *testing.T, r map[string]any)
+	}{
+		{"upstream-async on the ring", []string{"--topology", "ring", "--nodes", "3", "--depth", "128",
+			"--firmware", "upstream-async", "--app", "exchange"}, 1, func(t *testing.T, r map[string]any) {
+			st, _ := r["stall"].(map[string]any)
+			chain, _ := st["chain"].([]any)
+			if st["cause"] != "alignment deadlock" || len(chain) != 3 {
+				t.Errorf("stall %v: want the alignment deadlock with a chain of 3", st)
+			}
+			if r["firmware"] != "upstream-async" || r["addressing"] != "upstream" {
+				t.Errorf("firmware %v, addressing %v: want upstream-async and upstream", r["firmware"], r["addressing"])
+			}
+		}},
+		{"ringsim on the rig", []string{"--topology", "rig", "--depth", "128", "--app", "exchange"}, 0, func(t *testing.T, r map[string]any) {
+			edges, _ := r["edges"].([]any)
+			if r["manager"] != 6.0 || len(edges) != 56 {
+				t.Fatalf("manager %v, %d edges: want 6 and 56", r["manager"], len(edges))
+			}
+			e, _ := edges[0].(map[string]any)
+			if v, ok := e["hardware_ugn"]; !ok || v != nil {
+				t.Errorf("edge %v: want \"hardware_ugn\": null", e)
+			}
+			if _, ok := r["firmware"]; ok {
+				t.Errorf("firmware %v in the report of a ringsim run, want none", r["firmware"])
+			}
+		}},
+		{"upstream-softugn on a pair", []string{"--depth", "128", "--firmware", "upstream-softugn"}, 0, func(t *testing.T, r map[string]any) {
+			links, _ := r["links"].([]any)
+			for _, l := range links {
+				pc, _ := l.(map[string]any)["phase_cycles"].(map[string]any)
+				if _, ok := pc["WaitingForZeroes"]; ok || pc["Aligned"] == nil {
+					t.Errorf("link %v: want Aligned without WaitingForZeroes", l)
+				}
+			}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "r.json")
+			args := append(tt.args, "--progress", "none", "--seed", "1", "--json", path)
+			if code := runMain(context.Background(), args); code != tt.code {
+				t.Fatalf("ringsim run %v: exit %d, want %d", args, code, tt.code)
+			}
+			tt.check(t, stableReport(t, path))
 		})
 	}
 }
