@@ -70,6 +70,11 @@ type aligner struct {
 	// quiet are the start cycles of the FindingAlignment scans since the last one that saw
 	// a marker: a link that delivers nothing leaves them piling up.
 	quiet []uint64
+	// watchAC (the real link, ringsim's recovery) reads the auto-centre total with every
+	// marker action: acAt is the value when the relation was last measured, the baseline
+	// for the adjustments after it (recovery.go).
+	watchAC bool
+	acAt    uint32
 }
 
 func newAligner(p Port, cost Cost, proto alignProtocol) *aligner {
@@ -283,17 +288,24 @@ func (ringsimAlign) step(a *aligner, c *cpu) error {
 				continue
 			}
 			marker = true
-			var r []bus.Result
+			var ops []bus.Op
 			if i == 0 {
-				r = c.exec(p.WriteTX(0, Acknowledge))
+				ops = append(ops, p.WriteTX(0, Acknowledge))
 				found = true
 			} else {
-				r = c.exec(p.ClearAtCount(i))
+				ops = append(ops, p.ClearAtCount(i))
 				a.offset = (a.offset + i) % p.Depth
 				a.clears++
 			}
+			if a.watchAC {
+				ops = append(ops, p.AutoCentreTotal())
+			}
+			r := c.exec(ops...)
 			if err := checkOK(c.node, "alignment marker action", r); err != nil {
 				return err
+			}
+			if a.watchAC {
+				a.acAt = r[1].Value
 			}
 			if found && i == 0 {
 				a.entered[AcknowledgingAlignment] = r[0].Cycle

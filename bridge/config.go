@@ -139,10 +139,27 @@ type Config struct {
 	App App
 	// AlignOnly stops the run once every link is aligned (no packets, no TCP).
 	AlignOnly bool
+	// RealLink says the hardware presents the real link (docs/reallink.md): each port has a
+	// link window (elastic buffer, UGN capture), links come up late and may flap, and RX
+	// memory starts random. ringsim's firmware then waits for each link to come up before
+	// aligning it.
+	RealLink bool
+	// AutoCentre (real link) makes ringsim's firmware turn every elastic buffer's auto-centre
+	// on at boot and leave it on: the buffers stay centred while clocks settle, and every
+	// adjustment shifts the frame relation.
+	AutoCentre bool
+	// NoRecovery (real link) turns off ringsim's firmware's watch over each link's frame
+	// relation after alignment (recovery.go): the firmware then behaves as before it had
+	// one, which shows what the real link does to an unprotected protocol.
+	NoRecovery bool
 	// Pcap, if set, opens a packet sink for a link (called once per linked port).
 	Pcap func(ep hw.Endpoint, nsPerCycle float64) (PacketWriter, error)
 	// Progress, if set, is called with each step and periodically during the app.
 	Progress func(Progress)
+	// Sample, if set, is called between batches at least SampleEvery cycles apart (global
+	// cycles), for reports that plot the hardware over time; it must not change the machine.
+	Sample      func(cycle uint64)
+	SampleEvery uint64
 	// Logger is defaulted when nil.
 	Logger hclog.Logger
 }

@@ -56,6 +56,13 @@ type device struct {
 	// readOnce turns the confirmation off: the design note's literal receiver, which
 	// leaves corrupted reads to the IP and TCP checksums.
 	readOnce bool
+	// watch (the real link) makes receive report what asks for a re-alignment: the
+	// partner's ANNOUNCE at RX word 0 (announced), or persistent framing errors (failing).
+	watch     bool
+	announced bool
+	failing   bool
+	fails     int    // frames the framing rejected since the last accepted one
+	failSince uint64 // the first of them
 	nextTX   uint64 // first cycle a new packet write may start
 	first    uint64 // cycle the first packet write completed (0: none yet)
 	lastSend uint64 // cycle the last packet write completed
@@ -134,10 +141,19 @@ func (d *device) receive(c *cpu, r bus.Result, now uint64) (bool, uint64, error)
 		return false, now, nil
 	}
 	hb := wordsToBytes(hdr)
+	if d.watch && binary.LittleEndian.Uint64(hb) == Announce {
+		// The partner runs the alignment again: it lost this link's other direction.
+		d.announced = true
+		copy(d.lastHdr, hdr)
+		return false, now, nil
+	}
 	n, err := d.dec.FrameLen(hb[:framing.HeaderLen])
 	if err != nil {
 		// A repeat, or a header the framing rejects (counted by the decoder): nothing to read.
 		copy(d.lastHdr, hdr)
+		if d.watch && !bytes.Equal(hb, make([]byte, len(hb))) {
+			d.failed(now)
+		}
 		return false, now, nil
 	}
 	words := max((n+7)/8, d.hdrN) // a corrupted IP length may be shorter than the header polled
@@ -145,7 +161,9 @@ func (d *device) receive(c *cpu, r bus.Result, now uint64) (bool, uint64, error)
 	// the RX write counter. If the counter has not passed the packet's last word yet, wait
 	// for it, or the read mixes in the previous pass's words.
 	var ops []bus.Op
-	if k := d.rxCount(now + 1); k < uint64(words) {
+	// The RX counter runs on the node's own clock: the poll's local cycle, moved on by the
+	// cycles since (a few: the clocks' ppm apart make no difference there).
+	if k := d.rxCount(r.Local + (now - r.Cycle) + 1); k < uint64(words) {
 		ops = append(ops, bus.Idle(uint32(uint64(words)-k)))
 	}
 	ops = append(ops, p.SetRXEnable(false), p.ReadRX(0, words), p.SetRXEnable(true))
@@ -179,11 +197,16 @@ func (d *device) receive(c *cpu, r bus.Result, now uint64) (bool, uint64, error)
 	case framing.Accepted:
 		copy(d.lastHdr, res[rd].Words[:len(d.lastHdr)])
 		d.retries = 0
+		d.fails = 0
 		d.nic.Deliver(pkt, res[rd].Cycle)
 		return true, now, nil
 	case framing.Repeat:
 		copy(d.lastHdr, res[rd].Words[:len(d.lastHdr)])
+		d.fails = 0 // a packet seen again intact: the relation holds
 	default:
+		if d.watch {
+			d.failed(now)
+		}
 		// Corrupted or torn: the next rotation rewrites the buffer, so read it again, but
 		// give up on a header after a few tries.
 		if d.retries++; d.retries >= maxRetries {
@@ -192,6 +215,28 @@ func (d *device) receive(c *cpu, r bus.Result, now uint64) (bool, uint64, error)
 		}
 	}
 	return false, now, nil
+}
+
+// failed counts a frame the framing rejected; many of them close together, over many
+// rotations, with no packet accepted mean the frame relation is broken by something
+// nothing counted. (A quiet partner sends nothing new for long stretches: rejects spread
+// over them, as a compensation's transient ones, do not count together.)
+func (d *device) failed(now uint64) {
+	if d.fails == 0 || now-d.failSince > errorHorizon*uint64(d.port.Depth) {
+		d.fails, d.failSince = 0, now // too far apart to mean anything together
+	}
+	d.fails++
+	if d.fails >= errorsToRealign && now-d.failSince >= errorWindow*uint64(d.port.Depth) {
+		d.failing = true
+	}
+}
+
+// reset forgets what the device knew of the RX buffer before a re-alignment.
+func (d *device) reset() {
+	clear(d.lastHdr)
+	d.cand = nil
+	d.retries, d.fails = 0, 0
+	d.announced, d.failing = false, false
 }
 
 // maxRetries bounds the reads of one header whose frame fails the framing's checks.
@@ -275,7 +320,7 @@ func (d *device) torn(ops []bus.Op, res []bus.Result) uint64 {
 	for i, op := range ops {
 		n := len(op.Words)
 		base := int(op.Addr-d.port.TXAddr(0)) / 4
-		end := res[i].Cycle
+		end := res[i].Local // the TX read counter counts the node's own cycles
 		for k := 0; k < n; k++ {
 			cyc := end - uint64(n-1-k)
 			set(base+k, cyc)

@@ -85,3 +85,31 @@ func Join64(ws []uint32) []uint64 {
 	}
 	return out
 }
+
+// The link window (real link only: elastic buffer and UGN capture registers,
+// docs/reallink.md). On the ideal link the window is unmapped and these answer ERR.
+
+// LinkAddr is the bus address of the port's link register at offset reg (bus.Link*).
+func (p Port) LinkAddr(reg uint32) uint32 { return p.m.Link(p.Index) + reg }
+
+// LinkStatus reads the link's status: bit 0 link up, bit 1 UGN captured.
+func (p Port) LinkStatus() bus.Op { return bus.Read(p.LinkAddr(bus.LinkStatus)) }
+
+// PollLinkUp polls the link's status until it is up, at most maxReads reads.
+func (p Port) PollLinkUp(interval, maxReads uint32) bus.Op {
+	return bus.Poll(p.LinkAddr(bus.LinkStatus), bus.UntilEqual, 1, 1, interval, maxReads)
+}
+
+// SetAutoCentre turns the elastic buffer's auto-centre on or off.
+func (p Port) SetAutoCentre(on bool) bus.Op { return bus.Write(p.LinkAddr(bus.LinkACEnable), b2u(on)) }
+
+// AutoCentreTotal reads the auto-centre's signed sum of adjustments.
+func (p Port) AutoCentreTotal() bus.Op { return bus.Read(p.LinkAddr(bus.LinkACTotalAdjustments)) }
+
+// EBFlags reads the elastic buffer's sticky underflow and overflow flags (two reads).
+func (p Port) EBFlags() []bus.Op {
+	return []bus.Op{bus.Read(p.LinkAddr(bus.LinkEBUnderflow)), bus.Read(p.LinkAddr(bus.LinkEBOverflow))}
+}
+
+// ClearEBFlags clears the sticky flags.
+func (p Port) ClearEBFlags() bus.Op { return bus.Write(p.LinkAddr(bus.LinkEBClearStatus), 1) }

@@ -43,6 +43,11 @@ func (rt *Runtime) firmware(n *nodeState, c *cpu) error {
 	if err != nil {
 		return err
 	}
+	if rt.cfg.RealLink && n.prof.name == Ringsim {
+		if err := rt.linksUp(n, c); err != nil {
+			return err
+		}
+	}
 	if n.prof.prepare != nil {
 		if err := n.prof.prepare(rt, n, c); err != nil {
 			return err
@@ -61,6 +66,32 @@ func (rt *Runtime) firmware(n *nodeState, c *cpu) error {
 	}
 	n.stage = stagePackets
 	return n.prof.packets.run(rt, n, c, b, al)
+}
+
+// linksUp is ringsim's firmware on the real link before alignment: turn every elastic
+// buffer's auto-centre on (Config.AutoCentre) and wait until each link is up (its status
+// register), so that alignment does not scan an RX buffer that only the link's no-data
+// words fill.
+func (rt *Runtime) linksUp(n *nodeState, c *cpu) error {
+	for _, l := range n.links {
+		if rt.cfg.AutoCentre {
+			if err := checkOK(n.id, "auto-centre on", c.exec(l.port.SetAutoCentre(true))); err != nil {
+				return err
+			}
+		}
+	}
+	for _, l := range n.links {
+		for {
+			res := c.exec(l.port.PollLinkUp(n.cost.Poll, 1000))
+			if err := checkOK(n.id, "link status", res); err != nil {
+				return err
+			}
+			if res[0].Value&1 != 0 {
+				break
+			}
+		}
+	}
+	return nil
 }
 
 // boot reads the node block: magic, geometry, DNA, and the cycle counter, from which the
@@ -86,7 +117,9 @@ func (rt *Runtime) boot(n *nodeState, c *cpu) (Boot, error) {
 		binary.LittleEndian.PutUint32(b.DNA[4*i:], res[4+i].Value)
 	}
 	counter := uint64(res[7].Value) | uint64(res[8].Value)<<32
-	b.Release = res[7].Cycle - counter
+	// The node's own cycles: its counters run on its clock (the same as global cycles on
+	// the ideal link).
+	b.Release = res[7].Local - counter
 	n.boot = &b
 	return b, nil
 }

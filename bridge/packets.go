@@ -1,6 +1,8 @@
 package bridge
 
 import (
+	"fmt"
+
 	"github.com/ringsim/ringsim/bridge/framing"
 	"github.com/ringsim/ringsim/sim/bus"
 )
@@ -53,19 +55,46 @@ func (ringsimPackets) run(rt *Runtime, n *nodeState, c *cpu, b Boot, al Alignmen
 		}
 	}
 	n.up = true
+	if rt.cfg.RealLink && !rt.cfg.NoRecovery {
+		// The real link: watch each link's frame relation (recovery.go).
+		for i, l := range n.links {
+			devs[i].watch = true
+			if err := rt.watch(n, c, l, l.al); err != nil {
+				return err
+			}
+		}
+	}
 	now := rt.now()
 	var poll []bus.Op
+	var polled []int
 	for !rt.stop {
+		// Links re-aligning take their next step; the others are polled.
+		realigning := false
+		for i, l := range n.links {
+			if l.re != nil {
+				realigning = true
+				if err := rt.stepRealign(n, c, l, devs[i]); err != nil {
+					return err
+				}
+			}
+		}
 		// Poll every link's header in one pass, then serve the links in turn.
-		poll = poll[:0]
-		for _, d := range devs {
-			poll = append(poll, d.pollOps()...)
+		poll, polled = poll[:0], polled[:0]
+		for i, d := range devs {
+			if n.links[i].re == nil {
+				poll = append(poll, d.pollOps()...)
+				polled = append(polled, i)
+			}
+		}
+		if len(polled) == 0 {
+			continue
 		}
 		res := c.exec(poll...)
 		now = res[len(res)-1].Cycle
 		did := false
 		k := 0
-		for _, d := range devs {
+		for _, i := range polled {
+			d := devs[i]
 			hdr := res[k]
 			k += len(d.pollOps())
 			ok, t, err := d.service(c, hdr, now)
@@ -75,8 +104,24 @@ func (ringsimPackets) run(rt *Runtime, n *nodeState, c *cpu, b Boot, al Alignmen
 			rt.sent(d.lastSend)
 			now = t
 			did = did || ok
+			if d.watch {
+				l := n.links[i]
+				switch {
+				case d.announced:
+					err = rt.realign(n, c, l, now, "the partner asked (its ANNOUNCE marker at RX word 0): it lost this link's other direction")
+				case d.failing:
+					err = rt.realign(n, c, l, now, fmt.Sprintf("persistent framing errors: %d frames rejected and none accepted in %d cycles",
+						d.fails, now-d.failSince))
+				case now >= l.health.next:
+					err = rt.checkLink(n, c, l, d)
+				}
+				if err != nil {
+					return err
+				}
+				realigning = realigning || l.re != nil
+			}
 		}
-		if !did {
+		if !did && !realigning {
 			now = rt.wait(n, devs, c, now)
 		}
 	}

@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/ringsim/ringsim/sim/bus"
 )
 
 // Profile names a firmware profile: which alignment protocol, packet device and TCP
@@ -239,13 +241,26 @@ func profileOf(p Profile) *firmwareProfile {
 // stopAutoCentre is upstream's step before alignment: stop every elastic buffer's
 // auto-centring, wait until it is idle and record its total adjustments as the UGN
 // compensation (async-comms main.rs:111-124; soft-UGN main.rs:65-88), so that no
-// adjustment shifts a link after it aligned.
-//
-// HOOK(elastic buffers): the simulated hardware has no elastic buffers yet, so this is a
-// no-op. When the engine grows them (per-node clocks, auto-centre), write each port's
-// auto-centre enable to 0 here, poll its idle flag, and write total_adjustments into the
-// UGN capture's elastic_buffer_delta[port].
-func stopAutoCentre(*Runtime, *nodeState, *cpu) error { return nil }
+// adjustment shifts a link after it aligned. The ideal link has no elastic buffers: there
+// it does nothing.
+func stopAutoCentre(rt *Runtime, n *nodeState, c *cpu) error {
+	if !rt.cfg.RealLink {
+		return nil
+	}
+	for _, l := range n.links {
+		p := l.port
+		res := c.exec(p.SetAutoCentre(false),
+			bus.Poll(p.LinkAddr(bus.LinkACIsIdle), bus.UntilEqual, 1, 1, n.cost.Poll, 1<<16),
+			p.AutoCentreTotal())
+		if err := checkOK(n.id, "stop auto-centre", res); err != nil {
+			return err
+		}
+		if err := checkOK(n.id, "UGN compensation", c.exec(bus.Write(p.LinkAddr(bus.LinkEBDelta), res[2].Value))); err != nil {
+			return err
+		}
+	}
+	return nil
+}
 
 // softUGNPrepare is the soft-UGN demo's step before alignment: stop auto-centring (as
 // stopAutoCentre), then enable RX and TX on every port, which the alignment never touches

@@ -79,6 +79,9 @@ type LinkReport struct {
 	// PhaseCycles are the cycles at which each alignment phase was entered.
 	PhaseCycles      map[string]uint64 `json:"phase_cycles"`
 	EstablishedCycle uint64            `json:"established_cycle"`
+	// Recoveries are what ringsim's firmware did on the real link to keep this end's frame
+	// relation: adjustments compensated and re-alignments (docs/reallink.md).
+	Recoveries []Recovery `json:"recoveries,omitempty"`
 	Frames           DeviceStats       `json:"frames"`
 	CorruptAccepted  uint64            `json:"corrupted_accepted"`
 }
@@ -125,7 +128,7 @@ func (rt *Runtime) buildReport(start uint64) *Report {
 		lr := LinkReport{
 			Local: l.ep, Peer: l.peer, AlignedCycle: l.al.entered[Aligned], Offset: l.al.offset,
 			Clears: l.al.clears, Scans: l.al.scans, EstablishedCycle: l.estab,
-			PhaseCycles: map[string]uint64{}, CorruptAccepted: l.tally.corrupted,
+			PhaseCycles: map[string]uint64{}, CorruptAccepted: l.tally.corrupted, Recoveries: l.recoveries,
 		}
 		for ph := FindingAlignment; ph <= Aligned; ph++ {
 			if l.al.seen[ph] {

@@ -39,6 +39,12 @@ type linkState struct {
 	tally *tally
 	// limits is the profile's TCP buffer emulation on this link (nil: none).
 	limits *bufferLimits
+	// The real link (recovery.go): the receiving end's watch, a re-alignment in progress,
+	// and what the firmware did to keep the frame relation.
+	health       *linkHealth
+	re           *realigning
+	recoveries   []Recovery
+	realignments int
 }
 
 // stage is where a node's firmware is.
@@ -165,6 +171,7 @@ func New(cfg Config) (*Runtime, error) {
 			}
 			l := &linkState{ep: ep, peer: peer, port: NewPort(bm, p), tally: newTally()}
 			l.al = newAligner(l.port, ns.cost, ns.prof.protocol)
+			l.al.watchAC = cfg.RealLink && !cfg.NoRecovery && ns.prof.name == Ringsim
 			l.nic = l.tally
 			if cfg.Pcap != nil {
 				w, err := cfg.Pcap(ep, rt.ns)
@@ -231,6 +238,7 @@ func (rt *Runtime) Run(ctx context.Context) (*Report, error) {
 	}
 	var runErr error
 	lastProgress := time.Now()
+	var nextSample uint64
 	for runErr == nil {
 		if err := ctx.Err(); err != nil {
 			runErr = fmt.Errorf("run interrupted at cycle %d: %w", rt.now(), err)
@@ -286,6 +294,10 @@ func (rt *Runtime) Run(ctx context.Context) (*Report, error) {
 		if err := rt.submitDeferred(); err != nil {
 			runErr = err
 			break
+		}
+		if rt.cfg.Sample != nil && rt.now() >= nextSample {
+			rt.cfg.Sample(rt.now())
+			nextSample = rt.now() + max(rt.cfg.SampleEvery, 1)
 		}
 		if rt.cfg.Progress != nil && time.Since(lastProgress) > 200*time.Millisecond {
 			lastProgress = time.Now()

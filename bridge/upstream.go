@@ -264,8 +264,11 @@ func (d *upstreamDevice) transmit(rt *Runtime, c *cpu, pre []bus.Op) error {
 	for k := 0; k < (total+3)/4; k++ {
 		d.written = append(d.written, unwritten)
 	}
-	d.written[0], d.written[1] = end, res[k0+2].Cycle
-	first := res[k0+1].Cycle
+	// In the node's own cycles, as its TX read counter counts (global cycles on the ideal
+	// link).
+	endLocal := r[0].Local
+	d.written[0], d.written[1] = endLocal, res[k0+2].Local
+	first := res[k0+1].Local
 	k := 2
 	for _, i := range []int{k0 + 3, k0 + 4} {
 		if i >= nw {
@@ -274,10 +277,10 @@ func (d *upstreamDevice) transmit(rt *Runtime, c *cpu, pre []bus.Op) error {
 		op := ops[i]
 		cnt := max(len(op.Words), 1)
 		for j := 0; j < cnt; j++ {
-			d.written[k] = res[i].Cycle - uint64(cnt-1-j)
+			d.written[k] = res[i].Local - uint64(cnt-1-j)
 			k++
 		}
 	}
-	d.stats.TornTX += tornRotations(d.written, first, end, uint64(p.Depth), d.release)
+	d.stats.TornTX += tornRotations(d.written, first, endLocal, uint64(p.Depth), d.release)
 	return nil
 }

@@ -91,7 +91,16 @@ type Spec struct {
 	// Trace, if set, is an FST dump of every node (embedded engine only; Sim.Waveforms is
 	// set by Run).
 	Trace string
+	// AutoCentre (real link) has ringsim's firmware turn every elastic buffer's auto-centre
+	// on at boot and leave it on (bridge.Config.AutoCentre).
+	AutoCentre bool
+	// NoRecovery (real link) turns ringsim's firmware's recovery off (bridge.Config.NoRecovery).
+	NoRecovery bool
 }
+
+// ErrRelationBroken: the firmware believes a link aligned, and TX word i does not land at
+// RX word i (the real link's truth).
+var ErrRelationBroken = errors.New("frame relation broken")
 
 // Validate checks the job's own limits; the simulation's are the contract's
 // (hw.Config.Validate), which the machine applies.
@@ -194,6 +203,8 @@ type Result struct {
 	// DeadlinesMissed are the exchange steps that took longer than the firmware allows
 	// (upstream-async: 1 s); upstream logs them and goes on, and so does the job.
 	DeadlinesMissed []app.MissedDeadline `json:"exchange_deadlines_missed,omitempty"`
+	// RealLink is the real link's truth (the embedded simulator on the real link only).
+	RealLink *RealLinkReport `json:"real_link,omitempty"`
 	// Err is why the job failed (nil: it passed).
 	Err error `json:"-"`
 	// Stack is the firmware's stack if it panicked.
@@ -256,6 +267,13 @@ func Run(ctx context.Context, spec Spec, opt Options) (*Result, error) {
 		LinkLatency: uint64(spec.Sim.Topology.MaxLinkLatency()), App: a, Logger: opt.Logger,
 		Progress: opt.Progress, Firmware: spec.Firmware, ZeroingLinks: zeroing,
 		AlignOnly: spec.app() == AppAlign,
+		RealLink:  spec.Sim.Link == hw.LinkReal, AutoCentre: spec.AutoCentre, NoRecovery: spec.NoRecovery,
+	}
+	var samples *sampler
+	rlm, isReal := m.(realLinkMachine)
+	if spec.Sim.Link == hw.LinkReal && isReal {
+		samples = newSampler(rlm, len(spec.Sim.Topology.Links))
+		bc.Sample, bc.SampleEvery = samples.sample, 10_000
 	}
 	if spec.PcapDir != "" {
 		if err := os.MkdirAll(spec.PcapDir, 0o755); err != nil {
@@ -279,6 +297,24 @@ func Run(ctx context.Context, spec Spec, opt Options) (*Result, error) {
 	if res.Err == nil {
 		if err := verify(); err != nil {
 			res.Err = fmt.Errorf("verify: %w", err)
+		}
+	}
+	if samples != nil {
+		rl, err := truth(rlm, spec, res.Report, samples.occ)
+		if err != nil {
+			return nil, fmt.Errorf("real link report: %w", err)
+		}
+		if pm, ok := m.(probeMachine); ok && res.Stack == "" {
+			if err := probe(pm, spec, rl); err != nil {
+				return nil, fmt.Errorf("real link probe: %w", err)
+			}
+			explain(rl)
+		}
+		res.RealLink = rl
+		if b := rl.BrokenLinks(); len(b) > 0 && res.Err == nil {
+			l := b[0]
+			res.Err = fmt.Errorf("%w: link %d (%s->%s): the firmware believes it aligned since cycle %d, but TX word i lands at RX word i%+d: %s at cycle %d",
+				ErrRelationBroken, l.Link, l.From, l.To, l.FirmwareSince, l.Offset, l.Broken.Cause, l.Broken.Cycle)
 		}
 	}
 	if x, ok := a.(*app.Exchange); ok {

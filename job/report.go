@@ -7,6 +7,7 @@ import (
 	"os"
 
 	"github.com/ringsim/ringsim/bridge"
+	"github.com/ringsim/ringsim/hw"
 	"github.com/ringsim/ringsim/bridge/pcap"
 )
 
@@ -24,8 +25,25 @@ func WriteHeader(w io.Writer, s Spec, where string) {
 			fw = ", firmware " + string(p)
 		}
 	}
-	fmt.Fprintf(w, "ringsim run: %d nodes (%s), D=%d, %s framing, %s addressing%s, seed %d, %.0f MHz, %s\n",
-		c.Topology.Nodes, c.Topology.Name, c.Depth, s.codec(), s.Addressing, fw, c.Seed, hz/1e6, where)
+	link := ""
+	if c.Link == hw.LinkReal {
+		link = ", real link"
+		if c.Real.Control {
+			link += " (clock control"
+			if c.Real.Settled {
+				link += ", settled"
+			}
+			link += ")"
+		}
+		if s.AutoCentre {
+			link += ", auto-centre on"
+		}
+		if s.NoRecovery {
+			link += ", recovery off"
+		}
+	}
+	fmt.Fprintf(w, "ringsim run: %d nodes (%s), D=%d, %s framing, %s addressing%s%s, seed %d, %.0f MHz, %s\n",
+		c.Topology.Nodes, c.Topology.Name, c.Depth, s.codec(), s.Addressing, fw, link, c.Seed, hz/1e6, where)
 }
 
 // Human writes a byte count the way the reports do: "1.00 MiB", "64.0 KiB", "512 B".
@@ -89,7 +107,38 @@ func (r *Result) WriteSummary(w io.Writer, s Spec, skip map[string]bool) {
 		if fr.Dropped > 0 {
 			fmt.Fprintf(w, " dropped %d", fr.Dropped)
 		}
+		if len(l.Recoveries) > 0 {
+			comp, re := 0, 0
+			for _, rc := range l.Recoveries {
+				if rc.Kind == "compensated" {
+					comp++
+				} else {
+					re++
+				}
+			}
+			fmt.Fprintf(w, " | compensated %d re-aligned %d", comp, re)
+		}
 		fmt.Fprintln(w)
+	}
+	if rl := r.RealLink; rl != nil {
+		for _, lt := range rl.Links {
+			verdict := "TX word i lands at RX word i"
+			switch {
+			case !lt.Probed:
+				verdict = "not probed"
+			case !lt.Aligned:
+				verdict = fmt.Sprintf("TX word i lands at RX word i%+d (%d of %d words)", lt.Offset, lt.Matched, lt.Depth)
+			}
+			belief := "the firmware believes it aligned"
+			if !lt.FirmwareAligned {
+				belief = "the firmware does not believe it aligned"
+			}
+			fmt.Fprintf(w, "  real link %d %v->%v: up@%v, %d adjustments, %d empty reads, %d frames lost; at the end %s; %s\n",
+				lt.Link, lt.From, lt.To, lt.Ups, len(lt.Adjustments), lt.Empty, lt.Lost, verdict, belief)
+			if lt.Broken != nil {
+				fmt.Fprintf(w, "    BROKEN since cycle %d: %s\n", lt.Broken.Cycle, lt.Broken.Cause)
+			}
+		}
 	}
 }
 

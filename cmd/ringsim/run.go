@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -59,6 +60,22 @@ type runFlags struct {
 	app        string
 	firmware   string
 	manager    int
+	threads    int
+	assert     bool
+	// The real link (docs/reallink.md).
+	link         string
+	ppmRange     float64
+	ppm          string
+	drift        float64
+	clockControl bool
+	settled      bool
+	ebDepth      int
+	bringUp      uint64
+	flaps        listFlag
+	rxMemory     string
+	noData       string
+	autoCentre   bool
+	recover      bool
 	// set names the flags given on the command line (some defaults depend on others).
 	set map[string]bool
 }
@@ -100,6 +117,76 @@ func (f *runFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.firmware, "firmware", "ringsim", "firmware profile of every node: ringsim, upstream-async or upstream-softugn; "+
 		"per node: 0=upstream-async,1=ringsim (a bare name sets the others); see docs/firmware.md")
 	fs.IntVar(&f.manager, "manager", -1, "node that collects the exchange's report (-1: node 6 on the rig, 0 elsewhere)")
+	fs.IntVar(&f.threads, "threads", 0, "threads clocking the nodes (0: one per two nodes, at most one per CPU; results do not depend on it)")
+	fs.BoolVar(&f.assert, "assert", false, "build the model with the RTL's assertions (slower; `ringsim check` always has them)")
+	fs.StringVar(&f.link, "link", "ideal", "the link between nodes: ideal (one clock, fixed latency, SPEC 2-6) or real "+
+		"(a clock per node, elastic buffers, UGN capture, staggered bring-up; docs/reallink.md)")
+	fs.Float64Var(&f.ppmRange, "ppm-range", 0, "real link: seeded clock offsets within +-this many ppm (0: 20)")
+	fs.StringVar(&f.ppm, "ppm", "", "real link: each node's clock offset in ppm, comma-separated (instead of seeded)")
+	fs.Float64Var(&f.drift, "drift", 0, "real link: oscillator drift bound in ppm per simulated second (0: none)")
+	fs.BoolVar(&f.clockControl, "clock-control", false, "real link: clock control steers every node's frequency from its elastic buffers")
+	fs.BoolVar(&f.settled, "settled", false, "real link: start with the clocks converged and every elastic buffer centred")
+	fs.IntVar(&f.ebDepth, "eb-depth", 0, "real link: elastic buffer depth in frames, a power of two (0: 32)")
+	fs.Uint64Var(&f.bringUp, "bring-up", 0, "real link: links come up at seeded cycles below this (0: 20000)")
+	fs.Var(&f.flaps, "flap", "real link: take link LINK down at cycle DOWN and up at UP, as LINK:DOWN:UP (repeat for more)")
+	fs.StringVar(&f.rxMemory, "rx-memory", "random", "real link: RX ring buffer memory at reset, random or zero")
+	fs.StringVar(&f.noData, "no-data", "random", "real link: the word an RX buffer writes in a cycle without data, random or zero")
+	fs.BoolVar(&f.autoCentre, "auto-centre", true, "real link: the firmware turns every elastic buffer's auto-centre on at boot and leaves it on")
+	fs.BoolVar(&f.recover, "recover", true, "real link: ringsim's firmware keeps each link's frame relation after alignment "+
+		"(compensates counted adjustments, re-aligns after flaps and slips); -recover=false shows what happens without")
+}
+
+// realLink builds the real link's configuration from the flags; it is an error to set any
+// of them on the ideal link.
+func (f *runFlags) realLink(nodes int) (hw.LinkModel, hw.RealLink, error) {
+	model, err := hw.ParseLinkModel(f.link)
+	if err != nil {
+		return 0, hw.RealLink{}, fmt.Errorf("-link %q: want ideal or real", f.link)
+	}
+	if model == hw.LinkIdeal {
+		for _, name := range []string{"ppm-range", "ppm", "drift", "clock-control", "settled", "eb-depth", "bring-up", "flap",
+			"rx-memory", "no-data", "auto-centre", "recover"} {
+			if f.set[name] {
+				return 0, hw.RealLink{}, fmt.Errorf("-%s is a real-link setting: add -link real", name)
+			}
+		}
+		return model, hw.RealLink{}, nil
+	}
+	r := hw.RealLink{PPMRange: f.ppmRange, Drift: f.drift, Control: f.clockControl, Settled: f.settled,
+		EBDepth: f.ebDepth, BringUp: f.bringUp}
+	if f.ppm != "" {
+		for i, s := range strings.Split(f.ppm, ",") {
+			v, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
+			if err != nil {
+				return 0, r, fmt.Errorf("-ppm: value %d, %q, is not a number", i, s)
+			}
+			r.PPM = append(r.PPM, v)
+		}
+		if len(r.PPM) != nodes {
+			return 0, r, fmt.Errorf("-ppm: %d values for %d nodes", len(r.PPM), nodes)
+		}
+	}
+	for _, fl := range f.flaps {
+		parts := strings.Split(fl, ":")
+		var v [3]uint64
+		ok := len(parts) == 3
+		for i := 0; ok && i < 3; i++ {
+			var err error
+			v[i], err = strconv.ParseUint(parts[i], 10, 64)
+			ok = err == nil
+		}
+		if !ok || v[0] > 1<<20 {
+			return 0, r, fmt.Errorf("-flap %q: want LINK:DOWN:UP (link index, cycles)", fl)
+		}
+		r.Flaps = append(r.Flaps, hw.Flap{Link: int(v[0]), Down: v[1], Up: v[2]})
+	}
+	if r.RXMemory, err = hw.ParseFill(f.rxMemory); err != nil {
+		return 0, r, fmt.Errorf("-rx-memory %q: want random or zero", f.rxMemory)
+	}
+	if r.NoData, err = hw.ParseFill(f.noData); err != nil {
+		return 0, r, fmt.Errorf("-no-data %q: want random or zero", f.noData)
+	}
+	return model, r, nil
 }
 
 func runMain(ctx context.Context, args []string) int {
@@ -217,7 +304,15 @@ func (f *runFlags) plan() (*runCmd, error) {
 			topo.Links[i].Faults = hw.Faults{BitFlip: f.ber, FrameZero: f.frameZero}
 		}
 	}
-	s.Sim = hw.Config{Topology: topo, Depth: f.depth, Seed: f.seed, ClockHz: f.clockHz, RTLDir: f.rtlDir}
+	s.Sim = hw.Config{Topology: topo, Depth: f.depth, Seed: f.seed, ClockHz: f.clockHz, RTLDir: f.rtlDir, NoAssert: !f.assert}
+	if s.Sim.Link, s.Sim.Real, err = f.realLink(topo.Nodes); err != nil {
+		return nil, err
+	}
+	s.AutoCentre = s.Sim.Link == hw.LinkReal && f.autoCentre
+	s.NoRecovery = s.Sim.Link == hw.LinkReal && !f.recover
+	if f.threads < 0 || f.threads > sim.MaxThreads {
+		return nil, fmt.Errorf("-threads %d: want 0 (automatic) to %d", f.threads, sim.MaxThreads)
+	}
 	if err := s.Sim.Validate(); err != nil {
 		return nil, flagErr(err)
 	}
@@ -249,7 +344,15 @@ func flagErr(err error) error {
 	var fe *hw.FieldError
 	if errors.As(err, &fe) {
 		flags := map[string]string{"depth": "-depth", "clock_hz": "-clock-hz", "rtl_dir": "-rtl",
-			"nodes": "-nodes", "latency": "-latency", "topology.nodes": "-nodes"}
+			"nodes": "-nodes", "latency": "-latency", "topology.nodes": "-nodes",
+			"real.ppm_range": "-ppm-range", "real.drift_ppm_per_s": "-drift", "real.eb_depth": "-eb-depth",
+			"real.bring_up_cycles": "-bring-up"}
+		if strings.HasPrefix(fe.Field, "real.ppm") {
+			return fmt.Errorf("-ppm: %s", fe.Msg)
+		}
+		if strings.HasPrefix(fe.Field, "real.flaps") {
+			return fmt.Errorf("-flap: %s: %s", strings.TrimPrefix(fe.Field, "real."), fe.Msg)
+		}
 		if name, ok := flags[fe.Field]; ok {
 			return fmt.Errorf("%s: %s", name, fe.Msg)
 		}
@@ -304,7 +407,7 @@ func (r *runCmd) run(ctx context.Context) int {
 func (r *runCmd) start(ctx context.Context, cfg hw.Config) (job.Machine, error) {
 	var m job.Machine
 	if r.f.simAddr == "" {
-		e, err := sim.New(ctx, cfg, sim.Options{Logger: r.log, OnModelBuild: newBuildLine().event})
+		e, err := sim.New(ctx, cfg, sim.Options{Logger: r.log, OnModelBuild: newBuildLine().event, Threads: r.f.threads})
 		if err != nil {
 			return nil, err
 		}

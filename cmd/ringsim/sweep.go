@@ -98,6 +98,11 @@ type sweepPoint struct {
 	TCPRetransmissions uint64  `json:"tcp_retransmissions"`
 	CorruptedAccepted  uint64  `json:"corrupted_accepted"`
 	WallSeconds        float64 `json:"wall_seconds"`
+	// The real link: elastic buffer adjustments (all links), and what ringsim's firmware
+	// did about them.
+	Adjustments   int `json:"adjustments,omitempty"`
+	Compensations int `json:"compensations,omitempty"`
+	Realignments  int `json:"realignments,omitempty"`
 }
 
 // sweepResult is what a shard, or a merge of shards, writes as sweep.json.
@@ -428,6 +433,20 @@ func (s *sweeper) run(ctx context.Context, idx, n int) (*sweepResult, error) {
 				pt.Cycles, pt.TransferCycles, pt.BytesReceived = rep.Cycles, rep.TransferCycles, rep.BytesReceived
 				pt.Goodput, pt.GoodputShare = rep.GoodputBytesPerCycle, rep.GoodputShare
 				pt.TCPRetransmissions, pt.CorruptedAccepted = rep.TCPRetransmissions, rep.CorruptedAccepted
+				for _, l := range rep.Links {
+					for _, rc := range l.Recoveries {
+						if rc.Kind == "compensated" {
+							pt.Compensations++
+						} else {
+							pt.Realignments++
+						}
+					}
+				}
+			}
+			if rl := out.RealLink; rl != nil {
+				for _, l := range rl.Links {
+					pt.Adjustments += len(l.Adjustments)
+				}
 			}
 		}
 		verdict := "pass"

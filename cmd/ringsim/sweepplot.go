@@ -20,7 +20,8 @@ func sweepCSV(r *sweepResult) string {
 		head = append(head, a.Flag)
 	}
 	head = append(head, "seed", "passed", "goodput_bytes_per_cycle", "goodput_share_of_bound", "tcp_retransmissions",
-		"corrupted_accepted", "bytes_received", "transfer_cycles", "cycles", "wall_seconds", "error")
+		"corrupted_accepted", "bytes_received", "transfer_cycles", "cycles", "adjustments", "compensations", "realignments",
+		"wall_seconds", "error")
 	w.Write(head)
 	for _, p := range r.Points {
 		row := []string{strconv.Itoa(p.Index)}
@@ -31,7 +32,8 @@ func sweepCSV(r *sweepResult) string {
 			strconv.FormatFloat(p.Goodput, 'g', 6, 64), strconv.FormatFloat(p.GoodputShare, 'g', 4, 64),
 			strconv.FormatUint(p.TCPRetransmissions, 10), strconv.FormatUint(p.CorruptedAccepted, 10),
 			strconv.FormatInt(p.BytesReceived, 10), strconv.FormatUint(p.TransferCycles, 10),
-			strconv.FormatUint(p.Cycles, 10), strconv.FormatFloat(p.WallSeconds, 'f', 2, 64), p.Error)
+			strconv.FormatUint(p.Cycles, 10), strconv.Itoa(p.Adjustments), strconv.Itoa(p.Compensations),
+			strconv.Itoa(p.Realignments), strconv.FormatFloat(p.WallSeconds, 'f', 2, 64), p.Error)
 		w.Write(row)
 	}
 	w.Flush()

@@ -1,0 +1,327 @@
+package job
+
+import (
+	"fmt"
+	"sort"
+
+	"github.com/ringsim/ringsim/bridge"
+	"github.com/ringsim/ringsim/hw"
+)
+
+// RealLinkReport is the real link's truth, from the simulator, next to what the firmware
+// believed: per link, its adjustments, link-ups and -downs and whether TX word i still lands
+// at RX word i at the end; every node's clock over time; every elastic buffer's occupancy
+// over time. It needs the embedded simulator (a machine that shares its events).
+type RealLinkReport struct {
+	Links  []LinkTruth   `json:"links"`
+	Clocks []ClockSeries `json:"clocks"`
+	// Occupancy is every link's elastic buffer occupancy (frames minus half the depth) at
+	// the samples' cycles.
+	Occupancy []OccupancySeries `json:"occupancy"`
+}
+
+// LinkTruth is one link direction on the real link.
+type LinkTruth struct {
+	Link int         `json:"link"`
+	From hw.Endpoint `json:"from"`
+	To   hw.Endpoint `json:"to"`
+	// Ups and Downs are the cycles the link came up and went down.
+	Ups   []uint64 `json:"up_cycles"`
+	Downs []uint64 `json:"down_cycles,omitempty"`
+	// Adjustments are the receiving elastic buffer's adjustments, in order.
+	Adjustments []Adjustment `json:"adjustments"`
+	// Inserted, Drained, Lost and Empty are the elastic buffer's counts: no-data cycles
+	// fills inserted, frames drains dropped, frames a full buffer lost, reads of an empty
+	// buffer.
+	Inserted uint64 `json:"inserted"`
+	Drained  uint64 `json:"drained"`
+	Lost     uint64 `json:"lost"`
+	Empty    uint64 `json:"empty"`
+	// FirmwareAligned says the receiving end's firmware believes the link aligned at the
+	// end (aligned, and not re-aligning), since FirmwareSince: its last alignment, or its
+	// last compensation of an adjustment.
+	FirmwareAligned bool   `json:"firmware_believes_aligned"`
+	FirmwareSince   uint64 `json:"firmware_aligned_since,omitempty"`
+	// Probed says the relation was measured at the end: the simulator wrote a pattern into
+	// the sender's TX buffer through the backdoor and read where it landed in the
+	// receiver's RX buffer. Offset is the RX word TX word 0 landed at (0: aligned),
+	// Matched the words of Depth that landed at that offset intact.
+	Probed  bool `json:"probed"`
+	Offset  int  `json:"offset"`
+	Matched int  `json:"matched"`
+	Depth   int  `json:"depth"`
+	// Aligned is the truth: TX word i lands at RX word i.
+	Aligned bool `json:"aligned"`
+	// Broken says what broke the relation, when the firmware believes the link aligned and
+	// it is not: the first change the simulator made to the link after FirmwareSince.
+	Broken *Break `json:"broken,omitempty"`
+}
+
+// Adjustment is an elastic buffer adjustment.
+type Adjustment struct {
+	Cycle  uint64 `json:"cycle"`
+	Frames int    `json:"frames"` // positive: a fill (TX word i lands later), negative: a drain
+	Source string `json:"source"` // "auto-centre" or "firmware"
+}
+
+// Break is why a link's relation broke.
+type Break struct {
+	Cycle uint64 `json:"cycle"`
+	Cause string `json:"cause"`
+}
+
+// ClockSeries is a node's clock offset over time (clock-control periods).
+type ClockSeries struct {
+	Node   int       `json:"node"`
+	Cycles []uint64  `json:"cycles"`
+	PPM    []float64 `json:"ppm"`
+}
+
+// OccupancySeries is a link's elastic buffer occupancy over time.
+type OccupancySeries struct {
+	Link      int      `json:"link"`
+	Cycles    []uint64 `json:"cycles"`
+	Occupancy []int    `json:"occupancy"`
+}
+
+// realLinkMachine is a machine that shares the real link's state and events (*sim.Engine).
+type realLinkMachine interface {
+	LinkState(link int) (hw.LinkState, error)
+	Events(from, max int) ([]hw.Event, error)
+}
+
+// probeMachine is a machine with backdoor access and stepping (*sim.Engine).
+type probeMachine interface {
+	Peek(node, port int, t hw.Target, index int) (uint64, error)
+	Poke(node, port int, t hw.Target, index int, v uint64) error
+	Step(n uint64) error
+}
+
+// maxSeriesPoints bounds a series in the report; longer ones are thinned evenly.
+const maxSeriesPoints = 400
+
+// sampler records elastic buffer occupancy during a run (bridge.Config.Sample).
+type sampler struct {
+	m    realLinkMachine
+	occ  []OccupancySeries
+	seen int
+}
+
+func newSampler(m realLinkMachine, links int) *sampler {
+	s := &sampler{m: m, occ: make([]OccupancySeries, links)}
+	for i := range s.occ {
+		s.occ[i].Link = i
+	}
+	return s
+}
+
+func (s *sampler) sample(cycle uint64) {
+	for i := range s.occ {
+		st, err := s.m.LinkState(i)
+		if err != nil {
+			return
+		}
+		s.occ[i].Cycles = append(s.occ[i].Cycles, cycle)
+		s.occ[i].Occupancy = append(s.occ[i].Occupancy, st.Occupancy)
+	}
+}
+
+// truth builds the real link's report at the end of a run: the events and counts from the
+// simulator, the firmware's beliefs from its report, and the probe.
+func truth(m realLinkMachine, spec Spec, rep *bridge.Report, occ []OccupancySeries) (*RealLinkReport, error) {
+	t := spec.Sim.Topology
+	out := &RealLinkReport{}
+	evs, err := m.Events(0, 0)
+	if err != nil {
+		return nil, err
+	}
+	clocks := map[int]*ClockSeries{}
+	for n := 0; n < t.Nodes; n++ {
+		clocks[n] = &ClockSeries{Node: n}
+	}
+	for i, l := range t.Links {
+		lt := LinkTruth{Link: i, From: l.From, To: l.To, Depth: spec.Sim.Depth, Adjustments: []Adjustment{}}
+		st, err := m.LinkState(i)
+		if err != nil {
+			return nil, err
+		}
+		lt.Inserted, lt.Drained, lt.Lost, lt.Empty = st.Inserted, st.Drained, st.Lost, st.Empty
+		out.Links = append(out.Links, lt)
+	}
+	for _, e := range evs {
+		switch e.Kind {
+		case hw.EventClock:
+			if c := clocks[e.Node]; c != nil {
+				c.Cycles = append(c.Cycles, e.Cycle)
+				c.PPM = append(c.PPM, e.PPM)
+			}
+		case hw.EventLinkUp:
+			out.Links[e.Link].Ups = append(out.Links[e.Link].Ups, e.Cycle)
+		case hw.EventLinkDown:
+			out.Links[e.Link].Downs = append(out.Links[e.Link].Downs, e.Cycle)
+		case hw.EventAdjust:
+			for i, l := range t.Links {
+				if l.To.Node == e.Node && l.To.Port == e.Port {
+					src := "auto-centre"
+					if e.Firmware {
+						src = "firmware"
+					}
+					out.Links[i].Adjustments = append(out.Links[i].Adjustments, Adjustment{Cycle: e.Cycle, Frames: e.Frames, Source: src})
+				}
+			}
+		}
+	}
+	for n := 0; n < t.Nodes; n++ {
+		c := clocks[n]
+		c.Cycles, c.PPM = thin(c.Cycles, c.PPM)
+		out.Clocks = append(out.Clocks, *c)
+	}
+	for _, o := range occ {
+		o.Cycles, o.Occupancy = thin(o.Cycles, o.Occupancy)
+		out.Occupancy = append(out.Occupancy, o)
+	}
+	// What the receiving ends' firmware believes.
+	if rep != nil {
+		for i := range out.Links {
+			lt := &out.Links[i]
+			for _, lr := range rep.Links {
+				if lr.Local != lt.To {
+					continue
+				}
+				lt.FirmwareAligned = lr.AlignedCycle > 0
+				lt.FirmwareSince = lr.AlignedCycle
+				for _, r := range lr.Recoveries {
+					switch {
+					case r.Kind == "realigned" && r.Done == 0:
+						lt.FirmwareAligned = false // re-aligning at the end
+					case r.Kind == "realigned":
+						lt.FirmwareSince = r.Done
+					default:
+						lt.FirmwareSince = r.Cycle
+					}
+				}
+			}
+		}
+	}
+	return out, nil
+}
+
+// probe measures every link's frame relation at the end of a run: a distinct pattern in
+// each sender's TX buffer, TX and RX enabled, a few rotations, then where the pattern landed
+// in each receiver's RX buffer. It changes the machine: it runs after the firmware.
+func probe(m probeMachine, spec Spec, r *RealLinkReport) error {
+	t, d := spec.Sim.Topology, spec.Sim.Depth
+	pattern := func(link, i int) uint64 { return 0x9E3779B97F4A7C15*uint64(link+1) ^ uint64(i)<<17 ^ uint64(i) }
+	var longest uint64
+	for i, l := range t.Links {
+		for w := 0; w < d; w++ {
+			if err := m.Poke(l.From.Node, l.From.Port, hw.TXMem, w, pattern(i, w)); err != nil {
+				return err
+			}
+		}
+		if err := m.Poke(l.From.Node, l.From.Port, hw.TXEnable, 0, 1); err != nil {
+			return err
+		}
+		if err := m.Poke(l.To.Node, l.To.Port, hw.RXEnable, 0, 1); err != nil {
+			return err
+		}
+		longest = max(longest, uint64(l.Latency))
+	}
+	eb := uint64(spec.Sim.Real.EBDepth)
+	if eb == 0 {
+		eb = hw.DefaultEBDepth
+	}
+	if err := m.Step(3*uint64(d) + longest + 2*eb + 64); err != nil {
+		return err
+	}
+	for i, l := range t.Links {
+		rx := make([]uint64, d)
+		for w := range rx {
+			v, err := m.Peek(l.To.Node, l.To.Port, hw.RXMem, w)
+			if err != nil {
+				return err
+			}
+			rx[w] = v
+		}
+		best, bestN := 0, -1
+		for k := 0; k < d; k++ {
+			n := 0
+			for w := 0; w < d; w++ {
+				if rx[(w+k)%d] == pattern(i, w) {
+					n++
+				}
+			}
+			if n > bestN {
+				best, bestN = k, n
+			}
+		}
+		lt := &r.Links[i]
+		lt.Probed, lt.Offset, lt.Matched = true, best, bestN
+		if best > d/2 {
+			lt.Offset = best - d
+		}
+		lt.Aligned = best == 0 && bestN >= d/2
+	}
+	return nil
+}
+
+// explain fills in why a link the firmware believes aligned is not: the first adjustment
+// or link-down after the firmware's alignment, else the elastic buffer's slips.
+func explain(r *RealLinkReport) {
+	for i := range r.Links {
+		lt := &r.Links[i]
+		if !lt.Probed || lt.Aligned || !lt.FirmwareAligned {
+			continue
+		}
+		var b *Break
+		for _, a := range lt.Adjustments {
+			if a.Cycle > lt.FirmwareSince {
+				kind := "fill"
+				if a.Frames < 0 {
+					kind = "drain"
+				}
+				b = &Break{Cycle: a.Cycle, Cause: fmt.Sprintf("%s %s of %+d frames at the receiving elastic buffer (node %d port %d)",
+					a.Source, kind, a.Frames, lt.To.Node, lt.To.Port)}
+				break
+			}
+		}
+		for _, c := range lt.Downs {
+			if c > lt.FirmwareSince && (b == nil || c < b.Cycle) {
+				b = &Break{Cycle: c, Cause: "the link went down (a transceiver reset); it came back with a new frame relation"}
+			}
+		}
+		if b == nil {
+			b = &Break{Cycle: lt.FirmwareSince, Cause: fmt.Sprintf("no adjustment or link-down after the firmware aligned at cycle %d: "+
+				"the elastic buffer slipped (%d empty reads, %d frames lost in the run), or the alignment itself was wrong",
+				lt.FirmwareSince, lt.Empty, lt.Lost)}
+		}
+		lt.Broken = b
+	}
+}
+
+// BrokenLinks returns the links whose firmware believes them aligned while they are not.
+func (r *RealLinkReport) BrokenLinks() []LinkTruth {
+	var out []LinkTruth
+	for _, l := range r.Links {
+		if l.Broken != nil {
+			out = append(out, l)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Broken.Cycle < out[j].Broken.Cycle })
+	return out
+}
+
+// thin keeps at most maxSeriesPoints points of a series, evenly spread, always the last.
+func thin[T any](x []uint64, y []T) ([]uint64, []T) {
+	if len(x) <= maxSeriesPoints {
+		return x, y
+	}
+	var ox []uint64
+	var oy []T
+	step := float64(len(x)-1) / float64(maxSeriesPoints-1)
+	for k := 0; k < maxSeriesPoints; k++ {
+		i := int(float64(k)*step + 0.5)
+		ox, oy = append(ox, x[i]), append(oy, y[i])
+	}
+	return ox, oy
+}
