@@ -305,6 +305,9 @@ func Run(ctx context.Context, spec Spec, opt Options) (*Result, error) {
 			return nil, fmt.Errorf("real link report: %w", err)
 		}
 		if pm, ok := m.(probeMachine); ok && res.Stack == "" {
+			if err := drain(m); err != nil {
+				return nil, fmt.Errorf("real link probe: %w", err)
+			}
 			if err := probe(pm, spec, rl); err != nil {
 				return nil, fmt.Errorf("real link probe: %w", err)
 			}

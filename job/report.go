@@ -7,8 +7,8 @@ import (
 	"os"
 
 	"github.com/ringsim/ringsim/bridge"
-	"github.com/ringsim/ringsim/hw"
 	"github.com/ringsim/ringsim/bridge/pcap"
+	"github.com/ringsim/ringsim/hw"
 )
 
 // WriteHeader writes the line that says what the job runs and where.
@@ -67,28 +67,7 @@ func (r *Result) WriteSummary(w io.Writer, s Spec, skip map[string]bool) {
 		}
 		fmt.Fprintf(w, "  cycle %10d  %s\n", st.Cycle, st.Name)
 	}
-	switch {
-	case r.Err != nil:
-		fmt.Fprintf(w, "FAIL: %v\n", r.Err)
-		if st := rep.Stall; st != nil && len(st.Chain) > 0 {
-			fmt.Fprintf(w, "  wait-for chain:\n")
-			for _, wt := range st.Chain {
-				fmt.Fprintf(w, "    %s\n", wt)
-			}
-		}
-	case s.app() == AppHello:
-		fmt.Fprintf(w, "PASS: greetings and messages exchanged and verified on %d link(s)\n", len(rep.Links)/2)
-	case s.app() == AppAlign:
-		fmt.Fprintf(w, "PASS: %d link end(s) aligned\n", len(rep.Links))
-	case s.app() == AppExchange:
-		fmt.Fprintf(w, "PASS: node %d collected %d edges, each recorded by its src end; the hardware UGN is not available until the engine captures UGNs:\n",
-			s.ManagerNode(), len(r.Edges))
-		for _, e := range r.Edges {
-			fmt.Fprintf(w, "    %s\n", e)
-		}
-	default:
-		fmt.Fprintf(w, "PASS: %s each way on %d link(s) arrived intact (SHA-256 match)\n", Human(s.Bytes), len(rep.Links)/2)
-	}
+	r.WriteVerdict(w, s)
 	for _, m := range r.DeadlinesMissed {
 		fmt.Fprintf(w, "  exchange deadline missed: %s\n", m)
 	}
@@ -139,6 +118,34 @@ func (r *Result) WriteSummary(w io.Writer, s Spec, skip map[string]bool) {
 				fmt.Fprintf(w, "    BROKEN since cycle %d: %s\n", lt.Broken.Cycle, lt.Broken.Cause)
 			}
 		}
+	}
+}
+
+// WriteVerdict writes the job's verdict: PASS and what passed, or FAIL and why (with the
+// wait-for chain of a stall).
+func (r *Result) WriteVerdict(w io.Writer, s Spec) {
+	rep := r.Report
+	switch {
+	case r.Err != nil:
+		fmt.Fprintf(w, "FAIL: %v\n", r.Err)
+		if st := rep.Stall; st != nil && len(st.Chain) > 0 {
+			fmt.Fprintf(w, "  wait-for chain:\n")
+			for _, wt := range st.Chain {
+				fmt.Fprintf(w, "    %s\n", wt)
+			}
+		}
+	case s.app() == AppHello:
+		fmt.Fprintf(w, "PASS: greetings and messages exchanged and verified on %d link(s)\n", len(rep.Links)/2)
+	case s.app() == AppAlign:
+		fmt.Fprintf(w, "PASS: %d link end(s) aligned\n", len(rep.Links))
+	case s.app() == AppExchange:
+		fmt.Fprintf(w, "PASS: node %d collected %d edges, each recorded by its src end; the hardware UGN is not available until the engine captures UGNs:\n",
+			s.ManagerNode(), len(r.Edges))
+		for _, e := range r.Edges {
+			fmt.Fprintf(w, "    %s\n", e)
+		}
+	default:
+		fmt.Fprintf(w, "PASS: %s each way on %d link(s) arrived intact (SHA-256 match)\n", Human(s.Bytes), len(rep.Links)/2)
 	}
 }
 

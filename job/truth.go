@@ -206,6 +206,29 @@ func truth(m realLinkMachine, spec Spec, rep *bridge.Report, occ []OccupancySeri
 	return out, nil
 }
 
+// drain lets the batches the firmware left in flight complete, so that none writes a TX
+// buffer during the probe.
+func drain(m Machine) error {
+	b, ok := m.(interface{ Busy(node int) bool })
+	if !ok {
+		return nil
+	}
+	for n := 0; n < m.Nodes(); n++ {
+		for b.Busy(n) {
+			done, err := m.Run(m.Cycle() + 1<<20)
+			if err != nil {
+				return err
+			}
+			for _, k := range done {
+				if _, err := m.Results(k); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}
+
 // probe measures every link's frame relation at the end of a run: a distinct pattern in
 // each sender's TX buffer, TX and RX enabled, a few rotations, then where the pattern landed
 // in each receiver's RX buffer. It changes the machine: it runs after the firmware.

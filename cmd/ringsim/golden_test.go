@@ -39,14 +39,15 @@ func golden(t *testing.T, name string, got []byte) {
 	}
 }
 
-// TestGoldenDefaultJob runs the main job with its defaults and seed 7 and compares its
+// TestGoldenDefaultJob runs the main job on the ideal link (the default before the real
+// link) with its other defaults and seed 7 and compares its
 // pcaps (by SHA-256, as ../shared/baselines does) and its JSON report without the
 // wall-clock fields with the golden files: the regression oracle for every refactoring.
 // A change meant to alter them regenerates them (go test -run TestGoldenDefaultJob
 // -update ./cmd/ringsim) in the same commit and says why.
 func TestGoldenDefaultJob(t *testing.T) {
 	dir := t.TempDir()
-	args := []string{"--seed", "7", "--progress", "none",
+	args := []string{"--link", "ideal", "--seed", "7", "--progress", "none",
 		"--json", filepath.Join(dir, "run.json"), "--pcap", filepath.Join(dir, "pcap")}
 	if code := runMain(context.Background(), args); code != 0 {
 		t.Fatalf("ringsim run %s: exit %d, want 0", strings.Join(args, " "), code)

@@ -119,8 +119,8 @@ func (f *runFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&f.manager, "manager", -1, "node that collects the exchange's report (-1: node 6 on the rig, 0 elsewhere)")
 	fs.IntVar(&f.threads, "threads", 0, "threads clocking the nodes (0: one per two nodes, at most one per CPU; results do not depend on it)")
 	fs.BoolVar(&f.assert, "assert", false, "build the model with the RTL's assertions (slower; `ringsim check` always has them)")
-	fs.StringVar(&f.link, "link", "ideal", "the link between nodes: ideal (one clock, fixed latency, SPEC 2-6) or real "+
-		"(a clock per node, elastic buffers, UGN capture, staggered bring-up; docs/reallink.md)")
+	fs.StringVar(&f.link, "link", "real", "the link between nodes: real (a clock per node, elastic buffers, UGN capture, "+
+		"staggered bring-up; docs/reallink.md) or ideal (one clock, fixed latency, SPEC 2-6)")
 	fs.Float64Var(&f.ppmRange, "ppm-range", 0, "real link: seeded clock offsets within +-this many ppm (0: 20)")
 	fs.StringVar(&f.ppm, "ppm", "", "real link: each node's clock offset in ppm, comma-separated (instead of seeded)")
 	fs.Float64Var(&f.drift, "drift", 0, "real link: oscillator drift bound in ppm per simulated second (0: none)")
@@ -421,7 +421,7 @@ func (r *runCmd) start(ctx context.Context, cfg hw.Config) (job.Machine, error) 
 			c.Close()
 			return nil, err
 		}
-		m = c
+		m = remote{Client: c, ctx: ctx}
 	}
 	if !r.quiet {
 		job.WriteHeader(r.out, r.spec, r.where)
@@ -462,6 +462,7 @@ func (r *runCmd) progressFunc() func(bridge.Progress) {
 
 func (r *runCmd) summary(res *job.Result) {
 	if r.quiet && res.Passed() {
+		res.WriteVerdict(r.out, r.spec) // the verdict, whatever -progress says
 		return
 	}
 	if r.bar {

@@ -131,7 +131,7 @@ func TestShardOf(t *testing.T) {
 // machine: the merged shards are the whole sweep, point for point, and the table and the
 // plots are written.
 func TestSweepShardsMerge(t *testing.T) {
-	p, err := planSweep([]string{"pacing=0,300", "framing=crc,ip"}, "1..2", []string{"-bytes", "2KiB", "-depth", "256"})
+	p, err := planSweep([]string{"pacing=0,300", "framing=crc,ip"}, "1..2", []string{"-link", "ideal", "-bytes", "2KiB", "-depth", "256"})
 	if err != nil {
 		t.Fatal(err)
 	}
