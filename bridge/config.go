@@ -157,8 +157,8 @@ type Config struct {
 	// Progress, if set, is called with each step and periodically during the app.
 	Progress func(Progress)
 	// Sample, if set, is called between batches at least SampleEvery cycles apart (global
-	// cycles), for reports that plot the hardware over time; it must not change the machine.
-	Sample      func(cycle uint64)
+	// cycles), for reports that plot the run over time; it must not change the machine.
+	Sample      func(Sample)
 	SampleEvery uint64
 	// Logger is defaulted when nil.
 	Logger hclog.Logger
@@ -174,6 +174,15 @@ type PacketWriter interface {
 // polling cost: two rotations, twice the latency and a hundred polling iterations.
 func GuardCycles(depth int, latency uint64, cost Cost) uint64 {
 	return 2*uint64(depth) + 2*latency + 100*uint64(cost.Poll+2)
+}
+
+// Sample is the run at a cycle, for reports over time.
+type Sample struct {
+	Cycle uint64
+	// Received is the application's bytes received so far (all links; 0 for applications
+	// that do not count them); Retransmissions the stacks' TCP retransmissions so far.
+	Received        int64
+	Retransmissions uint64
 }
 
 // Progress reports a step of the run.

@@ -296,7 +296,7 @@ func (rt *Runtime) Run(ctx context.Context) (*Report, error) {
 			break
 		}
 		if rt.cfg.Sample != nil && rt.now() >= nextSample {
-			rt.cfg.Sample(rt.now())
+			rt.cfg.Sample(rt.sample())
 			nextSample = rt.now() + max(rt.cfg.SampleEvery, 1)
 		}
 		if rt.cfg.Progress != nil && time.Since(lastProgress) > 200*time.Millisecond {
@@ -405,6 +405,20 @@ func (rt *Runtime) stuck() string {
 		return p.Pending()
 	}
 	return "the application has not finished"
+}
+
+// sample is the run now, for Config.Sample.
+func (rt *Runtime) sample() Sample {
+	s := Sample{Cycle: rt.now()}
+	if p, ok := rt.cfg.App.(interface{ Progress() (int64, int64) }); ok {
+		s.Received, _ = p.Progress()
+	}
+	for _, n := range rt.nodes {
+		if n.stack != nil {
+			s.Retransmissions += n.stack.Stats().TCPRetransmits
+		}
+	}
+	return s
 }
 
 func (rt *Runtime) progress() {

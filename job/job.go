@@ -98,6 +98,9 @@ type Spec struct {
 	NoRecovery bool
 }
 
+// SampleEvery is how often, in cycles, a job samples the run for its charts.
+const SampleEvery = 10_000
+
 // ErrRelationBroken: the firmware believes a link aligned, and TX word i does not land at
 // RX word i (the real link's truth).
 var ErrRelationBroken = errors.New("frame relation broken")
@@ -205,6 +208,9 @@ type Result struct {
 	DeadlinesMissed []app.MissedDeadline `json:"exchange_deadlines_missed,omitempty"`
 	// RealLink is the real link's truth (the embedded simulator on the real link only).
 	RealLink *RealLinkReport `json:"real_link,omitempty"`
+	// Samples are the run over time, every SampleEvery cycles or so (the HTML report's
+	// charts).
+	Samples []bridge.Sample `json:"-"`
 	// Err is why the job failed (nil: it passed).
 	Err error `json:"-"`
 	// Stack is the firmware's stack if it panicked.
@@ -269,12 +275,15 @@ func Run(ctx context.Context, spec Spec, opt Options) (*Result, error) {
 		AlignOnly: spec.app() == AppAlign,
 		RealLink:  spec.Sim.Link == hw.LinkReal, AutoCentre: spec.AutoCentre, NoRecovery: spec.NoRecovery,
 	}
-	var samples *sampler
 	rlm, isReal := m.(realLinkMachine)
-	if spec.Sim.Link == hw.LinkReal && isReal {
+	isReal = isReal && spec.Sim.Link == hw.LinkReal
+	var samples *sampler
+	if isReal {
 		samples = newSampler(rlm, len(spec.Sim.Topology.Links))
-		bc.Sample, bc.SampleEvery = samples.sample, 10_000
+	} else {
+		samples = newSampler(nil, 0)
 	}
+	bc.Sample, bc.SampleEvery = samples.sample, SampleEvery
 	if spec.PcapDir != "" {
 		if err := os.MkdirAll(spec.PcapDir, 0o755); err != nil {
 			return nil, fmt.Errorf("pcap directory: %w", err)
@@ -299,7 +308,8 @@ func Run(ctx context.Context, spec Spec, opt Options) (*Result, error) {
 			res.Err = fmt.Errorf("verify: %w", err)
 		}
 	}
-	if samples != nil {
+	res.Samples = samples.samples
+	if isReal {
 		rl, err := truth(rlm, spec, res.Report, samples.occ)
 		if err != nil {
 			return nil, fmt.Errorf("real link report: %w", err)

@@ -15,8 +15,8 @@ import (
 type RealLinkReport struct {
 	Links  []LinkTruth   `json:"links"`
 	Clocks []ClockSeries `json:"clocks"`
-	// Occupancy is every link's elastic buffer occupancy (frames minus half the depth) at
-	// the samples' cycles.
+	// Occupancy is every link's elastic buffer occupancy (frames in the buffer; the centre
+	// is half its depth) at the samples' cycles.
 	Occupancy []OccupancySeries `json:"occupancy"`
 }
 
@@ -100,28 +100,33 @@ type probeMachine interface {
 // maxSeriesPoints bounds a series in the report; longer ones are thinned evenly.
 const maxSeriesPoints = 400
 
-// sampler records elastic buffer occupancy during a run (bridge.Config.Sample).
+// sampler records the run over time (bridge.Config.Sample): the application's bytes and
+// the retransmissions, and on the real link every elastic buffer's occupancy.
 type sampler struct {
-	m    realLinkMachine
-	occ  []OccupancySeries
-	seen int
+	m       realLinkMachine // nil: not the real link
+	samples []bridge.Sample
+	occ     []OccupancySeries
 }
 
 func newSampler(m realLinkMachine, links int) *sampler {
-	s := &sampler{m: m, occ: make([]OccupancySeries, links)}
-	for i := range s.occ {
-		s.occ[i].Link = i
+	s := &sampler{m: m}
+	if m != nil {
+		s.occ = make([]OccupancySeries, links)
+		for i := range s.occ {
+			s.occ[i].Link = i
+		}
 	}
 	return s
 }
 
-func (s *sampler) sample(cycle uint64) {
+func (s *sampler) sample(b bridge.Sample) {
+	s.samples = append(s.samples, b)
 	for i := range s.occ {
 		st, err := s.m.LinkState(i)
 		if err != nil {
 			return
 		}
-		s.occ[i].Cycles = append(s.occ[i].Cycles, cycle)
+		s.occ[i].Cycles = append(s.occ[i].Cycles, b.Cycle)
 		s.occ[i].Occupancy = append(s.occ[i].Occupancy, st.Occupancy)
 	}
 }
@@ -335,12 +340,12 @@ func (r *RealLinkReport) BrokenLinks() []LinkTruth {
 }
 
 // thin keeps at most maxSeriesPoints points of a series, evenly spread, always the last.
-func thin[T any](x []uint64, y []T) ([]uint64, []T) {
+func thin[X, Y any](x []X, y []Y) ([]X, []Y) {
 	if len(x) <= maxSeriesPoints {
 		return x, y
 	}
-	var ox []uint64
-	var oy []T
+	var ox []X
+	var oy []Y
 	step := float64(len(x)-1) / float64(maxSeriesPoints-1)
 	for k := 0; k < maxSeriesPoints; k++ {
 		i := int(float64(k)*step + 0.5)

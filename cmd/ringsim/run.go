@@ -76,6 +76,7 @@ type runFlags struct {
 	noData       string
 	autoCentre   bool
 	recover      bool
+	htmlPath     string
 	// set names the flags given on the command line (some defaults depend on others).
 	set map[string]bool
 }
@@ -106,6 +107,7 @@ func (f *runFlags) register(fs *flag.FlagSet) {
 	fs.Uint64Var(&f.deadline, "deadline", 0, "give up after this many cycles (0: 2e9)")
 	fs.StringVar(&f.simAddr, "sim", "", "use a running `ringsim serve` at this address (host:port or unix:/path) instead of the embedded simulator")
 	fs.StringVar(&f.jsonPath, "json", "", "write the machine-readable report to this file")
+	fs.StringVar(&f.htmlPath, "html", "", "write the report as one self-contained HTML page (charts over time, link timelines) to this file")
 	fs.StringVar(&f.pcapDir, "pcap", "", "write one pcap (LINKTYPE_RAW) per node link into this directory")
 	fs.StringVar(&f.tracePath, "trace", "", "dump FST waveforms of every node to this file")
 	fs.StringVar(&f.rtlDir, "rtl", "", "node RTL directory implementing the port contract (default: ringsim's)")
@@ -390,6 +392,12 @@ func (r *runCmd) run(ctx context.Context) int {
 		return 2
 	}
 	r.summary(res)
+	if r.f.htmlPath != "" {
+		if err := res.WriteHTML(r.f.htmlPath, r.spec, "ringsim "+version()); err != nil {
+			fmt.Fprintf(os.Stderr, "ringsim run: -html: %v\n", err)
+			return 2
+		}
+	}
 	if r.f.jsonPath != "" {
 		if err := res.WriteJSON(r.f.jsonPath); err != nil {
 			fmt.Fprintf(os.Stderr, "ringsim run: -json: %v\n", err)
