@@ -63,11 +63,11 @@ type device struct {
 	failing   bool
 	fails     int    // frames the framing rejected since the last accepted one
 	failSince uint64 // the first of them
-	nextTX   uint64 // first cycle a new packet write may start
-	first    uint64 // cycle the first packet write completed (0: none yet)
-	lastSend uint64 // cycle the last packet write completed
-	buf      []byte
-	writes   []framing.Write32
+	nextTX    uint64 // first cycle a new packet write may start
+	first     uint64 // cycle the first packet write completed (0: none yet)
+	lastSend  uint64 // cycle the last packet write completed
+	buf       []byte
+	writes    []framing.Write32
 }
 
 var _ packetDevice = (*device)(nil)

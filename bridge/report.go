@@ -81,9 +81,9 @@ type LinkReport struct {
 	EstablishedCycle uint64            `json:"established_cycle"`
 	// Recoveries are what ringsim's firmware did on the real link to keep this end's frame
 	// relation: adjustments compensated and re-alignments (docs/reallink.md).
-	Recoveries []Recovery `json:"recoveries,omitempty"`
-	Frames           DeviceStats       `json:"frames"`
-	CorruptAccepted  uint64            `json:"corrupted_accepted"`
+	Recoveries      []Recovery  `json:"recoveries,omitempty"`
+	Frames          DeviceStats `json:"frames"`
+	CorruptAccepted uint64      `json:"corrupted_accepted"`
 }
 
 // NodeReport is one node's TCP/IP stack counters.

@@ -74,6 +74,3 @@ func TestRunHTMLInBrowser(t *testing.T) {
 		t.Error("the timeline shows no re-alignment for the flap")
 	}
 }
-
-
-
