@@ -64,18 +64,20 @@ type Options struct {
 	OnModelBuild func(BuildEvent)
 	// Logger is defaulted when nil.
 	Logger hclog.Logger
-	// Threads is how many threads clock the nodes; 0 means AutoThreads. Results do not
-	// depend on it. The real link, models with waveform support, zero-latency links and
-	// drives/records run on one thread whatever it says.
+	// Threads is how many threads clock the nodes: 0 or 1 means one, AutoThreads gives a
+	// count for an otherwise idle machine. Results do not depend on it. The lanes wait for
+	// each other every few cycles, so on a loaded machine (other processes on every CPU)
+	// more threads can be much slower than one. The real link, models with waveform
+	// support, zero-latency links and drives/records run on one thread whatever it says.
 	Threads int
 }
 
 // MaxThreads bounds Options.Threads.
 const MaxThreads = 64
 
-// AutoThreads is the default thread count for n nodes: one thread per two nodes, at most
-// one per CPU. A thread of its own for each node of a pair costs more in synchronisation
-// than it saves (BenchmarkThreads).
+// AutoThreads is a thread count for n nodes on an otherwise idle machine: one thread per
+// two nodes, at most one per CPU. A thread of its own for each node of a pair costs more in
+// synchronisation than it saves (BenchmarkThreads).
 func AutoThreads(n int) int {
 	return max(1, min(runtime.NumCPU(), n/2, MaxThreads))
 }
@@ -118,7 +120,7 @@ func New(ctx context.Context, cfg hw.Config, opt Options) (*Engine, error) {
 		return nil, fmt.Errorf("%w: threads %d outside [0, %d]", ErrBadConfig, opt.Threads, MaxThreads)
 	}
 	if opt.Threads == 0 {
-		opt.Threads = AutoThreads(cfg.Topology.Nodes)
+		opt.Threads = 1
 	}
 	if opt.Logger == nil {
 		opt.Logger = hclog.NewNullLogger()

@@ -119,7 +119,8 @@ func (f *runFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.firmware, "firmware", "ringsim", "firmware profile of every node: ringsim, upstream-async or upstream-softugn; "+
 		"per node: 0=upstream-async,1=ringsim (a bare name sets the others); see docs/firmware.md")
 	fs.IntVar(&f.manager, "manager", -1, "node that collects the exchange's report (-1: node 6 on the rig, 0 elsewhere)")
-	fs.IntVar(&f.threads, "threads", 0, "threads clocking the nodes (0: one per two nodes, at most one per CPU; results do not depend on it)")
+	fs.IntVar(&f.threads, "threads", 1, "threads clocking the nodes on the ideal link; 0: one per two nodes, at most one per CPU "+
+		"(fastest on an idle machine; on a loaded one the threads wait for each other). Results do not depend on it")
 	fs.BoolVar(&f.assert, "assert", false, "build the model with the RTL's assertions (slower; `ringsim check` always has them)")
 	fs.StringVar(&f.link, "link", "real", "the link between nodes: real (a clock per node, elastic buffers, UGN capture, "+
 		"staggered bring-up; docs/reallink.md) or ideal (one clock, fixed latency, SPEC 2-6)")
@@ -415,7 +416,11 @@ func (r *runCmd) run(ctx context.Context) int {
 func (r *runCmd) start(ctx context.Context, cfg hw.Config) (job.Machine, error) {
 	var m job.Machine
 	if r.f.simAddr == "" {
-		e, err := sim.New(ctx, cfg, sim.Options{Logger: r.log, OnModelBuild: newBuildLine().event, Threads: r.f.threads})
+		threads := r.f.threads
+		if threads == 0 {
+			threads = sim.AutoThreads(cfg.Topology.Nodes)
+		}
+		e, err := sim.New(ctx, cfg, sim.Options{Logger: r.log, OnModelBuild: newBuildLine().event, Threads: threads})
 		if err != nil {
 			return nil, err
 		}

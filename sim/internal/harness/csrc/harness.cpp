@@ -1122,7 +1122,7 @@ bool real_edge(rs_sim* s, uint32_t n, t128 t, uint64_t* done) {
         ++r.lost;
         --r.shift;
       } else {
-        r.fifo[(r.rd + r.occ) % s->eb_depth] = f;
+        r.fifo[(r.rd + r.occ) & (s->eb_depth - 1)] = f;  // the depth is a power of two
         ++r.occ;
       }
     }
@@ -1141,7 +1141,7 @@ bool real_edge(rs_sim* s, uint32_t n, t128 t, uint64_t* done) {
         ++r.shift;
       } else {
         f = r.fifo[r.rd];
-        r.rd = (r.rd + 1) % s->eb_depth;
+        r.rd = (r.rd + 1) & (s->eb_depth - 1);
         --r.occ;
         valid = true;
         if (!r.captured) {  // UGN capture: the link-up's first frame
@@ -1165,16 +1165,30 @@ bool real_edge(rs_sim* s, uint32_t n, t128 t, uint64_t* done) {
         }
       }
     }
-    // The wrapper's status inputs.
-    put_bits(m->eb_count_i, 32 * p, 32, (uint64_t)(uint32_t)((int32_t)r.occ - (int32_t)half));
-    put_bits(m->eb_underflow_i, p, 1, r.underflow);
-    put_bits(m->eb_overflow_i, p, 1, r.overflow);
-    put_bits(m->ac_idle_i, p, 1, r.wait == 0 && r.fill == 0 && r.drain == 0);
-    put_bits(m->ac_total_i, 32 * p, 32, (uint64_t)(uint32_t)r.ac_total);
-    put_bits(m->link_up_i, p, 1, r.up);
-    put_bits(m->captured_i, p, 1, r.captured);
-    put_bits(m->ugn_local_i, 64 * p, 64, r.ugn_local);
-    put_bits(m->ugn_remote_i, 64 * p, 64, r.ugn_remote);
+    // The wrapper's status inputs, those that changed.
+    RealLinkState::Status now;
+    now.count = (int32_t)r.occ - (int32_t)half;
+    now.ac_total = r.ac_total;
+    now.under = r.underflow;
+    now.over = r.overflow;
+    now.idle = r.wait == 0 && r.fill == 0 && r.drain == 0;
+    now.up = r.up;
+    now.captured = r.captured;
+    now.ugn_local = r.ugn_local;
+    now.ugn_remote = r.ugn_remote;
+    RealLinkState::Status& was = r.shown;
+    const bool all = !r.shown_valid;
+    if (all || now.count != was.count) put_bits(m->eb_count_i, 32 * p, 32, (uint64_t)(uint32_t)now.count);
+    if (all || now.under != was.under) put_bits(m->eb_underflow_i, p, 1, now.under);
+    if (all || now.over != was.over) put_bits(m->eb_overflow_i, p, 1, now.over);
+    if (all || now.idle != was.idle) put_bits(m->ac_idle_i, p, 1, now.idle);
+    if (all || now.ac_total != was.ac_total) put_bits(m->ac_total_i, 32 * p, 32, (uint64_t)(uint32_t)now.ac_total);
+    if (all || now.up != was.up) put_bits(m->link_up_i, p, 1, now.up);
+    if (all || now.captured != was.captured) put_bits(m->captured_i, p, 1, now.captured);
+    if (all || now.ugn_local != was.ugn_local) put_bits(m->ugn_local_i, 64 * p, 64, now.ugn_local);
+    if (all || now.ugn_remote != was.ugn_remote) put_bits(m->ugn_remote_i, 64 * p, 64, now.ugn_remote);
+    was = now;
+    r.shown_valid = true;
   }
   // 3. The bus, the clock-low evaluation, the wrapper's pulses, the edge.
   bool finished = false;
@@ -1741,7 +1755,8 @@ void load_all(VerilatedDeserialize& is, rs_sim* s) {
       get(is, r.ddc);
       get(is, r.up_cycle);
       if (r.fifo.size() != s->eb_depth || r.rd >= r.fifo.size() || r.occ > r.fifo.size() ||
-          (!r.q.empty() && (r.qh >= r.q.size() || r.qn > r.q.size())) || (r.q.empty() && (r.qh || r.qn))) {
+          (!r.q.empty() && (r.qh >= r.q.size() || r.qn > r.q.size() || (r.q.size() & (r.q.size() - 1)) != 0)) ||
+          (r.q.empty() && (r.qh || r.qn))) {
         throw FatalError("checkpoint: an elastic buffer is inconsistent (corrupt)");
       }
     }

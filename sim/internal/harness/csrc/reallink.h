@@ -89,15 +89,26 @@ struct RealLinkState {
   int64_t shift = 0;
   int64_t ddc = 0;
   uint64_t up_cycle = 0;
+  // What the harness last wrote to the wrapper's status inputs for this link: they are
+  // written only when they change (most edges change nothing; writing them all cost a
+  // tenth of the real link's speed). Not saved in checkpoints: a restore writes them all.
+  struct Status {
+    int32_t count = 0, ac_total = 0;
+    bool under = false, over = false, idle = false, up = false, captured = false;
+    uint64_t ugn_local = 0, ugn_remote = 0;
+  } shown;
+  bool shown_valid = false;
 
+  // push appends a frame in flight. The queue's size is a power of two, so that indexes
+  // wrap with a mask (a division per frame cost a sixth of the real link's speed).
   void push(t128 at, uint64_t f) {
     if (qn == q.size()) {  // grow, keeping order
       std::vector<InFlight> g(std::max<size_t>(16, 2 * q.size()));
-      for (size_t i = 0; i < qn; ++i) g[i] = q[(qh + i) % q.size()];
+      for (size_t i = 0; i < qn; ++i) g[i] = q[(qh + i) & (q.size() - 1)];
       q.swap(g);
       qh = 0;
     }
-    q[(qh + qn) % q.size()] = {at, f};
+    q[(qh + qn) & (q.size() - 1)] = {at, f};
     ++qn;
   }
   void reset_buffer() {
