@@ -169,3 +169,29 @@ func TestBuiltinRig(t *testing.T) {
 		t.Errorf("ParseTopology(rig): %v, %v", tp.Name, err)
 	}
 }
+
+// TestDecodeTopologyErrors checks that a broken topology file's error gives the line and
+// column and names the field in the file's terms.
+func TestDecodeTopologyErrors(t *testing.T) {
+	tests := []struct{ name, file, want string }{
+		{"not JSON", "{\"nodes\": 2,\n \"ports\" 1}", "line 2, column 10: not JSON"},
+		{"array", "[1, 2]", "line 1, column 2: want an object with nodes, ports and links, got a list"},
+		{"cut short", `{"nodes": 2,`, "the file ends before the topology does"},
+		{"trailing", `{"nodes": 2, "ports": 1, "links": []} x`, "line 1, column 39: more after the topology's closing brace"},
+		{"wrong type", "{\"nodes\": 2, \"ports\": 1, \"links\": [\n {\"from\": {\"node\": 0, \"port\": 0}, \"to\": {\"node\": 1, \"port\": 0}, \"latency\": \"4\"},\n" +
+			" {\"from\": {\"node\": 1, \"port\": 0}, \"to\": {\"node\": 0, \"port\": 0}, \"latency\": \"x\"}]}",
+			"line 2, column 79: links[0].latency: want a whole number, got a string"},
+		{"unknown field", "{\"nodes\": 2, \"ports\": 1, \"links\": [\n {\"from\": {\"node\": 0, \"port\": 0}, \"to\": {\"node\": 1, \"port\": 0}},\n {\"latncy\": 4}]}",
+			`line 3, column 3: links[1]: unknown field "latncy"`},
+		{"bad endpoint", "{\"nodes\": 2, \"ports\": 1, \"links\": [\n {\"from\": {\"node\": 0, \"port\": 0}, \"to\": {\"node\": 1, \"port\": 0}, \"bidirectional\": true},\n" +
+			" {\"from\": {\"node\": 0, \"port\": 0}, \"to\": {\"node\": 5, \"port\": 0}}]}", "line 3, column 2: links[1]: link 0.0->5.0: endpoint 5.0 outside"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := DecodeTopology([]byte(tt.file))
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("got %v\nwant an error containing %q", err, tt.want)
+			}
+		})
+	}
+}

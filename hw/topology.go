@@ -2,9 +2,12 @@ package hw
 
 import (
 	"bytes"
+	"errors"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
+	"reflect"
 	"strings"
 )
 
@@ -290,25 +293,174 @@ func LoadTopology(path string) (Topology, error) {
 
 // DecodeTopology parses a topology file's JSON, expands bidirectional links and validates
 // the result.
+//
+// Errors give the line and column and the field (links[2].latency) in the file's terms.
 func DecodeTopology(data []byte) (Topology, error) {
 	var t Topology
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&t); err != nil {
-		return Topology{}, fmt.Errorf("%w: parse: %v", ErrBadConfig, err)
+		return Topology{}, fmt.Errorf("%w: %s", ErrBadConfig, explainJSON(data, err))
+	}
+	if dec.More() {
+		off := dec.InputOffset()
+		off += int64(len(data[off:]) - len(bytes.TrimLeft(data[off:], " \t\r\n")))
+		return Topology{}, fmt.Errorf("%w: %s: more after the topology's closing brace", ErrBadConfig, position(data, off))
 	}
 	var links []Link
-	for _, l := range t.Links {
+	var from []int // the file's link each link comes from
+	for i, l := range t.Links {
 		rev := l.Bidirectional
 		l.Bidirectional = false
 		links = append(links, l)
+		from = append(from, i)
 		if rev {
 			links = append(links, Link{From: l.To, To: l.From, Latency: l.Latency, Faults: l.Faults})
+			from = append(from, i)
 		}
 	}
 	t.Links = links
 	if err := t.Validate(); err != nil {
+		// Name the file's link: a bidirectional one's reverse has an index of its own.
+		var fe *FieldError
+		if errors.As(err, &fe) {
+			var k int
+			if _, e := fmt.Sscanf(fe.Field, "topology.links[%d]", &k); e == nil && k >= 0 && k < len(from) {
+				rest := fe.Field[strings.Index(fe.Field, "]")+1:]
+				field := fmt.Sprintf("links[%d]%s", from[k], rest)
+				if off, ok := elementOffset(data, "links", from[k]); ok {
+					field = position(data, off) + ": " + field
+				}
+				return Topology{}, &FieldError{Field: field, Msg: fe.Msg, Limit: fe.Limit}
+			}
+			if f, ok := strings.CutPrefix(fe.Field, "topology."); ok {
+				return Topology{}, &FieldError{Field: f, Msg: fe.Msg, Limit: fe.Limit}
+			}
+		}
 		return Topology{}, err
 	}
 	return t, nil
+}
+
+// jsonKinds names JSON values the way the topology file's documentation does.
+var jsonKinds = map[string]string{"string": "a string", "number": "a number", "bool": "true or false",
+	"array": "a list", "object": "an object", "null": "null"}
+
+// explainJSON turns a decoding error into one that gives the line, column and field.
+func explainJSON(data []byte, err error) string {
+	var syn *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &syn):
+		return fmt.Sprintf("%s: not JSON: %v", position(data, syn.Offset-1), syn) // Offset is past the bad byte
+	case errors.As(err, &typ):
+		got := jsonKinds[typ.Value]
+		if got == "" {
+			got = typ.Value
+		}
+		if typ.Field == "" {
+			return fmt.Sprintf("%s: want an object with nodes, ports and links, got %s", position(data, typ.Offset), got)
+		}
+		field := typ.Field
+		if rest, ok := strings.CutPrefix(field, "links."); ok {
+			if i, ok := elementAt(data, "links", typ.Offset); ok {
+				field = fmt.Sprintf("links[%d].%s", i, rest)
+			}
+		}
+		want := typ.Type.String()
+		switch typ.Type.Kind() {
+		case reflect.Int, reflect.Uint32, reflect.Uint64, reflect.Int64:
+			want = "a whole number"
+		case reflect.Float64:
+			want = "a number"
+		case reflect.Bool:
+			want = "true or false"
+		case reflect.Slice:
+			want = "a list"
+		case reflect.Struct:
+			want = "an object"
+		}
+		return fmt.Sprintf("%s: %s: want %s, got %s", position(data, typ.Offset), field, want, got)
+	case err == io.EOF || errors.Is(err, io.ErrUnexpectedEOF):
+		return "the file ends before the topology does (empty, or cut short)"
+	}
+	msg := err.Error()
+	if name, ok := strings.CutPrefix(msg, "json: unknown field "); ok {
+		// Go's error has no offset: find the field's name in the file.
+		if i := bytes.Index(data, []byte(name+":")); i >= 0 {
+			where := position(data, int64(i))
+			if k, ok := elementAt(data, "links", int64(i)); ok {
+				return fmt.Sprintf("%s: links[%d]: unknown field %s (fields: from, to, latency, faults, bidirectional)", where, k, name)
+			}
+			return fmt.Sprintf("%s: unknown field %s", where, name)
+		}
+		return "unknown field " + name
+	}
+	return strings.TrimPrefix(msg, "json: ")
+}
+
+// position gives a byte offset of data as "line L, column C" (1-based).
+func position(data []byte, off int64) string {
+	off = min(max(off, 0), int64(len(data)))
+	line := 1 + bytes.Count(data[:off], []byte{'\n'})
+	col := off - int64(bytes.LastIndexByte(data[:off], '\n'))
+	return fmt.Sprintf("line %d, column %d", line, col)
+}
+
+// elementAt returns the index of the element of the top-level list key that holds byte
+// offset off.
+func elementAt(data []byte, key string, off int64) (int, bool) {
+	for i := 0; ; i++ {
+		start, end, ok := element(data, key, i)
+		if !ok {
+			return 0, false
+		}
+		if off >= start && off <= end {
+			return i, true
+		}
+	}
+}
+
+// elementOffset returns where element i of the top-level list key starts.
+func elementOffset(data []byte, key string, i int) (int64, bool) {
+	start, _, ok := element(data, key, i)
+	return start, ok
+}
+
+// element returns the byte range of element i of the top-level list key.
+func element(data []byte, key string, i int) (int64, int64, bool) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return 0, 0, false
+	}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return 0, 0, false
+		}
+		if tok != key {
+			var skip json.RawMessage
+			if dec.Decode(&skip) != nil {
+				return 0, 0, false
+			}
+			continue
+		}
+		if tok, err := dec.Token(); err != nil || tok != json.Delim('[') {
+			return 0, 0, false
+		}
+		for k := 0; dec.More(); k++ {
+			start := dec.InputOffset()
+			var raw json.RawMessage
+			if dec.Decode(&raw) != nil {
+				return 0, 0, false
+			}
+			if k == i {
+				// InputOffset is before the separator and blanks that precede the element.
+				lead := bytes.IndexAny(data[start:], "{[\"0123456789-tfn")
+				return start + int64(max(lead, 0)), dec.InputOffset(), true
+			}
+		}
+		return 0, 0, false
+	}
+	return 0, 0, false
 }

@@ -81,8 +81,10 @@ func (r *Result) WriteSummary(w io.Writer, s Spec, skip map[string]bool) {
 		rep.TCPRetransmissions, rep.CorruptedAccepted, rep.StackDropped)
 	for _, l := range rep.Links {
 		fr := l.Frames
-		fmt.Fprintf(w, "  link %v->%v aligned@%d alignment offset %d | sent %d accepted %d repeats %d bad-crc %d bad-len %d lost %d torn-tx %d torn-rx %d",
-			l.Peer, l.Local, l.AlignedCycle, l.Offset, fr.Sent, fr.Accepted, fr.Repeats, fr.BadCRC, fr.BadLength, fr.Lost, fr.TornTX, fr.TornRX)
+		// One line per link end: what it received (from its peer), then what it sent.
+		fmt.Fprintf(w, "  node %d port %d: from %v aligned@%d alignment offset %d, accepted %d repeats %d bad-crc %d bad-len %d lost %d torn-rx %d | to %v sent %d torn-tx %d",
+			l.Local.Node, l.Local.Port, l.Peer, l.AlignedCycle, l.Offset, fr.Accepted, fr.Repeats, fr.BadCRC, fr.BadLength, fr.Lost, fr.TornRX,
+			l.Peer, fr.Sent, fr.TornTX)
 		if fr.Dropped > 0 {
 			fmt.Fprintf(w, " dropped %d", fr.Dropped)
 		}

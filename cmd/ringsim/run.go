@@ -105,7 +105,7 @@ func (f *runFlags) register(fs *flag.FlagSet) {
 	fs.DurationVar(&f.minRTO, "min-rto", 0, "TCP minimum retransmission timeout (0: 1ms, see README)")
 	fs.IntVar(&f.window, "window", 0, "TCP receive window in packets (0: the default, 16)")
 	fs.Uint64Var(&f.deadline, "deadline", 0, "give up after this many cycles (0: 2e9)")
-	fs.StringVar(&f.simAddr, "sim", "", "use a running `ringsim serve` at this address (host:port or unix:/path) instead of the embedded simulator")
+	fs.StringVar(&f.simAddr, "sim", "", "use a running 'ringsim serve' at this address (host:port or unix:/path) instead of the embedded simulator")
 	fs.StringVar(&f.jsonPath, "json", "", "write the machine-readable report to this file")
 	fs.StringVar(&f.htmlPath, "html", "", "write the report as one self-contained HTML page (charts over time, link timelines) to this file")
 	fs.StringVar(&f.pcapDir, "pcap", "", "write one pcap (LINKTYPE_RAW) per node link into this directory")
@@ -121,7 +121,7 @@ func (f *runFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&f.manager, "manager", -1, "node that collects the exchange's report (-1: node 6 on the rig, 0 elsewhere)")
 	fs.IntVar(&f.threads, "threads", 1, "threads clocking the nodes on the ideal link; 0: one per two nodes, at most one per CPU "+
 		"(fastest on an idle machine; on a loaded one the threads wait for each other). Results do not depend on it")
-	fs.BoolVar(&f.assert, "assert", false, "build the model with the RTL's assertions (slower; `ringsim check` always has them)")
+	fs.BoolVar(&f.assert, "assert", false, "build the model with the RTL's assertions (slower; 'ringsim check' always has them)")
 	fs.StringVar(&f.link, "link", "real", "the link between nodes: real (a clock per node, elastic buffers, UGN capture, "+
 		"staggered bring-up; docs/reallink.md) or ideal (one clock, fixed latency, SPEC 2-6)")
 	fs.Float64Var(&f.ppmRange, "ppm-range", 0, "real link: seeded clock offsets within +-this many ppm (0: 20)")
@@ -364,7 +364,8 @@ func flagErr(err error) error {
 }
 
 // parseBytes parses "4096", "64KiB", "1MiB", "2GiB" (also KB/MB as powers of ten).
-func parseBytes(s string) (int64, error) {
+func parseBytes(in string) (int64, error) {
+	s := in
 	units := []struct {
 		suffix string
 		mult   int64
@@ -378,10 +379,10 @@ func parseBytes(s string) (int64, error) {
 	}
 	var n int64
 	if _, err := fmt.Sscanf(s, "%d", &n); err != nil || fmt.Sprint(n) != s {
-		return 0, fmt.Errorf("%q is not a byte count like 4096, 64KiB or 1MiB", s)
+		return 0, fmt.Errorf("%q is not a byte count like 4096, 64KiB or 1MiB", in)
 	}
 	if n < 0 || n > (1<<40)/mult {
-		return 0, fmt.Errorf("%d%s is out of range", n, s)
+		return 0, fmt.Errorf("%s is out of range (at most 1 TiB)", in)
 	}
 	return n * mult, nil
 }
