@@ -204,6 +204,9 @@ type Conn struct {
 	Offset int
 	// Firmware is the local node's profile.
 	Firmware Profile
+	// HardwareUGN is the link's hardware UGN the firmware read from UGN capture (local
+	// minus remote counter; the real link only, else nil).
+	HardwareUGN *int64
 	// ExchangeTimeout, if non-zero, is how many cycles the profile gives each step of an
 	// exchange (TCPSettings.ExchangeTimeout at the link clock).
 	ExchangeTimeout uint64

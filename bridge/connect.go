@@ -24,7 +24,7 @@ func (rt *Runtime) connect() error {
 		}
 		n := rt.nodes[l.ep.Node]
 		l.conn = &Conn{Local: l.ep, Peer: l.peer, DNA: n.boot.DNA, Offset: l.al.offset, Firmware: n.prof.name,
-			Conn: c, limits: l.limits}
+			HardwareUGN: l.ugn, Conn: c, limits: l.limits}
 		if d := n.prof.tcp.ExchangeTimeout; d > 0 {
 			l.conn.ExchangeTimeout = uint64(d.Seconds()*rt.m.ClockHz() + 0.5)
 		}

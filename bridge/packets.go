@@ -47,6 +47,11 @@ func (ringsimPackets) run(rt *Runtime, n *nodeState, c *cpu, b Boot, al Alignmen
 		}
 		l.dev, devs[i] = d, d
 		d.readOnce = rt.cfg.IPReadOnce
+		if rt.cfg.RealLink {
+			if err := rt.readUGN(n, c, l); err != nil {
+				return err
+			}
+		}
 		if err := rt.attach(n, l); err != nil {
 			return err
 		}

@@ -172,3 +172,23 @@ func (rt *Runtime) stepRealign(n *nodeState, c *cpu, l *linkState, d *device) er
 	l.re = nil
 	return nil
 }
+
+// readUGN reads a link's UGN capture (the real link): the hardware UGN is the receiver's
+// counter when the link's first frame arrived minus that frame, the sender's counter. It
+// is recorded for the link end's report and its connection (upstream's exchange sends it).
+func (rt *Runtime) readUGN(n *nodeState, c *cpu, l *linkState) error {
+	p := l.port
+	res := c.exec(p.LinkStatus(), bus.Read(p.LinkAddr(bus.LinkUGNLocalLo)), bus.Read(p.LinkAddr(bus.LinkUGNLocalHi)),
+		bus.Read(p.LinkAddr(bus.LinkUGNRemoteLo)), bus.Read(p.LinkAddr(bus.LinkUGNRemoteHi)))
+	if err := checkOK(n.id, "UGN capture", res); err != nil {
+		return err
+	}
+	if res[0].Value&2 == 0 {
+		return nil // nothing captured (the link is down)
+	}
+	local := uint64(res[1].Value) | uint64(res[2].Value)<<32
+	remote := uint64(res[3].Value) | uint64(res[4].Value)<<32
+	ugn := int64(local - remote)
+	l.ugn = &ugn
+	return nil
+}

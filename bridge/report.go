@@ -81,7 +81,9 @@ type LinkReport struct {
 	EstablishedCycle uint64            `json:"established_cycle"`
 	// Recoveries are what ringsim's firmware did on the real link to keep this end's frame
 	// relation: adjustments compensated and re-alignments (docs/reallink.md).
-	Recoveries      []Recovery  `json:"recoveries,omitempty"`
+	Recoveries []Recovery `json:"recoveries,omitempty"`
+	// HardwareUGN is the link's UGN capture as the firmware read it (the real link).
+	HardwareUGN     *int64      `json:"hardware_ugn,omitempty"`
 	Frames          DeviceStats `json:"frames"`
 	CorruptAccepted uint64      `json:"corrupted_accepted"`
 }
@@ -128,7 +130,7 @@ func (rt *Runtime) buildReport(start uint64) *Report {
 		lr := LinkReport{
 			Local: l.ep, Peer: l.peer, AlignedCycle: l.al.entered[Aligned], Offset: l.al.offset,
 			Clears: l.al.clears, Scans: l.al.scans, EstablishedCycle: l.estab,
-			PhaseCycles: map[string]uint64{}, CorruptAccepted: l.tally.corrupted, Recoveries: l.recoveries,
+			PhaseCycles: map[string]uint64{}, CorruptAccepted: l.tally.corrupted, Recoveries: l.recoveries, HardwareUGN: l.ugn,
 		}
 		for ph := FindingAlignment; ph <= Aligned; ph++ {
 			if l.al.seen[ph] {

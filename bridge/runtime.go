@@ -45,6 +45,8 @@ type linkState struct {
 	re           *realigning
 	recoveries   []Recovery
 	realignments int
+	// ugn is the hardware UGN the firmware read from the link's capture (the real link).
+	ugn *int64
 }
 
 // stage is where a node's firmware is.

@@ -35,6 +35,12 @@ func (upstreamPackets) run(rt *Runtime, n *nodeState, c *cpu, b Boot, _ Alignmen
 			return err
 		}
 		l.dev, devs[i] = d, d
+		if rt.cfg.RealLink {
+			// main.rs reads every port's UGN capture for its edges.
+			if err := rt.readUGN(n, c, l); err != nil {
+				return err
+			}
+		}
 		if err := rt.attach(n, l); err != nil {
 			return err
 		}

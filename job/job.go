@@ -335,7 +335,7 @@ func Run(ctx context.Context, spec Spec, opt Options) (*Result, error) {
 		if res.Err == nil {
 			mgr := spec.ManagerNode()
 			res.Manager = &mgr
-			res.Edges = LabelEdges(x)
+			res.Edges = LabelEdges(x, res.Report)
 		}
 	}
 	if res.Err != nil {
@@ -406,7 +406,7 @@ type ReportEdge struct {
 
 // String returns "node 0 port 1 -> node 3 port 1: alignment offset 11, hardware UGN n/a".
 func (e ReportEdge) String() string {
-	ugn := "n/a (no UGN capture yet)"
+	ugn := "n/a (the ideal link has no UGN capture)"
 	if e.HardwareUGN != nil {
 		ugn = fmt.Sprint(*e.HardwareUGN)
 	}
@@ -414,22 +414,36 @@ func (e ReportEdge) String() string {
 		e.Src.Node, e.Src.Port, e.Dst.Node, e.Dst.Port, e.AlignmentOffset, ugn, e.SrcDNA, e.DstDNA)
 }
 
-// LabelEdges returns the exchange manager's report with node numbers, in the report's order.
-func LabelEdges(x *app.Exchange) []ReportEdge {
+// LabelEdges returns the exchange's report with node numbers and ports, sorted by source
+// end. rep, if not nil, is the firmware's report: each edge then also gets its source end's
+// alignment offset and hardware UGN as the firmware measured and read them, whichever of
+// the two went over the wire (upstream-async sends the hardware UGN, ringsim the offset).
+func LabelEdges(x *app.Exchange, rep *bridge.Report) []ReportEdge {
 	node := func(dna [12]byte) int {
 		if n, ok := x.Node(dna); ok {
 			return n
 		}
 		return -1
 	}
+	ends := map[hw.Endpoint]bridge.LinkReport{}
+	if rep != nil {
+		for _, l := range rep.Links {
+			ends[l.Local] = l
+		}
+	}
 	var out []ReportEdge
 	for _, e := range x.Report() {
-		out = append(out, ReportEdge{
+		re := ReportEdge{
 			Src:    hw.Endpoint{Node: node(e.SrcDNA), Port: int(e.SrcPort)},
 			Dst:    hw.Endpoint{Node: node(e.DstDNA), Port: int(e.DstPort)},
 			SrcDNA: fmt.Sprintf("%x", e.SrcDNA), DstDNA: fmt.Sprintf("%x", e.DstDNA),
 			AlignmentOffset: e.Latency,
-		})
+		}
+		if l, ok := ends[re.Src]; ok {
+			re.AlignmentOffset = int64(l.Offset)
+			re.HardwareUGN = l.HardwareUGN
+		}
+		out = append(out, re)
 	}
 	slices.SortStableFunc(out, func(a, b ReportEdge) int {
 		if c := cmpEndpoint(a.Src, b.Src); c != 0 {

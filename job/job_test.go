@@ -111,8 +111,8 @@ func TestRigExchangeReport(t *testing.T) {
 	res.WriteSummary(&out, spec, nil)
 	first := res.Edges[0]
 	for _, want := range []string{
-		"PASS: node 6 collected 56 edges, each recorded by its src end; the hardware UGN is not available until the engine captures UGNs:",
-		fmt.Sprintf("    node 0 port 0 -> node 3 port 0: alignment offset %d, hardware UGN n/a (no UGN capture yet) (DNA %s -> %s)",
+		"PASS: node 6 collected 56 edges, each recorded by its src end (the ideal link has no UGN capture):",
+		fmt.Sprintf("    node 0 port 0 -> node 3 port 0: alignment offset %d, hardware UGN n/a (the ideal link has no UGN capture) (DNA %s -> %s)",
 			first.AlignmentOffset, first.SrcDNA, first.DstDNA),
 	} {
 		if !strings.Contains(out.String(), want+"\n") {

@@ -141,8 +141,11 @@ func (r *Result) WriteVerdict(w io.Writer, s Spec) {
 	case s.app() == AppAlign:
 		fmt.Fprintf(w, "PASS: %d link end(s) aligned\n", len(rep.Links))
 	case s.app() == AppExchange:
-		fmt.Fprintf(w, "PASS: node %d collected %d edges, each recorded by its src end; the hardware UGN is not available until the engine captures UGNs:\n",
-			s.ManagerNode(), len(r.Edges))
+		ugn := "the ideal link has no UGN capture"
+		if s.Sim.Link == hw.LinkReal {
+			ugn = "hardware UGN as the src end's firmware read it from UGN capture"
+		}
+		fmt.Fprintf(w, "PASS: node %d collected %d edges, each recorded by its src end (%s):\n", s.ManagerNode(), len(r.Edges), ugn)
 		for _, e := range r.Edges {
 			fmt.Fprintf(w, "    %s\n", e)
 		}

@@ -310,7 +310,11 @@ type exchangeEnd struct {
 
 // Open implements bridge.App.Open.
 func (x *Exchange) Open(c *bridge.Conn) error {
-	if err := x.open(c.Local, c.Peer, c.DNA, c.Offset, c); err != nil {
+	lat := c.Offset
+	if c.Firmware == bridge.UpstreamAsync && c.HardwareUGN != nil {
+		lat = int(*c.HardwareUGN) // upstream's edges carry the hardware UGN (main.rs)
+	}
+	if err := x.open(c.Local, c.Peer, c.DNA, lat, c); err != nil {
 		return err
 	}
 	x.ends[c.Local].timeout = c.ExchangeTimeout

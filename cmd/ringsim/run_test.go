@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -134,7 +135,7 @@ func TestRunBadFlags(t *testing.T) {
 // TestRunFirmware runs `ringsim run` with firmware profiles on the embedded RTL: upstream's
 // serial alignment stops on the built-in ring with the diagnosis (exit 1, the stall in the
 // JSON), ringsim's firmware runs the exchange on the rig with node 6 collecting the
-// labelled report, and the soft-UGN profile, which has no packet phase yet, aligns a pair
+// labelled report (hardware UGNs on the real link, none on the ideal one), and the soft-UGN profile, which has no packet phase yet, aligns a pair
 // (the app defaults to align).
 func TestRunFirmware(t *testing.T) {
 	tests := []struct {
@@ -159,12 +160,42 @@ func TestRunFirmware(t *testing.T) {
 			if r["manager"] != 6.0 || len(edges) != 56 {
 				t.Fatalf("manager %v, %d edges: want 6 and 56", r["manager"], len(edges))
 			}
-			e, _ := edges[0].(map[string]any)
-			if v, ok := e["hardware_ugn"]; !ok || v != nil {
-				t.Errorf("edge %v: want \"hardware_ugn\": null", e)
+			// Each edge carries the UGN its src end read from UGN capture. A UGN is the
+			// receiver's counter minus the sender's, so it may be negative, but the two
+			// directions of a link add up to the round trip's latency, which is positive.
+			ugn := map[string]float64{}
+			key := func(e map[string]any, a, b string) string {
+				s, _ := e[a].(map[string]any)
+				d, _ := e[b].(map[string]any)
+				return fmt.Sprint(s["node"], ".", s["port"], ">", d["node"], ".", d["port"])
+			}
+			for _, x := range edges {
+				e, _ := x.(map[string]any)
+				v, ok := e["hardware_ugn"].(float64)
+				if !ok {
+					t.Fatalf("edge %v: want a numeric \"hardware_ugn\" on the real link", e)
+				}
+				ugn[key(e, "src", "dst")] = v
+			}
+			for _, x := range edges {
+				e, _ := x.(map[string]any)
+				there, back := ugn[key(e, "src", "dst")], ugn[key(e, "dst", "src")]
+				if there+back <= 0 {
+					t.Errorf("edge %v: UGNs %v and %v of the two directions add up to %v, want a positive round trip", e, there, back, there+back)
+				}
 			}
 			if _, ok := r["firmware"]; ok {
 				t.Errorf("firmware %v in the report of a ringsim run, want none", r["firmware"])
+			}
+		}},
+		{"ringsim on the ideal rig", []string{"--link", "ideal", "--topology", "rig", "--depth", "128", "--app", "exchange"}, 0, func(t *testing.T, r map[string]any) {
+			edges, _ := r["edges"].([]any)
+			if len(edges) != 56 {
+				t.Fatalf("%d edges: want 56", len(edges))
+			}
+			e, _ := edges[0].(map[string]any)
+			if v, ok := e["hardware_ugn"]; !ok || v != nil {
+				t.Errorf("edge %v: want \"hardware_ugn\": null (the ideal link has no UGN capture)", e)
 			}
 		}},
 		{"upstream-softugn on a pair", []string{"--depth", "128", "--firmware", "upstream-softugn"}, 0, func(t *testing.T, r map[string]any) {
