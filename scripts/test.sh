@@ -41,3 +41,9 @@ bin/ringsim check --quick --out out/check --junit out/check/junit.xml --json out
 
 step "the quick gate's verdicts, cases and cycles match the golden file"
 scripts/verdicts.py out/check/report.json | diff -u internal/check/testdata/golden/verdicts-ours-quick.txt -
+
+step "the quick gate's JUnit XML validates against the strict JUnit schema"
+xmllint --noout --schema internal/check/testdata/junit.xsd out/check/junit.xml
+
+step "mutation sample: every reviewed mutant of rtl/ fails ringsim check --quick"
+bin/ringsim mutate --ci --json out/check/mutants-ci.json

@@ -16,7 +16,7 @@ import (
 )
 
 func init() {
-	register(&command{name: "check", summary: "the pre-synthesis gate for ring buffer RTL (`check merge` combines shards)", run: checkMain})
+	register(&command{name: "check", summary: "the pre-synthesis gate for ring buffer RTL (check merge combines shards)", run: checkMain})
 }
 
 func checkMain(ctx context.Context, args []string) int {
@@ -38,6 +38,7 @@ type checkFlags struct {
 	list     bool
 	timeout  time.Duration
 	cycles   uint64
+	failFast bool
 }
 
 func (f *checkFlags) register(fs *flag.FlagSet) {
@@ -47,13 +48,14 @@ func (f *checkFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.rtlDir, "rtl", "", "node RTL directory implementing the port contract (default: ringsim's)")
 	fs.StringVar(&f.outDir, "out", "ringsim-check-out", "directory for the evidence of failures (seed, FST, pcap, reproduce command); empty keeps none")
 	fs.StringVar(&f.junit, "junit", "", "write a JUnit XML report to this file")
-	fs.StringVar(&f.json, "json", "", "write the JSON report to this file (what `ringsim check merge` reads)")
-	fs.StringVar(&f.shard, "shard", "", "run shard i of n (i/n, 1 <= i <= n) of the plan; combine the shards' --json with `ringsim check merge`")
+	fs.StringVar(&f.json, "json", "", "write the JSON report to this file (what 'ringsim check merge' reads)")
+	fs.StringVar(&f.shard, "shard", "", "run shard i of n (i/n, 1 <= i <= n) of the plan; combine the shards' --json with 'ringsim check merge'")
 	fs.StringVar(&f.cacheDir, "cache", "", "model cache directory (default $RINGSIM_CACHE or the user cache dir)")
 	fs.StringVar(&f.logLevel, "log-level", "warn", "log level: trace, debug, info, warn, error")
 	fs.BoolVar(&f.list, "list", false, "list the cases of the plan (after --only and --shard) and exit")
 	fs.DurationVar(&f.timeout, "case-timeout", check.DefaultCaseTimeout, "wall-clock limit of one case; a case that runs out fails at the cycle it reached, with evidence")
 	fs.Uint64Var(&f.cycles, "case-cycles", check.DefaultCaseCycles, "simulated cycles one case may run; a case that runs out fails there, with evidence")
+	fs.BoolVar(&f.failFast, "fail-fast", false, "stop at the first case that fails or cannot run and skip the rest (bisecting, mutation runs)")
 }
 
 const checkUsage = `usage: ringsim check [flags]
@@ -139,7 +141,7 @@ func (f *checkFlags) options(stderr io.Writer) (check.Options, error) {
 	if f.timeout <= 0 || f.cycles == 0 {
 		return opt, fmt.Errorf("--case-timeout %v and --case-cycles %d must be positive", f.timeout, f.cycles)
 	}
-	opt.CaseTimeout, opt.CaseCycles = f.timeout, f.cycles
+	opt.CaseTimeout, opt.CaseCycles, opt.FailFast = f.timeout, f.cycles, f.failFast
 	switch {
 	case f.quick && f.profile != "full" && f.profile != "quick":
 		return opt, fmt.Errorf("--quick and --profile %s disagree", f.profile)
@@ -201,7 +203,7 @@ func mergeCommand(args []string, stdout, stderr io.Writer) int {
 	json := fs.String("json", "", "write the merged JSON report to this file")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), "usage: ringsim check merge [--junit FILE] [--json FILE] SHARD.json...\n\n"+
-			"Combines the --json reports of `ringsim check --shard i/n` runs into one report.\n"+
+			"Combines the --json reports of 'ringsim check --shard i/n' runs into one report.\n"+
 			"Exit status as ringsim check's; 2 if a shard is missing or the reports do not belong together.\n\nflags:\n")
 		fs.PrintDefaults()
 	}

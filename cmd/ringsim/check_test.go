@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -65,7 +66,7 @@ func TestCheckBadFlags(t *testing.T) {
 // TestCheckList checks --list against --only and --shard.
 func TestCheckList(t *testing.T) {
 	code, out, _ := checkRun(t, "--quick", "--list", "--only", "lint,synth/d16x1")
-	if code != 0 || out != "lint/d8x1\nlint/d13x2\nlint/d16x1\nlint/d200x1\nsynth/d16x1\n" {
+	if code != 0 || out != "lint/d8x1\nlint/d13x2\nlint/d16x1\nlint/d16x2\nlint/d200x1\nlint/d256x1\nsynth/d16x1\n" {
 		t.Errorf("exit %d, list:\n%s", code, out)
 	}
 	_, one, _ := checkRun(t, "--list", "--shard", "1/2")
@@ -124,7 +125,7 @@ func TestCheckShardsAndMerge(t *testing.T) {
 		}
 	}
 	x, err := os.ReadFile(junit)
-	if err != nil || !bytes.Contains(x, []byte(`<testsuite name="lint" tests="4" failures="0"`)) {
+	if err != nil || !bytes.Contains(x, []byte(`<testsuite name="lint" tests="6" failures="0"`)) {
 		t.Errorf("merged JUnit (%v):\n%s", err, x)
 	}
 	// One shard alone is not a verdict.
@@ -153,5 +154,45 @@ func TestCheckFails(t *testing.T) {
 		if _, err := os.Stat(filepath.Join(out, "lint", "d16x1", f)); err != nil {
 			t.Errorf("evidence: %v", err)
 		}
+	}
+}
+
+// TestCheckReproFromArtifact runs the ringsim binary on failing RTL, moves its evidence
+// folder elsewhere (as a CI artifact is downloaded), deletes the RTL it checked and runs a
+// case's repro.sh from the copy, from another directory: it must fail the same case again,
+// on the RTL kept in the evidence folder, and keep its evidence next to itself.
+func TestCheckReproFromArtifact(t *testing.T) {
+	if _, err := exec.LookPath("sh"); err != nil {
+		t.Skip("no sh")
+	}
+	bin := filepath.Join(t.TempDir(), "ringsim")
+	if b, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, b)
+	}
+	rtlDir, out := t.TempDir(), t.TempDir()
+	if err := check.OverlayRTL(rtlDir, "../../testdata/broken/lint-unused"); err != nil {
+		t.Fatal(err)
+	}
+	gate := exec.Command(bin, "check", "--quick", "--only", "lint/d16x1", "--rtl", rtlDir, "--out", out)
+	if b, _ := gate.CombinedOutput(); gate.ProcessState.ExitCode() != 1 {
+		t.Fatalf("gate: exit %d, want 1\n%s", gate.ProcessState.ExitCode(), b)
+	}
+	if err := os.RemoveAll(rtlDir); err != nil {
+		t.Fatal(err)
+	}
+	moved := filepath.Join(t.TempDir(), "artifact")
+	if err := os.CopyFS(moved, os.DirFS(out)); err != nil {
+		t.Fatal(err)
+	}
+	repro := exec.Command("sh", filepath.Join(moved, "lint", "d16x1", "repro.sh"))
+	repro.Dir = t.TempDir()
+	repro.Env = append(os.Environ(), "RINGSIM="+bin)
+	b, _ := repro.CombinedOutput()
+	if code := repro.ProcessState.ExitCode(); code != 1 || !bytes.Contains(b, []byte("FAIL lint/d16x1")) ||
+		!bytes.Contains(b, []byte("UNUSEDSIGNAL")) {
+		t.Fatalf("repro.sh from the copy: exit %d, want 1 failing lint/d16x1 again:\n%s", code, b)
+	}
+	if _, err := os.Stat(filepath.Join(moved, "lint", "d16x1", "repro", "lint", "d16x1", "tool.log")); err != nil {
+		t.Errorf("the rerun kept no evidence next to the script: %v", err)
 	}
 }

@@ -4,6 +4,8 @@
 //	ringsim run      align, bring up TCP and move data between simulated nodes (main job)
 //	ringsim serve    serve the simulator over gRPC
 //	ringsim check    the pre-synthesis gate for ring buffer RTL
+//	ringsim mutate   the gate's mutation score on single-change variants of the RTL
+//	ringsim sweep    run a grid of jobs (and shards of it) and tabulate the results
 //
 // Run `ringsim <command> -h` for a command's flags.
 package main

@@ -23,7 +23,7 @@ import (
 )
 
 func init() {
-	register(&command{name: "sweep", summary: "run a grid of `ringsim run` parameters x seeds, shardable; merge shards", run: sweepMain})
+	register(&command{name: "sweep", summary: "run a grid of ringsim run parameters x seeds, shardable; merge shards", run: sweepMain})
 }
 
 // sweepFormat names and versions the files a sweep writes.

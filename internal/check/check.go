@@ -103,6 +103,11 @@ type Options struct {
 	CaseTimeout time.Duration
 	// CaseCycles bounds each case's simulation in cycles; 0 means DefaultCaseCycles.
 	CaseCycles uint64
+	// FailFast stops the gate at the first case that fails or cannot run: the cases after
+	// it are skipped ("not run"), and the report's status is that case's. For bisecting
+	// and for mutation runs (internal/mutate), which only need to know whether the gate
+	// fails.
+	FailFast bool
 	// Progress, if set, is called after each check finishes.
 	Progress func(CheckResult)
 	// Logger is defaulted when nil.
@@ -128,8 +133,11 @@ type Report struct {
 	Shard   Shard     `json:"shard"`
 	Merged  []Shard   `json:"merged_shards,omitempty"`
 	Started time.Time `json:"started"`
-	Seconds float64   `json:"seconds"`
-	Status  Status    `json:"status"`
+	// Hostname is the machine that ran the gate (the shards' machines, space-separated,
+	// for a merged report).
+	Hostname string  `json:"hostname,omitempty"`
+	Seconds  float64 `json:"seconds"`
+	Status   Status  `json:"status"`
 	// Message says why the run has no verdict (Status error), if it has none.
 	Message string        `json:"message,omitempty"`
 	Checks  []CheckResult `json:"checks"`
@@ -241,9 +249,10 @@ func Run(ctx context.Context, opt Options) (*Report, error) {
 		return nil, err
 	}
 	env := &env{opt: opt, src: src, toolDir: filepath.Join(work, "rtl"), work: work,
-		log: opt.Logger.Named("check")}
+		log: opt.Logger.Named("check"), blocked: map[string]*blocker{}}
+	host, _ := os.Hostname()
 	rep := &Report{Tool: "ringsim check", Format: reportFormat, Profile: opt.Profile.Name, RTL: src.name,
-		RTLHash: src.hash, Only: opt.Only, Shard: opt.Shard, Started: time.Now().UTC()}
+		RTLHash: src.hash, Only: opt.Only, Shard: opt.Shard, Started: time.Now().UTC(), Hostname: host}
 	for _, name := range Names() {
 		var mine []task
 		planned := 0
@@ -295,8 +304,23 @@ type env struct {
 	toolDir string // the RTL as files, for Verilator and Yosys
 	work    string // scratch space, removed at the end
 	log     hclog.Logger
-	// limits bound the simulations of the case being run and record the cycle reached.
+	// limits bound the simulations of the case being run and record the cycle reached
+	// and the bus accesses, to name them in failures.
 	limits conformance.Limits
+	// blocked are the tools ("verilator", "yosys"; "*" for every case) that later cases
+	// need but that cannot work on this RTL, with the case that found out: a build
+	// failure is reported once, and the cases after it are not run.
+	blocked map[string]*blocker
+	// stopped is set, under FailFast, by the first case that failed or could not run.
+	stopped string
+	// rtlKept is set once the RTL under test has been copied into the evidence folder.
+	rtlKept bool
+}
+
+// blocker is why later cases cannot run: what went wrong, in which case.
+type blocker struct {
+	caseID string
+	what   string // "the RTL does not compile", "the model did not build", ...
 }
 
 // simRTL is the RTL directory for the simulator ("" for ringsim's embedded RTL, which the
@@ -312,6 +336,14 @@ type task struct {
 	run   func(ctx context.Context, e *env, ev *evidence) outcome
 }
 
+// tool is what a case needs to compile the RTL: Yosys for synth, Verilator for the rest.
+func (t task) tool() string {
+	if t.check == Synth {
+		return "yosys"
+	}
+	return "verilator"
+}
+
 func (t task) id() string { return t.check + "/" + t.name }
 
 // outcome is what a case's run returns.
@@ -320,11 +352,19 @@ type outcome struct {
 	reason  string
 	cycle   *uint64
 	details map[string]any
-	// log is tool output worth keeping as evidence.
-	log string
+	// log is tool output worth keeping as evidence, in a file called logName (default
+	// tool.log, or panic.log for a simulation).
+	log     string
+	logName string
+	// block, if set, is the tool ("*": every tool) that later cases cannot use on this
+	// RTL, for blockWhat ("the RTL does not compile"): they are not run.
+	block, blockWhat string
 	// ranOut marks a case that ran out of its wall-clock or cycle limit: its evidence rerun
 	// stops at the cycle it reached.
 	ranOut bool
+	// interrupted marks a case the run's context ended (SIGINT): it keeps its evidence as
+	// it is, without a rerun.
+	interrupted bool
 }
 
 func pass(details map[string]any) outcome { return outcome{status: Pass, details: details} }
@@ -335,8 +375,14 @@ func failAt(cycle uint64, reason string, details map[string]any) outcome {
 
 func errorOutcome(err error) outcome { return outcome{status: Error, reason: err.Error()} }
 
+// notRun is the reason prefix of a case that did not run (interrupted, blocked by an
+// earlier build failure, stopped by FailFast).
+const notRun = "not run: "
+
 // runCheck runs a check's cases in plan order. The first failing case of the check is run
 // again to keep its evidence (waveforms, pcap), the others only get a reproduce command.
+// Cases that could not run keep what they have (the tool's output, the cycle an interrupt
+// reached); cases after a build failure are not run and point at it.
 func (e *env) runCheck(ctx context.Context, name string, tasks []task) CheckResult {
 	start := time.Now()
 	cr := CheckResult{Name: name}
@@ -345,7 +391,17 @@ func (e *env) runCheck(ctx context.Context, name string, tasks []task) CheckResu
 	for _, t := range tasks {
 		cs := CaseResult{ID: t.id(), Index: t.index, Seed: t.seed}
 		if err := ctx.Err(); err != nil {
-			cs.Status, cs.Reason = Error, fmt.Sprintf("not run: %v", err)
+			cs.Status, cs.Reason = Error, fmt.Sprintf("%s%v", notRun, err)
+			cr.Cases = append(cr.Cases, cs)
+			continue
+		}
+		if e.stopped != "" {
+			cs.Status, cs.Reason = Skip, fmt.Sprintf("%s--fail-fast stopped the gate after %s", notRun, e.stopped)
+			cr.Cases = append(cr.Cases, cs)
+			continue
+		}
+		if b := e.blockerOf(t); b != nil {
+			cs.Status, cs.Reason = Error, fmt.Sprintf("%s%s (see case %s)", notRun, b.what, b.caseID)
 			cr.Cases = append(cr.Cases, cs)
 			continue
 		}
@@ -353,25 +409,43 @@ func (e *env) runCheck(ctx context.Context, name string, tasks []task) CheckResu
 		o := e.runCase(ctx, t, nil, 0)
 		cs.Seconds = time.Since(t0).Seconds()
 		cs.Status, cs.Reason, cs.Cycle, cs.Details = o.status, o.reason, o.cycle, o.details
-		if o.status == Fail {
-			cs.Repro = e.repro(t)
+		if o.block != "" && e.blocked[o.block] == nil {
+			e.blocked[o.block] = &blocker{caseID: t.id(), what: o.blockWhat}
+		}
+		switch o.status {
+		case Fail:
 			log.Warn("case failed", "case", t.id(), "reason", firstLine(o.reason))
+		case Error:
+			log.Error("case could not run", "case", t.id(), "error", firstLine(o.reason))
+		}
+		if o.status == Fail || o.status == Error {
+			cs.Repro = e.repro(t)
 			if e.opt.OutDir != "" {
-				ev, err := e.keep(ctx, t, &cs, o, !evidenced)
+				rerun := o.status == Fail && !evidenced
+				ev, err := e.keep(ctx, t, &cs, o, rerun)
 				if err != nil {
 					log.Error("keeping evidence failed", "case", t.id(), "error", err)
 				}
 				cs.Evidence = ev
-				evidenced = true
+				evidenced = evidenced || rerun
 			}
-		} else if o.status == Error {
-			log.Error("case could not run", "case", t.id(), "error", firstLine(o.reason))
+			if e.opt.FailFast {
+				e.stopped = t.id()
+			}
 		}
 		cr.Cases = append(cr.Cases, cs)
 	}
 	cr.Seconds = time.Since(start).Seconds()
 	cr.summarize()
 	return cr
+}
+
+// blockerOf returns why t cannot run on this RTL, if an earlier case found out.
+func (e *env) blockerOf(t task) *blocker {
+	if b := e.blocked["*"]; b != nil {
+		return b
+	}
+	return e.blocked[t.tool()]
 }
 
 // runCase runs one case within its limits: CaseTimeout of wall-clock time and CaseCycles of
@@ -385,7 +459,7 @@ func (e *env) runCase(ctx context.Context, t task, ev *evidence, budget uint64) 
 	}
 	defer cancel()
 	var reached uint64
-	e.limits = conformance.Limits{Budget: e.opt.CaseCycles, Reached: &reached}
+	e.limits = conformance.Limits{Budget: e.opt.CaseCycles, Reached: &reached, Bus: &conformance.BusLog{}}
 	if budget != 0 {
 		e.limits.Budget = budget
 	}
@@ -403,6 +477,7 @@ func (e *env) runCase(ctx context.Context, t task, ev *evidence, budget uint64) 
 		o.status = Error
 		o.reason = fmt.Sprintf("interrupted at cycle %d: %v", reached, ctx.Err())
 		o.cycle = &reached
+		o.interrupted = true
 		return o
 	default:
 		return o
@@ -433,14 +508,17 @@ func (cr *CheckResult) summarize() {
 	switch cr.Status {
 	case Skip:
 		cr.Reason = "no cases in this shard"
+		if c := first(Skip); c != nil && c.Reason != "" {
+			cr.Reason = c.Reason
+		}
 	case Pass:
 		cr.Reason = fmt.Sprintf("%d of %d cases passed", n[Pass], len(cr.Cases))
 	case Fail:
 		c := first(Fail)
-		cr.Reason = fmt.Sprintf("%d of %d cases failed; first %s: %s", n[Fail], len(cr.Cases), c.ID, c.Reason)
+		cr.Reason = fmt.Sprintf("%d of %d cases failed; first %s: %s", n[Fail], len(cr.Cases), c.ID, firstLine(c.Reason))
 	case Error:
 		c := first(Error)
-		cr.Reason = fmt.Sprintf("%d of %d cases could not run; first %s: %s", n[Error], len(cr.Cases), c.ID, c.Reason)
+		cr.Reason = fmt.Sprintf("%d of %d cases could not run; first %s: %s", n[Error], len(cr.Cases), c.ID, firstLine(c.Reason))
 	}
 }
 

@@ -38,9 +38,10 @@ func (ev *evidence) note(format string, a ...any) {
 	ev.notes = append(ev.notes, fmt.Sprintf(format, a...))
 }
 
-// keep writes a failing case's evidence into the output directory: the case's result
-// (with its seed and first failing cycle), the reproduce command, tool output and, when
-// rerun is set, the waveforms and pcaps of a second run of the case.
+// keep writes the evidence of a case that failed or could not run into the output
+// directory: the case's result (with its seed and first failing cycle), a reproduce script
+// that runs from the folder wherever it is copied, tool or compiler output and, when rerun
+// is set, the waveforms and pcaps of a second run of the case.
 func (e *env) keep(ctx context.Context, t task, cs *CaseResult, o outcome, rerun bool) (*Evidence, error) {
 	dir := filepath.Join(e.opt.OutDir, t.check, t.name)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -51,15 +52,23 @@ func (e *env) keep(ctx context.Context, t task, cs *CaseResult, o outcome, rerun
 		ev.cycle = *o.cycle
 	}
 	if o.log != "" {
-		name := "tool.log" // lint and synth: the tool's output
-		if o.cycle != nil {
+		name := o.logName
+		switch {
+		case name != "":
+		case o.cycle != nil:
 			name = "panic.log" // simulations: the firmware's stack
+		default:
+			name = "tool.log" // lint and synth: the tool's output
 		}
 		if err := writeFile(ev.file(name), o.log); err != nil {
 			return nil, err
 		}
 	}
-	if rerun && o.cycle != nil {
+	switch {
+	case o.interrupted:
+		ev.note("the run was interrupted at cycle %d; nothing was rerun: run repro.sh for the waveforms", ev.cycle)
+	case o.status != Fail:
+	case rerun && o.cycle != nil:
 		// A case that ran out of its limits is rerun up to the cycle it reached: the rerun
 		// ends there, with the waveform of what it was doing.
 		var budget uint64
@@ -73,13 +82,15 @@ func (e *env) keep(ctx context.Context, t task, cs *CaseResult, o outcome, rerun
 		case again.status != Fail:
 			ev.note("the rerun with waveforms did not fail (%s: %s): the case is not deterministic", again.status, again.reason)
 		case again.cycle == nil || *again.cycle != *o.cycle:
-			ev.note("the rerun with waveforms failed at another cycle: %s", again.reason)
+			ev.note("the rerun with waveforms failed at another cycle: %s", firstLine(again.reason))
 		}
-	} else if o.cycle != nil {
-		ev.note("waveforms are kept for the first failing case of each check only; rerun this one with its command")
+	case o.cycle != nil:
+		ev.note("waveforms are kept for the first failing case of each check only; run repro.sh for this one's")
 	}
-	script := "#!/bin/sh\n# Reproduces " + t.id() + " (seed " + fmt.Sprint(t.seed) + ").\n" + cs.Repro + "\n"
-	if err := writeFile(ev.file("repro.sh"), script); err != nil {
+	if err := e.keepRTL(); err != nil {
+		return nil, err
+	}
+	if err := writeFile(ev.file("repro.sh"), e.reproScript(t)); err != nil {
 		return nil, err
 	}
 	if err := os.Chmod(filepath.Join(dir, "repro.sh"), 0o755); err != nil {
@@ -102,16 +113,9 @@ func (e *env) keep(ctx context.Context, t task, cs *CaseResult, o outcome, rerun
 	return out, writeFile(filepath.Join(dir, "case.json"), string(b)+"\n")
 }
 
-// repro is the command that runs one case again, as this run ran it.
+// repro is the command that runs one case again on this machine, as this run ran it.
 func (e *env) repro(t task) string {
-	args := []string{e.opt.Program, "check"}
-	switch e.opt.Profile.Name {
-	case "quick":
-		args = append(args, "--quick")
-	case "full":
-	default:
-		args = append(args, "--profile", e.opt.Profile.Name)
-	}
+	args := append([]string{e.opt.Program, "check"}, e.caseFlags()...)
 	if e.src.dir != "" {
 		args = append(args, "--rtl", e.src.dir)
 	}
@@ -125,6 +129,71 @@ func (e *env) repro(t task) string {
 		args[i] = shellQuote(a)
 	}
 	return strings.Join(args, " ")
+}
+
+// caseFlags are the flags that make a case run as it ran here: the profile and the
+// per-case limits when they are not the defaults.
+func (e *env) caseFlags() []string {
+	var args []string
+	switch e.opt.Profile.Name {
+	case "quick":
+		args = append(args, "--quick")
+	case "full":
+	default:
+		args = append(args, "--profile", e.opt.Profile.Name)
+	}
+	if e.opt.CaseTimeout != DefaultCaseTimeout {
+		args = append(args, "--case-timeout", e.opt.CaseTimeout.String())
+	}
+	if e.opt.CaseCycles != DefaultCaseCycles {
+		args = append(args, "--case-cycles", fmt.Sprint(e.opt.CaseCycles))
+	}
+	return args
+}
+
+// rtlCopy is the folder of the evidence directory that holds the RTL under test.
+const rtlCopy = "rtl"
+
+// keepRTL copies the RTL under test into the evidence directory once per run (replacing
+// an older copy), so that the reproduce scripts run from a downloaded CI artifact.
+func (e *env) keepRTL() error {
+	if e.rtlKept {
+		return nil
+	}
+	dir := filepath.Join(e.opt.OutDir, rtlCopy)
+	if abs, err := filepath.Abs(dir); err == nil && abs == e.src.dir {
+		e.rtlKept = true // checking the copy an earlier run kept: it is there already
+		return nil
+	}
+	if err := os.RemoveAll(dir); err != nil {
+		return fmt.Errorf("evidence: %w", err)
+	}
+	if err := e.src.materialize(dir); err != nil {
+		return fmt.Errorf("evidence: %w", err)
+	}
+	e.rtlKept = true
+	return nil
+}
+
+// reproScript is a case's repro.sh. It uses no path of the machine that wrote it: it runs
+// from the directory it is in, checks the RTL copy two levels up (OUT/rtl, or
+// $RINGSIM_RTL), runs the ringsim on PATH (or $RINGSIM) and writes its evidence next to
+// itself. Extra arguments go to ringsim check.
+func (e *env) reproScript(t task) string {
+	var flags []string
+	for _, a := range append(e.caseFlags(), "--only", t.id()) {
+		flags = append(flags, shellQuote(a))
+	}
+	return fmt.Sprintf(`#!/bin/sh
+# Reproduces %[1]s (seed %[2]d) of ringsim check.
+# Run it from a copy of this evidence folder anywhere: it checks the RTL kept in
+# ../../%[3]s (or $RINGSIM_RTL) with the ringsim on PATH (or $RINGSIM) and writes what it
+# finds to ./repro. Exit 1: the case fails again.
+set -eu
+here=$(cd "$(dirname "$0")" && pwd)
+rtl=${RINGSIM_RTL:-$(cd "$here/../../%[3]s" && pwd)}
+exec "${RINGSIM:-ringsim}" check %[4]s --rtl "$rtl" --out "$here/repro" "$@"
+`, t.id(), t.seed, rtlCopy, strings.Join(flags, " "))
 }
 
 // shellQuote quotes s for a POSIX shell if it needs it.

@@ -66,10 +66,13 @@ type Profile struct {
 	Lint  []Geometry
 	Synth []Geometry
 	// Directed are the depths the directed tests run at (one port).
-	Directed     []int
-	Differential []DiffCase
-	Align        []AlignSweep
-	Soak         SoakSweep
+	Directed []int
+	// DirectedPorts are geometries with several ports the directed tests run at too: they
+	// exercise the last port, and "ports" checks that every port is separate.
+	DirectedPorts []Geometry
+	Differential  []DiffCase
+	Align         []AlignSweep
+	Soak          SoakSweep
 }
 
 var (
@@ -86,26 +89,32 @@ func seeds(n int) []uint64 {
 }
 
 // Quick is the profile for every commit: under two minutes on a 2-core machine, model
-// builds for new RTL included. It simulates two depths only, 16 and upstream's 200 (not a
-// power of two, and deep enough for the IP framing), because each depth of new RTL costs
-// a model build.
+// builds for new RTL included. Each shape of new RTL costs a model build, so it simulates
+// four, all of which the test suite builds too (so CI's cache has them): D = 16 with one
+// and two ports, upstream's 200 (not a power of two, deep enough for the IP framing) and
+// 256 (a power of two of 32 and more, where the window is no longer the 256-byte minimum,
+// and a depth of 256 and more, where a depth no longer fits in a byte). Two ports put
+// port 1's decoding and wiring under the directed tests and the differential test.
 func Quick() Profile {
 	return Profile{
-		Name:     "quick",
-		Lint:     []Geometry{{8, 1}, {13, 2}, {16, 1}, {200, 1}},
-		Synth:    []Geometry{{13, 2}, {16, 1}, {200, 1}},
-		Directed: []int{16, 200},
+		Name:          "quick",
+		Lint:          []Geometry{{8, 1}, {13, 2}, {16, 1}, {16, 2}, {200, 1}, {256, 1}},
+		Synth:         []Geometry{{13, 2}, {16, 1}, {200, 1}, {256, 1}},
+		Directed:      []int{16, 200, 256},
+		DirectedPorts: []Geometry{{16, 2}},
 		Differential: []DiffCase{
-			{Depth: 16, Ports: 1, Cycles: 1_000_000, Seed: 1},
+			{Depth: 16, Ports: 2, Cycles: 1_000_000, Seed: 1},
 			{Depth: 200, Ports: 1, Cycles: 500_000, Seed: 2},
+			{Depth: 256, Ports: 1, Cycles: 500_000, Seed: 3},
 		},
 		Align: []AlignSweep{
-			{Topology: "pair", Depths: []int{16, 200}, Latencies: []uint32{0, 1, 7, 64, 300}, Seeds: seeds(12)},
+			{Topology: "pair", Depths: []int{16, 200, 256}, Latencies: []uint32{0, 1, 7, 64, 300}, Seeds: seeds(12)},
 			{Topology: "ring3", Depths: []int{16}, Latencies: []uint32{0, 7}, Seeds: seeds(4)},
 		},
 		Soak: SoakSweep{
-			Targets: []SoakTarget{{"crc", 16, 8 << 10}, {"crc", 200, 128 << 10}, {"ip", 200, 128 << 10}},
-			Faults:  []FaultSet{clean, noisy}, Seeds: seeds(2), Latency: 16,
+			Targets: []SoakTarget{{"crc", 16, 8 << 10}, {"crc", 200, 128 << 10}, {"ip", 200, 128 << 10},
+				{"crc", 256, 128 << 10}},
+			Faults: []FaultSet{clean, noisy}, Seeds: seeds(2), Latency: 16,
 		},
 	}
 }
@@ -113,10 +122,11 @@ func Quick() Profile {
 // Full is the default profile: under fifteen minutes on a 2-core machine.
 func Full() Profile {
 	return Profile{
-		Name:     "full",
-		Lint:     []Geometry{{8, 1}, {13, 2}, {16, 1}, {16, 2}, {128, 1}, {200, 1}, {256, 1}, {4000, 1}},
-		Synth:    []Geometry{{8, 1}, {13, 2}, {16, 2}, {128, 1}, {200, 1}, {256, 1}},
-		Directed: []int{8, 13, 16, 128, 200, 256, 4000},
+		Name:          "full",
+		Lint:          []Geometry{{8, 1}, {13, 2}, {16, 1}, {16, 2}, {128, 1}, {200, 1}, {256, 1}, {4000, 1}},
+		Synth:         []Geometry{{8, 1}, {13, 2}, {16, 2}, {128, 1}, {200, 1}, {256, 1}},
+		Directed:      []int{8, 13, 16, 128, 200, 256, 4000},
+		DirectedPorts: []Geometry{{13, 2}, {16, 2}},
 		Differential: []DiffCase{
 			{Depth: 16, Ports: 2, Cycles: 2_000_000, Seed: 1},
 			{Depth: 13, Ports: 1, Cycles: 1_000_000, Seed: 2},
@@ -151,6 +161,11 @@ func (p Profile) validate() error {
 	for _, d := range p.Directed {
 		if d < conformance.MinDirectedDepth {
 			return bad("directed depth %d below %d", d, conformance.MinDirectedDepth)
+		}
+	}
+	for _, g := range p.DirectedPorts {
+		if g.Depth < conformance.MinDirectedDepth || g.Ports < 2 || g.Ports > 64 {
+			return bad("directed geometry %v: want depth >= %d and 2 to 64 ports", g, conformance.MinDirectedDepth)
 		}
 	}
 	for _, d := range p.Differential {
@@ -195,7 +210,16 @@ func plan(p Profile) ([]task, error) {
 	}
 	for _, d := range p.Directed {
 		for _, dt := range conformance.DirectedTests() {
-			add(directedTask(dt, d))
+			if dt.Supports(1) {
+				add(directedTask(dt, Geometry{d, 1}))
+			}
+		}
+	}
+	for _, g := range p.DirectedPorts {
+		for _, dt := range conformance.DirectedTests() {
+			if dt.Supports(g.Ports) {
+				add(directedTask(dt, g))
+			}
 		}
 	}
 	for _, dc := range p.Differential {
@@ -247,8 +271,18 @@ func (p Profile) describe(check string) string {
 		for _, d := range p.Differential {
 			diffs = append(diffs, fmt.Sprintf("%dx%d %d cycles", d.Depth, d.Ports, d.Cycles))
 		}
-		return fmt.Sprintf("%d directed tests (SPEC section 2) at depths %v; differential vs the reference model: %s",
-			len(conformance.DirectedTests()), p.Directed, strings.Join(diffs, ", "))
+		one, multi := 0, ""
+		for _, dt := range conformance.DirectedTests() {
+			if dt.Supports(1) {
+				one++
+			}
+		}
+		if len(p.DirectedPorts) > 0 {
+			multi = fmt.Sprintf(", and %d (with ports) on the last port at Depth x Ports %s",
+				len(conformance.DirectedTests()), geos(p.DirectedPorts))
+		}
+		return fmt.Sprintf("%d directed tests (SPEC section 2) at depths %v%s; differential vs the reference model: %s",
+			one, p.Directed, multi, strings.Join(diffs, ", "))
 	case Alignment:
 		var parts []string
 		for _, a := range p.Align {

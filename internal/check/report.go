@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -48,8 +49,12 @@ func ReadJSON(path string) (*Report, error) {
 	return &r, nil
 }
 
-// JUnit XML, as CI systems (GitLab, Jenkins, GitHub test reporters) read it: one test
-// suite per check, one test case per case.
+// JUnit XML, as CI systems read it (Jenkins, GitLab, GitHub test reporters), in the shape
+// the strict schemas allow (testdata/junit.xsd accepts what both Jenkins' "JUnit 10"
+// schema and Ant's accept): testsuites > testsuite (name, tests, failures, errors, skipped,
+// time, timestamp, hostname) > properties, testcase*, system-out; a test case holds at
+// most one failure, error or skipped element and no output of its own. One test suite per
+// check, one test case per case.
 type (
 	junitSuites struct {
 		XMLName  xml.Name     `xml:"testsuites"`
@@ -57,7 +62,6 @@ type (
 		Tests    int          `xml:"tests,attr"`
 		Failures int          `xml:"failures,attr"`
 		Errors   int          `xml:"errors,attr"`
-		Skipped  int          `xml:"skipped,attr"`
 		Time     string       `xml:"time,attr"`
 		Suites   []junitSuite `xml:"testsuite"`
 	}
@@ -69,8 +73,10 @@ type (
 		Skipped    int             `xml:"skipped,attr"`
 		Time       string          `xml:"time,attr"`
 		Timestamp  string          `xml:"timestamp,attr"`
+		Hostname   string          `xml:"hostname,attr"`
 		Properties []junitProperty `xml:"properties>property"`
 		Cases      []junitCase     `xml:"testcase"`
+		SystemOut  string          `xml:"system-out"`
 	}
 	junitProperty struct {
 		Name  string `xml:"name,attr"`
@@ -83,31 +89,43 @@ type (
 		Failure   *junitMsg `xml:"failure,omitempty"`
 		Error     *junitMsg `xml:"error,omitempty"`
 		Skipped   *junitMsg `xml:"skipped,omitempty"`
-		SystemOut string    `xml:"system-out,omitempty"`
 	}
 	junitMsg struct {
 		Message string `xml:"message,attr"`
-		Type    string `xml:"type,attr,omitempty"`
+		Type    string `xml:"type,attr"`
 		Text    string `xml:",chardata"`
 	}
 )
+
+// junitTimestamp is the suite timestamp: ISO 8601 in UTC without a zone designator, the
+// form Ant's schema requires and every reader accepts.
+const junitTimestamp = "2006-01-02T15:04:05"
 
 func secs(s float64) string { return fmt.Sprintf("%.3f", s) }
 
 // WriteJUnit writes the report as JUnit XML to path.
 func (r *Report) WriteJUnit(path string) error {
 	top := junitSuites{Name: "ringsim check", Time: secs(r.Seconds)}
+	host := r.Hostname
+	if host == "" {
+		host = "localhost"
+	}
 	for _, c := range r.Checks {
-		s := junitSuite{Name: c.Name, Time: secs(c.Seconds), Timestamp: r.Started.Format(time.RFC3339),
-			Properties: []junitProperty{{"profile", r.Profile}, {"rtl", r.RTL}, {"rtl_hash", r.RTLHash},
+		s := junitSuite{Name: c.Name, Time: secs(c.Seconds), Timestamp: r.Started.UTC().Format(junitTimestamp),
+			Hostname: host, Properties: []junitProperty{{"profile", r.Profile}, {"rtl", r.RTL}, {"rtl_hash", r.RTLHash},
 				{"parameters", c.Parameters}, {"status", string(c.Status)}, {"reason", c.Reason}}}
 		if r.Shard.Count > 0 {
 			s.Properties = append(s.Properties, junitProperty{"shard", r.Shard.String()})
 		}
+		var out strings.Builder
+		fmt.Fprintf(&out, "%s: %s\n", c.Name, c.Reason)
 		for _, cs := range c.Cases {
 			jc := junitCase{Name: strings.TrimPrefix(cs.ID, c.Name+"/"), Classname: "ringsim.check." + c.Name,
-				Time: secs(cs.Seconds), SystemOut: caseText(cs)}
-			msg := &junitMsg{Message: cs.Reason, Type: string(cs.Status), Text: caseText(cs)}
+				Time: secs(cs.Seconds)}
+			msg := &junitMsg{Message: firstLine(cs.Reason), Type: string(cs.Status), Text: caseText(cs)}
+			if cs.Status != Pass {
+				fmt.Fprintf(&out, "\n%s %s: %s\n%s", strings.ToUpper(string(cs.Status)), cs.ID, firstLine(cs.Reason), caseText(cs))
+			}
 			switch cs.Status {
 			case Fail:
 				jc.Failure = msg
@@ -122,8 +140,8 @@ func (r *Report) WriteJUnit(path string) error {
 			s.Tests++
 			s.Cases = append(s.Cases, jc)
 		}
-		top.Tests, top.Failures, top.Errors, top.Skipped = top.Tests+s.Tests, top.Failures+s.Failures,
-			top.Errors+s.Errors, top.Skipped+s.Skipped
+		s.SystemOut = out.String()
+		top.Tests, top.Failures, top.Errors = top.Tests+s.Tests, top.Failures+s.Failures, top.Errors+s.Errors
 		top.Suites = append(top.Suites, s)
 	}
 	b, err := xml.MarshalIndent(top, "", "  ")
@@ -140,6 +158,9 @@ func (r *Report) WriteJUnit(path string) error {
 // details, as text.
 func caseText(cs CaseResult) string {
 	var b strings.Builder
+	if rest, ok := strings.CutPrefix(cs.Reason, firstLine(cs.Reason)+"\n"); ok {
+		fmt.Fprintf(&b, "%s\n", rest)
+	}
 	if cs.Seed != 0 {
 		fmt.Fprintf(&b, "seed: %d\n", cs.Seed)
 	}
@@ -195,19 +216,37 @@ func (r *Report) Summary(w io.Writer) {
 		}
 		fmt.Fprintln(w)
 		fmt.Fprintf(w, "      runs: %s\n", c.Parameters)
-		if c.Status == Pass || c.Status == Skip {
-			continue
+		// Cases that did not run say why once per reason; the others that failed or could
+		// not run are listed (the first few), each with its cause, cycle and evidence.
+		var listable int
+		notRunCount := map[string]int{}
+		var notRunOrder []string
+		for _, cs := range c.Cases {
+			switch {
+			case strings.HasPrefix(cs.Reason, notRun):
+				if notRunCount[cs.Reason] == 0 {
+					notRunOrder = append(notRunOrder, cs.Reason)
+				}
+				notRunCount[cs.Reason]++
+			case cs.Status == Fail || cs.Status == Error:
+				listable++
+			}
 		}
 		listed := 0
 		for _, cs := range c.Cases {
-			if cs.Status != Fail && cs.Status != Error {
+			if cs.Status != Fail && cs.Status != Error || strings.HasPrefix(cs.Reason, notRun) {
 				continue
 			}
 			if listed++; listed > maxListed {
-				fmt.Fprintf(w, "      ... and %d more (see the JSON or JUnit report)\n", n[Fail]+n[Error]-maxListed)
+				fmt.Fprintf(w, "      ... and %d more (see the JSON or JUnit report)\n", listable-maxListed)
 				break
 			}
 			fmt.Fprintf(w, "      %s %s: %s\n", strings.ToUpper(string(cs.Status)), cs.ID, firstLine(cs.Reason))
+			if rest, ok := strings.CutPrefix(cs.Reason, firstLine(cs.Reason)+"\n"); ok {
+				for _, l := range strings.Split(rest, "\n") {
+					fmt.Fprintf(w, "          %s\n", l)
+				}
+			}
 			if cs.Cycle != nil {
 				fmt.Fprintf(w, "        first failing cycle %d, seed %d\n", *cs.Cycle, cs.Seed)
 			}
@@ -217,6 +256,10 @@ func (r *Report) Summary(w io.Writer) {
 			if cs.Repro != "" {
 				fmt.Fprintf(w, "        reproduce: %s\n", cs.Repro)
 			}
+		}
+		for _, reason := range notRunOrder {
+			k := notRunCount[reason]
+			fmt.Fprintf(w, "      %d case%s %s\n", k, map[bool]string{true: "", false: "s"}[k == 1], reason)
 		}
 	}
 	var failed, errored int
@@ -260,6 +303,7 @@ func Merge(reports []*Report) (*Report, error) {
 		RTLHash: first.RTLHash, Only: first.Only, Started: first.Started}
 	count := first.Shard.Count
 	seen := map[int]bool{}
+	var hosts []string
 	checks := map[string]*CheckResult{}
 	for i, r := range reports {
 		switch {
@@ -275,6 +319,9 @@ func Merge(reports []*Report) (*Report, error) {
 		}
 		seen[r.Shard.Index] = true
 		out.Merged = append(out.Merged, r.Shard)
+		if r.Hostname != "" && !slices.Contains(hosts, r.Hostname) {
+			hosts = append(hosts, r.Hostname)
+		}
 		out.Seconds += r.Seconds
 		if r.Started.Before(out.Started) {
 			out.Started = r.Started
@@ -290,6 +337,8 @@ func Merge(reports []*Report) (*Report, error) {
 		}
 	}
 	sort.Slice(out.Merged, func(i, j int) bool { return out.Merged[i].Index < out.Merged[j].Index })
+	sort.Strings(hosts)
+	out.Hostname = strings.Join(hosts, " ")
 	for _, name := range Names() {
 		if m, ok := checks[name]; ok {
 			sort.Slice(m.Cases, func(i, j int) bool { return m.Cases[i].Index < m.Cases[j].Index })

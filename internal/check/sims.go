@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/ringsim/ringsim/bridge"
 	"github.com/ringsim/ringsim/bridge/framing"
@@ -14,34 +15,91 @@ import (
 	"github.com/ringsim/ringsim/sim/bus"
 )
 
-// simOutcome classifies the error of a simulation case: nil passes; a divergence from the
-// SPEC or an RTL stop (an assertion, a bus that did not answer) fails at its cycle; anything
-// else (a model that does not build, an interrupted run) means the case could not run.
-func simOutcome(err error, details map[string]any) outcome {
+// simOutcome classifies the error of a simulation case: nil passes; an RTL stop (an
+// assertion, a bus that did not answer) or a divergence from what `by` says (the SPEC, the
+// reference model) fails at its first failing cycle, with one headline in the RTL's terms;
+// a model that does not build is reported with the compiler's text; anything else (an
+// interrupted run) means the case could not run.
+func simOutcome(err error, details map[string]any, by string) outcome {
 	if err == nil {
 		return pass(details)
 	}
+	var st *sim.StopError
+	if errors.As(err, &st) {
+		c, _ := conformance.StoppedAt(err)
+		return failAt(c, st.Error(), details)
+	}
 	var div *conformance.Divergence
 	if errors.As(err, &div) {
-		return failAt(div.Cycle, err.Error(), details)
+		return failAt(div.Cycle, div.Headline(by), details)
 	}
-	if c, ok := conformance.StoppedAt(err); ok {
-		return failAt(c, err.Error(), details)
+	if o, ok := buildFailure(err, details); ok {
+		return o
 	}
 	return outcome{status: Error, reason: err.Error(), details: details}
 }
 
-// directedTask is one directed test at one depth.
-func directedTask(dt conformance.Directed, depth int) task {
-	seed := uint64(depth)
-	return task{check: Conformance, name: fmt.Sprintf("d%d-%s", depth, dt.Name), seed: seed,
+// buildFailure reports a model that did not build (hw.ErrBadRTL) or could not be built (a
+// missing tool): once, with the compiler's error lines in the reason and its whole output
+// as evidence; the run's later simulation cases are not run (env.runCase).
+func buildFailure(err error, details map[string]any) (outcome, bool) {
+	switch {
+	case errors.Is(err, hw.ErrBadRTL):
+		text := err.Error()
+		lines := compilerErrors(text)
+		head := "the model did not build"
+		if len(lines) > 0 {
+			head += ": " + lines[0]
+			lines = lines[1:]
+		} else {
+			head += ": " + firstLine(text)
+		}
+		if len(lines) > maxCompilerLines {
+			lines = append(lines[:maxCompilerLines], fmt.Sprintf("... (%d more lines in build.log)", len(lines)-maxCompilerLines))
+		}
+		return outcome{status: Error, reason: strings.Join(append([]string{head}, lines...), "\n"), details: details,
+			log: text, logName: "build.log", block: "verilator", blockWhat: "the model did not build"}, true
+	case errors.Is(err, hw.ErrNoTool):
+		return outcome{status: Error, reason: err.Error(), details: details,
+			block: "verilator", blockWhat: "a tool the model build needs is missing"}, true
+	}
+	return outcome{}, false
+}
+
+// maxCompilerLines is how many of the compiler's error lines a reason quotes.
+const maxCompilerLines = 8
+
+// compilerErrors returns the error lines of Verilator's or the C++ compiler's output.
+func compilerErrors(out string) []string {
+	var errs []string
+	for _, line := range strings.Split(out, "\n") {
+		t := strings.TrimSpace(line)
+		switch {
+		case strings.HasPrefix(t, "%Error") && !strings.Contains(t, "Exiting due to"):
+			errs = append(errs, t)
+		case strings.Contains(t, "error:"):
+			errs = append(errs, t)
+		}
+	}
+	return errs
+}
+
+// directedTask is one directed test at one geometry: "d16-bus-timing" with one port,
+// "d16x2-ports" with several.
+func directedTask(dt conformance.Directed, g Geometry) task {
+	seed := uint64(g.Depth)
+	name := fmt.Sprintf("d%d-%s", g.Depth, dt.Name)
+	if g.Ports > 1 {
+		name = fmt.Sprintf("%s-%s", g, dt.Name)
+	}
+	return task{check: Conformance, name: name, seed: seed,
 		run: func(ctx context.Context, e *env, ev *evidence) outcome {
-			cfg := conformance.DirectedConfig{Depth: depth, Seed: seed, RTLDir: e.simRTL(),
+			cfg := conformance.DirectedConfig{Depth: g.Depth, Ports: g.Ports, Seed: seed, RTLDir: e.simRTL(),
 				CacheDir: e.opt.CacheDir, OnModelBuild: e.opt.OnModelBuild, Logger: e.log, Limits: e.limits}
 			if ev != nil {
-				cfg.Waveform, cfg.WaveformFrom = ev.file("wave.fst"), ev.waveFrom(depth)
+				cfg.Waveform, cfg.WaveformFrom = ev.file("wave.fst"), ev.waveFrom(g.Depth)
 			}
-			return simOutcome(dt.Run(ctx, cfg), map[string]any{"test": dt.Summary})
+			return simOutcome(dt.Run(ctx, cfg), map[string]any{"test": dt.Summary}, "SPEC")
 		}}
 }
 
@@ -58,9 +116,10 @@ func diffTask(dc DiffCase) task {
 			rep, err := conformance.Differential(ctx, cfg)
 			details := map[string]any{"cycles": rep.Cycles, "batches": rep.Batches, "ops": rep.Ops, "frames": rep.Frames}
 			if rep.Divergence != nil {
-				return failAt(rep.Divergence.Cycle, err.Error(), details)
+				div := conformance.ExplainDiff(rep.Divergence, bus.Map{Depth: dc.Depth, Ports: dc.Ports}, e.limits.Bus)
+				return failAt(div.Cycle, div.Headline("reference model"), details)
 			}
-			return simOutcome(err, details)
+			return simOutcome(err, details, "reference model")
 		}}
 }
 
@@ -118,7 +177,7 @@ func (c alignCase) run(ctx context.Context, e *env, ev *evidence) outcome {
 	topo := topology(c.topo, c.latency)
 	m, err := e.newMachine(ctx, topo, c.depth, c.seed, ev)
 	if err != nil {
-		return errorOutcome(err)
+		return setupError(err)
 	}
 	defer m.Close()
 	rel := m.Info().Config.Release
@@ -139,14 +198,14 @@ func (c alignCase) run(ctx context.Context, e *env, ev *evidence) outcome {
 		if ctx.Err() != nil {
 			return errorOutcome(err)
 		}
-		if c, ok := conformance.StoppedAt(err); ok {
-			return failAt(c, err.Error(), details)
+		var o outcome
+		var st *sim.StopError
+		if errors.As(err, &st) {
+			c, _ := conformance.StoppedAt(err)
+			o = failAt(c, st.Error(), details)
+		} else {
+			o = c.failure(e, m, topo, rep, err, last, bound, details)
 		}
-		cycle := m.Cycle() // a bus error, a panic: where the firmware stopped
-		if errors.Is(err, bridge.ErrAlignTimeout) || errors.Is(err, bridge.ErrTimeout) {
-			cycle = last + bound + 1 // the first cycle past the bound
-		}
-		o := failAt(cycle, fmt.Sprintf("alignment did not complete within %d cycles of the later release: %v", bound, err), details)
 		o.log = stack
 		return o
 	}
@@ -188,6 +247,76 @@ func (c alignCase) run(ctx context.Context, e *env, ev *evidence) outcome {
 	return pass(details)
 }
 
+// failure states why the alignment firmware failed, as one cause with one cycle: a bus
+// access the SPEC acknowledges that the RTL answered ERR (named by register), or the link
+// that was not aligned by the end of the bound and the phase it was in then, or else the
+// firmware's own error at the cycle it stopped.
+func (c alignCase) failure(e *env, m *conformance.Traced, topo hw.Topology, rep *bridge.Report, err error,
+	last, bound uint64, details map[string]any) outcome {
+	bm := bus.Map{Depth: c.depth, Ports: topo.Ports}
+	first, firstCycle, found := "", uint64(0), false
+	for n := 0; n < topo.Nodes; n++ {
+		if what, cycle, ok := e.limits.Bus.UnexpectedErr(bm, n); ok && (!found || cycle < firstCycle) {
+			first, firstCycle, found = what, cycle, true
+		}
+	}
+	if found {
+		return failAt(firstCycle, "the alignment firmware stopped on a bus error: "+first, details)
+	}
+	if errors.Is(err, bridge.ErrAlignTimeout) || errors.Is(err, bridge.ErrTimeout) {
+		end := last + bound + 1 // the first cycle past the bound
+		var stuck []string
+		if rep != nil {
+			for _, l := range rep.Links {
+				if l.AlignedCycle != 0 && l.AlignedCycle < end {
+					continue
+				}
+				phase, since := phaseAt(l.PhaseCycles, end)
+				writes := "writes"
+				if l.Clears == 1 {
+					writes = "write"
+				}
+				stuck = append(stuck, fmt.Sprintf("link %v->%v was in %s (since cycle %d; %d clear_at_count %s in all)",
+					l.Peer, l.Local, phase, since, l.Clears, writes))
+			}
+		}
+		reason := fmt.Sprintf("not aligned within B = %d cycles of the later release (cycle %d)", bound, last)
+		switch len(stuck) {
+		case 0:
+			reason += ": " + err.Error()
+		case 1:
+			reason += ": " + stuck[0]
+		case 2:
+			reason += fmt.Sprintf(": %s (and 1 more link end)", stuck[0])
+		default:
+			reason += fmt.Sprintf(": %s (and %d more link ends)", stuck[0], len(stuck)-1)
+		}
+		return failAt(end, reason, details)
+	}
+	return failAt(m.Cycle(), fmt.Sprintf("the alignment firmware failed: %v", err), details)
+}
+
+// phaseAt returns the alignment phase a link end was in at cycle c, from the cycles it
+// entered each phase, and the cycle it entered it.
+func phaseAt(entered map[string]uint64, c uint64) (string, uint64) {
+	phase, since := bridge.Unaligned.String(), uint64(0)
+	for ph := bridge.FindingAlignment; ph <= bridge.Aligned; ph++ {
+		if at, ok := entered[ph.String()]; ok && at < c && at >= since {
+			phase, since = ph.String(), at
+		}
+	}
+	return phase, since
+}
+
+// setupError is the outcome of a case whose simulation could not start: a model that did
+// not build is reported once, with the compiler's text.
+func setupError(err error) outcome {
+	if o, ok := buildFailure(err, nil); ok {
+		return o
+	}
+	return errorOutcome(err)
+}
+
 // checkMapping sends a pattern over each link of an aligned topology and reads it back.
 func (c alignCase) checkMapping(ctx context.Context, m *conformance.Traced, topo hw.Topology) (outcome, bool) {
 	bm := bus.Map{Depth: c.depth, Ports: topo.Ports}
@@ -210,11 +339,12 @@ func (c alignCase) checkMapping(ctx context.Context, m *conformance.Traced, topo
 		for _, st := range steps {
 			r, err := m.Execute(ctx, st.node, st.ops)
 			if err != nil {
-				return simOutcome(err, nil), true
+				return simOutcome(err, nil, "SPEC"), true
 			}
 			for i, x := range r {
 				if x.Err {
-					return failAt(x.Cycle, fmt.Sprintf("after alignment, link %v: op %d answered ERR", l, i), nil), true
+					return failAt(x.Cycle, fmt.Sprintf("after alignment, link %v: %s: RTL ERR in cycle %d, SPEC ACK", l,
+						conformance.OpString(bm, st.node, st.ops[i]), x.Cycle), nil), true
 				}
 			}
 			if st.node == l.To.Node {
@@ -225,8 +355,8 @@ func (c alignCase) checkMapping(ctx context.Context, m *conformance.Traced, topo
 		start := rd.Cycle + 1 - uint64(2*len(pat))
 		for i, w := range rd.Words {
 			if w != pat[i] {
-				return failAt(start+uint64(2*i+1), fmt.Sprintf("after alignment, link %v: RX word %d %s is %#08x, want %#08x "+
-					"(TX word i must land at RX word i)", l, i/2, [2]string{"low", "high"}[i%2], w, pat[i]), nil), true
+				return failAt(start+uint64(2*i+1), fmt.Sprintf("after alignment, link %v: %s reads %#08x, want %#08x "+
+					"(TX word i must land at RX word i)", l, conformance.RegName(bm, l.To.Node, rx+4*uint32(i)), w, pat[i]), nil), true
 			}
 		}
 	}
@@ -280,7 +410,7 @@ func (c soakCase) run(ctx context.Context, e *env, ev *evidence) outcome {
 	}
 	res, err := job.Run(ctx, spec, job.Options{Start: start, Logger: e.log})
 	if err != nil {
-		return errorOutcome(err)
+		return setupError(err)
 	}
 	rep := res.Report
 	details := map[string]any{"bytes_each_way": c.target.Bytes, "cycle_limit": soakLimit(c.target.Bytes, c.target.Depth),
@@ -301,11 +431,28 @@ func (c soakCase) run(ctx context.Context, e *env, ev *evidence) outcome {
 	case ctx.Err() != nil:
 		return outcome{status: Error, reason: res.Err.Error(), details: details}
 	}
-	cycle := m.Cycle()
-	if c, ok := conformance.StoppedAt(res.Err); ok {
-		cycle = c
+	// One cause with one cycle: an RTL stop, a bus access answered ERR that the SPEC
+	// acknowledges, or the transfer's own error where the simulation stopped.
+	var o outcome
+	var st *sim.StopError
+	bm := bus.Map{Depth: c.target.Depth, Ports: topo.Ports}
+	what, at, busErr := "", uint64(0), false
+	for n := 0; n < topo.Nodes && !busErr; n++ {
+		what, at, busErr = e.limits.Bus.UnexpectedErr(bm, n)
 	}
-	o := failAt(cycle, fmt.Sprintf("transfer of %d bytes each way failed: %v", c.target.Bytes, res.Err), details)
+	switch {
+	case errors.As(res.Err, &st):
+		cycle, _ := conformance.StoppedAt(res.Err)
+		o = failAt(cycle, st.Error(), details)
+	case busErr:
+		o = failAt(at, "the firmware stopped on a bus error: "+what, details)
+	default: // where the simulation was when the firmware gave up (the machine is closed now)
+		reached := m.Cycle()
+		if e.limits.Reached != nil {
+			reached = *e.limits.Reached
+		}
+		o = failAt(reached, fmt.Sprintf("transfer of %d bytes each way failed: %v", c.target.Bytes, res.Err), details)
+	}
 	o.log = res.Stack
 	return o
 }

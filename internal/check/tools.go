@@ -72,14 +72,23 @@ func lintTask(g Geometry) task {
 		args = append(append(args, e.src.list(".vlt")...), e.src.sources()...)
 		out, ok, err := runTool(ctx, e.toolDir, "verilator", args...)
 		if err != nil {
-			return errorOutcome(err)
+			o := errorOutcome(err)
+			if errors.Is(err, ErrNoTool) {
+				o.block, o.blockWhat = "verilator", "verilator is missing"
+			}
+			return o
 		}
 		warnings, errs := verilatorMessages(out)
 		details := map[string]any{"command": "verilator " + strings.Join(args, " "), "warnings": len(warnings)}
 		switch {
 		case len(errs) > 0:
-			// Errors, not warnings: the RTL does not compile, so no check has a verdict.
-			return outcome{status: Error, reason: fmt.Sprintf("RTL does not compile: %s", errs[0]), details: details, log: out}
+			// Errors, not warnings: the RTL does not compile, so no check has a verdict, and
+			// no later case can compile it: they are not run, and point here.
+			if len(errs) > maxCompilerLines {
+				errs = append(errs[:maxCompilerLines], fmt.Sprintf("... (%d more in tool.log)", len(errs)-maxCompilerLines))
+			}
+			return outcome{status: Error, reason: "RTL does not compile: " + strings.Join(errs, "\n"), details: details,
+				log: out, block: "*", blockWhat: "the RTL does not compile"}
 		case len(warnings) > 0:
 			return outcome{status: Fail, reason: fmt.Sprintf("%d lint warning(s); first: %s", len(warnings), warnings[0]),
 				details: details, log: out}
@@ -157,7 +166,11 @@ func synthTask(g Geometry) task {
 		logPath := filepath.Join(e.work, "synth-"+g.String()+".log")
 		console, ok, err := runTool(ctx, e.toolDir, "yosys", "-l", logPath, "-s", scriptPath)
 		if err != nil {
-			return errorOutcome(err)
+			o := errorOutcome(err)
+			if errors.Is(err, ErrNoTool) {
+				o.block, o.blockWhat = "yosys", "yosys is missing"
+			}
+			return o
 		}
 		logged, _ := os.ReadFile(logPath)
 		out := string(logged) + "\n--- console ---\n" + console

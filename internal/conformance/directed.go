@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 
 	"github.com/hashicorp/go-hclog"
 
@@ -33,6 +32,10 @@ const MinDirectedDepth = 4
 type DirectedConfig struct {
 	// Depth is the ring buffer depth D (at least MinDirectedDepth).
 	Depth int
+	// Ports is the node's port count; 0 means 1. The tests exercise the last port, so that
+	// a decoder that only works for port 0 fails them, and "ports" checks that every port
+	// has its own registers, buffers and links.
+	Ports int
 	// Seed varies the nodes' release cycles.
 	Seed uint64
 	// RTLDir is the RTL under test; empty means ringsim's own.
@@ -58,7 +61,12 @@ type Directed struct {
 	Summary string
 	run     func(b *bench) error
 	pair    bool // runs on two linked nodes instead of one
+	// minPorts is the fewest ports the test needs (0: one).
+	minPorts int
 }
+
+// Supports reports whether the test runs on nodes with the given number of ports.
+func (d Directed) Supports(ports int) bool { return ports >= max(1, d.minPorts) }
 
 // DirectedTests returns the directed tests, simplest first: a bus timing failure is
 // reported before the ring buffer behaviour that depends on it.
@@ -69,8 +77,11 @@ func DirectedTests() []Directed {
 		{Name: "byte-masks", Summary: "byte-masked TX writes in both halves of a word", run: byteMasks},
 		{Name: "tx-output", Summary: "frame(t+1) = enable(t) ? mem[count(t)] : 0, the counter running while disabled", run: txOutput},
 		{Name: "rx-input", Summary: "RX writes at the counter's address only while enabled, the counter running while disabled", run: rxInput},
-		{Name: "clear-at-count", Summary: "clear_at_count stalls until the counter matches, writes there, continues from 1", run: clearAtCount},
+		{Name: "clear-at-count", Summary: "clear_at_count stalls until the counter matches, writes there, continues from 1 (also after D-1)", run: clearAtCount},
+		{Name: "enables", Summary: "no read pending after reset; TX and RX enable: reset 0, read back 1 while set, bit 0 only, byte lane 0", run: enables},
+		{Name: "collisions", Summary: "a CPU read of the RX word hardware writes in the same cycle, and a CPU write of the TX word hardware reads, see the old word (read-first)", run: collisions},
 		{Name: "ring-buffer", Summary: "upstream's ring buffer test over a link: rotation, freeze, zeroes, alignment", run: ringBuffer, pair: true},
+		{Name: "ports", Summary: "every port has its own TX and RX registers, buffers, counters and link", run: portsTest, minPorts: 2},
 	}
 }
 
@@ -89,13 +100,23 @@ func LookupDirected(name string) (Directed, bool) {
 // stopped the simulation), and any other error if the test could not run (the model did
 // not build, for example).
 func (d Directed) Run(ctx context.Context, cfg DirectedConfig) error {
+	ports := max(1, cfg.Ports)
 	if cfg.Depth < MinDirectedDepth {
 		return fmt.Errorf("%w: %s at depth %d: need at least %d", ErrBadDirected, d.Name, cfg.Depth, MinDirectedDepth)
 	}
-	topo := hw.Topology{Name: "single", Nodes: 1, Ports: 1}
+	if !d.Supports(ports) {
+		return fmt.Errorf("%w: %s with %d port(s): needs at least %d", ErrBadDirected, d.Name, ports, d.minPorts)
+	}
+	topo := hw.Topology{Name: "single", Nodes: 1, Ports: ports}
 	release := []uint64{3 + cfg.Seed%5}
 	if d.pair {
-		topo = hw.Pair(3 + uint32(cfg.Seed%7))
+		// Port p of node 0 is linked to port p of node 1, both ways.
+		topo = hw.Topology{Name: "pair", Nodes: 2, Ports: ports}
+		for p := 0; p < ports; p++ {
+			a, b := hw.Endpoint{Node: 0, Port: p}, hw.Endpoint{Node: 1, Port: p}
+			lat := 3 + uint32(cfg.Seed%7)
+			topo.Links = append(topo.Links, hw.Link{From: a, To: b, Latency: lat}, hw.Link{From: b, To: a, Latency: lat})
+		}
 		s := cfg.Seed*0x9E3779B97F4A7C15 + 1
 		release = []uint64{s % uint64(2*cfg.Depth), (s >> 20) % uint64(2*cfg.Depth)}
 	}
@@ -113,7 +134,7 @@ func (d Directed) Run(ctx context.Context, cfg DirectedConfig) error {
 	}
 	defer e.Close()
 	b := &bench{ctx: ctx, e: &Traced{Engine: e, Path: cfg.Waveform, From: cfg.WaveformFrom, Limits: cfg.Limits},
-		m: bus.Map{Depth: cfg.Depth, Ports: 1}, d: cfg.Depth, rel: release}
+		m: bus.Map{Depth: cfg.Depth, Ports: ports}, d: cfg.Depth, rel: release, port: ports - 1}
 	if err := d.run(b); err != nil {
 		return fmt.Errorf("%s: %w", d.Name, err)
 	}
@@ -143,6 +164,9 @@ type Limits struct {
 	Budget uint64
 	// Reached, if set, receives the cycle reached after every Run.
 	Reached *uint64
+	// Bus, if set, keeps each node's last batch and the RTL's answers to it, so that a
+	// failure can name the access it is about.
+	Bus *BusLog
 }
 
 // ErrCycleBudget is returned by Traced.Run when the simulation used its cycle budget.
@@ -180,6 +204,29 @@ func (t *Traced) run(until uint64) ([]int, error) {
 		}
 	}
 	return t.Engine.Run(until)
+}
+
+// Submit implements bridge.Machine.Submit (sim.Engine.Submit), keeping the batch in
+// Limits.Bus.
+func (t *Traced) Submit(node int, ops []bus.Op) error {
+	cycle := t.Cycle()
+	if err := t.Engine.Submit(node, ops); err != nil {
+		return err
+	}
+	if t.Bus != nil {
+		t.Bus.submitted(node, ops, cycle)
+	}
+	return nil
+}
+
+// Results implements bridge.Machine.Results (sim.Engine.Results), keeping the answers in
+// Limits.Bus.
+func (t *Traced) Results(node int) ([]bus.Result, error) {
+	res, err := t.Engine.Results(node)
+	if err == nil && t.Bus != nil {
+		t.Bus.completed(node, res)
+	}
+	return res, err
 }
 
 // Execute submits one batch to node and runs until it completes, like sim.Engine.Execute
@@ -225,8 +272,18 @@ type stopSpecError struct {
 func (e *stopSpecError) Error() string   { return e.stop.Error() }
 func (e *stopSpecError) Unwrap() []error { return []error{ErrSpec, e.div, e.stop} }
 
+// specError is a divergence from the SPEC: "cycle 6: read of node 0 port 0 TX data word 1
+// low half (address 0x108, offset 0x8): RTL ACK in cycle 7, SPEC ACK in cycle 6". It wraps
+// ErrSpec and the *Divergence.
+type specError struct{ div *Divergence }
+
+func (e *specError) Error() string {
+	return fmt.Sprintf("cycle %d: %s", e.div.Cycle, e.div.Headline("SPEC"))
+}
+func (e *specError) Unwrap() []error { return []error{ErrSpec, e.div} }
+
 // specErr reports a divergence as a SPEC violation.
-func specErr(d *Divergence) error { return fmt.Errorf("%w: %w", ErrSpec, d) }
+func specErr(d *Divergence) error { return &specError{div: d} }
 
 // bench is the running engine of one directed test.
 type bench struct {
@@ -235,6 +292,8 @@ type bench struct {
 	m   bus.Map
 	d   int
 	rel []uint64
+	// port is the port under test: the last one.
+	port int
 	// submitted is the cycle the last batch's first operation was presented in: batches
 	// here always start on a free master.
 	submitted uint64
@@ -274,10 +333,14 @@ func (b *bench) runTo(c uint64) error {
 // expect is the SPEC's bus master: it predicts the result of each operation of a batch
 // from the cycle the batch starts in.
 type expect struct {
-	m    bus.Map
-	next uint64 // cycle the next operation is presented in
-	ops  []bus.Op
-	want []bus.Result
+	m     bus.Map
+	start uint64 // cycle the first operation is presented in
+	next  uint64 // cycle the next operation is presented in
+	ops   []bus.Op
+	want  []bus.Result
+	// anyValue are the reads whose value the SPEC leaves undefined: only their answer
+	// (ACK or ERR, and its cycle) counts.
+	anyValue map[int]bool
 }
 
 func (x *expect) add(op bus.Op, ticks uint64, err bool, value uint32) {
@@ -288,18 +351,27 @@ func (x *expect) add(op bus.Op, ticks uint64, err bool, value uint32) {
 }
 
 // isData reports whether addr is a ring buffer data word (one cycle of read latency).
-func (x *expect) isData(addr uint32) bool {
-	w := uint32(1) << x.m.WindowLog2()
-	return addr >= w && addr%w < x.m.Enable()
+func isData(m bus.Map, addr uint32) bool {
+	r := m.Decode(addr)
+	return (r.Device == "TX" || r.Device == "RX") && r.Name == "data"
 }
 
 // ok adds an access the SPEC acknowledges, a data read one cycle late.
 func (x *expect) ok(op bus.Op, value uint32) {
 	ticks := uint64(1)
-	if op.Kind == bus.KindRead && x.isData(op.Addr) {
+	if op.Kind == bus.KindRead && isData(x.m, op.Addr) {
 		ticks = 2
 	}
 	x.add(op, ticks, false, value)
+}
+
+// okAnyValue adds a read the SPEC acknowledges without defining the value it returns.
+func (x *expect) okAnyValue(op bus.Op) {
+	if x.anyValue == nil {
+		x.anyValue = map[int]bool{}
+	}
+	x.anyValue[len(x.ops)] = true
+	x.ok(op, 0)
 }
 
 // block adds a block operation that transfers words (read data, or nil for a write).
@@ -324,14 +396,66 @@ func (x *expect) check(b *bench) ([]bus.Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	if div := compareResults(x.ops, x.want, got); div != nil {
+	want := x.want
+	if len(x.anyValue) > 0 {
+		want = append([]bus.Result(nil), x.want...)
+		for i := range x.anyValue {
+			if i < len(got) {
+				want[i].Value = got[i].Value
+			}
+		}
+	}
+	if div, _ := compareAnswers(x.m, 0, x.start, x.ops, want, got); div != nil {
 		return got, specErr(div)
 	}
 	return got, nil
 }
 
 func newExpect(b *bench) *expect {
-	return &expect{m: b.m, next: max(b.e.Cycle(), b.rel[0])}
+	c := max(b.e.Cycle(), b.rel[0])
+	return &expect{m: b.m, start: c, next: c}
+}
+
+// compareAnswers returns the earliest disagreement between the SPEC's results (want) and
+// the RTL's (got) of a batch that node started in cycle start, in the RTL's terms: ACK or
+// ERR and its cycle, then the data read (word by word, at the cycle each was answered). It
+// also returns the index of the operation that differed.
+func compareAnswers(m bus.Map, node int, start uint64, ops []bus.Op, want, got []bus.Result) (*Divergence, int) {
+	at := start // the cycle op i is presented in
+	for i, op := range ops {
+		w, g := want[i], got[i]
+		what := OpString(m, node, op)
+		switch {
+		case w.Err != g.Err || w.Cycle != g.Cycle:
+			return &Divergence{Cycle: min(w.Cycle, g.Cycle), What: what,
+				Got: answer(g.Err, g.Cycle), Want: answer(w.Err, w.Cycle)}, i
+		case w.Value != g.Value:
+			return &Divergence{Cycle: w.Cycle, What: what,
+				Got: fmt.Sprintf("%#08x", g.Value), Want: fmt.Sprintf("%#08x", w.Value)}, i
+		case w.N != g.N:
+			return &Divergence{Cycle: w.Cycle, What: what + ": words transferred",
+				Got: fmt.Sprint(g.N), Want: fmt.Sprint(w.N)}, i
+		}
+		p := at
+		for k := range w.Words {
+			addr := op.Addr + 4*uint32(k)
+			c := p
+			if isData(m, addr) {
+				c++
+			}
+			if k >= len(g.Words) || w.Words[k] != g.Words[k] {
+				gv := "nothing"
+				if k < len(g.Words) {
+					gv = fmt.Sprintf("%#08x", g.Words[k])
+				}
+				return &Divergence{Cycle: c, What: fmt.Sprintf("read of %s (word %d of a read-block)", RegName(m, node, addr), k),
+					Got: gv, Want: fmt.Sprintf("%#08x", w.Words[k])}, i
+			}
+			p = c + 1
+		}
+		at = w.Cycle + 1
+	}
+	return nil, -1
 }
 
 // busTiming checks completion cycles: writes and register reads in the cycle they are
@@ -339,7 +463,7 @@ func newExpect(b *bench) *expect {
 // node block's values.
 func busTiming(b *bench) error {
 	x := newExpect(b)
-	m, tx, rx := b.m, b.m.TX(0), b.m.RX(0)
+	m, tx, rx := b.m, b.m.TX(b.port), b.m.RX(b.port)
 	dna := b.e.DNA(0)
 	x.ok(bus.Write(tx+8, 0x1234_5678), 0)
 	x.ok(bus.Read(tx+8), 0x1234_5678)
@@ -355,7 +479,7 @@ func busTiming(b *bench) error {
 	x.ok(bus.Read(bus.RegVersion), bus.MapVersion)
 	x.ok(bus.Read(bus.RegNodeID), 0)
 	x.ok(bus.Read(bus.RegDepth), uint32(b.d))
-	x.ok(bus.Read(bus.RegPorts), 1)
+	x.ok(bus.Read(bus.RegPorts), uint32(m.Ports))
 	x.ok(bus.Read(bus.RegWindowLog2), uint32(m.WindowLog2()))
 	x.ok(bus.Read(bus.RegDNA0), dna[0])
 	x.ok(bus.Read(bus.RegDNA1), dna[1])
@@ -375,7 +499,7 @@ func busTiming(b *bench) error {
 // that the legal accesses next to them do not.
 func busErrors(b *bench) error {
 	x := newExpect(b)
-	m, tx, rx, d := b.m, b.m.TX(0), b.m.RX(0), uint32(b.d)
+	m, tx, rx, d := b.m, b.m.TX(b.port), b.m.RX(b.port), uint32(b.d)
 	bad := []bus.Op{
 		bus.Write(rx, 1),                                // RX data is read only
 		bus.Write(rx+8*d-4, 1),                          // ... up to its last word
@@ -387,7 +511,7 @@ func busErrors(b *bench) error {
 		bus.Write(tx+m.ClearAtCount(), 0),               // TX has no clear_at_count
 		bus.Read(rx + m.Enable() + 4),                   //
 		bus.Read(rx + m.ClearAtCount() + 4),             // past the last register
-		bus.Read(m.RX(0) + (1 << m.WindowLog2())),       // the window past the last port
+		bus.Read(uint32(m.Windows()) << m.WindowLog2()), // the window past the last device
 		bus.Write(bus.RegNodeID, 1),                     // the node block is read only
 		bus.Read(0x24),                                  // a hole in the node block
 		bus.Read(0x30),                                  // past the node block
@@ -406,7 +530,7 @@ func busErrors(b *bench) error {
 // byteMasks writes TX words through every byte mask, in both halves, and reads them back.
 func byteMasks(b *bench) error {
 	x := newExpect(b)
-	tx := b.m.TX(0)
+	tx := b.m.TX(b.port)
 	for mask := uint8(0); mask <= 0xF; mask++ {
 		for half := uint32(0); half < 2; half++ {
 			word := tx + 8*(uint32(mask)*2+half)%(8*uint32(b.d))
@@ -475,20 +599,20 @@ func txOutput(b *bench) error {
 	d := b.d
 	pat, words := pattern(d, func(i int) uint64 { return 0x7E57_0000_0000_0000 | uint64(i+1)<<8 | uint64(i+1) })
 	x := newExpect(b)
-	x.block(bus.WriteBlock(b.m.TX(0), words), nil)
+	x.block(bus.WriteBlock(b.m.TX(b.port), words), nil)
 	if _, err := x.check(b); err != nil {
 		return err
 	}
 	r0 := b.e.Cycle()
 	n := 5*d + 16
-	if err := b.e.Record(0, 0, n); err != nil {
+	if err := b.e.Record(0, b.port, n); err != nil {
 		return err
 	}
 	cnt := counter{d: d, base: b.rel[0]}
 	// Enable when the counter is at D/2, so that a counter that stopped while disabled
 	// sends another word first.
 	x0 := cnt.next(r0+1, (d/2+d-1)%d)
-	en := b.m.TX(0) + b.m.Enable()
+	en := b.m.TX(b.port) + b.m.Enable()
 	ops := []bus.Op{bus.Idle(uint32(x0 - r0)), bus.Write(en, 1), bus.Idle(uint32(d + d/2)), bus.Write(en, 0),
 		bus.Idle(uint32(d / 2)), bus.Write(en, 1), bus.Idle(uint32(d)), bus.Write(en, 0), bus.Idle(4)}
 	res, err := b.exec(0, ops...)
@@ -498,7 +622,7 @@ func txOutput(b *bench) error {
 	if err := b.runTo(r0 + uint64(n)); err != nil {
 		return err
 	}
-	got, err := b.e.Recorded(0, 0, n)
+	got, err := b.e.Recorded(0, b.port, n)
 	if err != nil {
 		return err
 	}
@@ -506,7 +630,8 @@ func txOutput(b *bench) error {
 	for i, op := range ops {
 		if op.Kind == bus.KindWrite {
 			if res[i].Err {
-				return specErr(&Divergence{Cycle: res[i].Cycle, What: "TX enable write", Want: "ACK", Got: "ERR"})
+				return specErr(&Divergence{Cycle: res[i].Cycle, What: OpString(b.m, 0, op), Want: "ACK",
+					Got: answer(true, res[i].Cycle)})
 			}
 			on = append(on, res[i].Cycle)
 		}
@@ -527,7 +652,7 @@ func txOutput(b *bench) error {
 			want = pat[cnt.at(t-1)]
 		}
 		if f != want {
-			return specErr(&Divergence{Cycle: t, What: "TX frame of port 0",
+			return specErr(&Divergence{Cycle: t, What: fmt.Sprintf("node 0 port %d TX frame sent in cycle %d", b.port, t),
 				Want: fmt.Sprintf("%#016x", want), Got: fmt.Sprintf("%#016x", f)})
 		}
 	}
@@ -538,6 +663,7 @@ func txOutput(b *bench) error {
 // from the enable writes and clear_at_count acknowledgements the bus reported, and knows
 // for each cycle where its frame must have been written (or that it must not have been).
 type rxModel struct {
+	name    string // "node 0 port 1 RX data", for messages
 	cnt     counter
 	mem     []uint64
 	where   map[uint64]int // cycle -> address its frame went to, -1 for none
@@ -548,9 +674,10 @@ type rxModel struct {
 	enCycle []uint64
 }
 
-func newRXModel(d int, release uint64, frame func(uint64) uint64) *rxModel {
-	return &rxModel{cnt: counter{d: d, base: release}, mem: make([]uint64, d), where: map[uint64]int{},
-		t: release, frame: frame, events: map[uint64]func(){}}
+func newRXModel(b *bench, frame func(uint64) uint64) *rxModel {
+	rel := b.rel[0]
+	return &rxModel{name: fmt.Sprintf("node 0 port %d RX data", b.port), cnt: counter{d: b.d, base: rel},
+		mem: make([]uint64, b.d), where: map[uint64]int{}, t: rel, frame: frame, events: map[uint64]func(){}}
 }
 
 // setEnable records an enable write in cycle c (enable_q changes at its end).
@@ -598,29 +725,45 @@ func (m *rxModel) compare(addrs []int, got []uint64, done []uint64) error {
 			first = &Divergence{Cycle: c, What: what, Want: want, Got: gotS}
 		}
 	}
+	present := map[uint64]int{} // the frames read back, and where
+	for i, a := range addrs {
+		if t, ok := m.genuine(got[i]); ok {
+			present[t] = a
+		}
+	}
 	for i, a := range addrs {
 		want, g := m.mem[a], got[i]
 		if g == want {
 			continue
 		}
-		what := fmt.Sprintf("RX word %d", a)
-		ws, gs := describe(want), describe(g)
-		if t, ok := untag(want); ok {
-			note(t, what+" should hold the frame of cycle "+strconv.FormatUint(t, 10), ws, gs)
+		what := fmt.Sprintf("%s word %d", m.name, a)
+		ws, gs := m.describe(want), m.describe(g)
+		tg, genuine := m.genuine(g)
+		noted := false
+		if t, ok := m.genuine(want); ok {
+			// The frame that belongs here is missing. If a later frame took its place and
+			// it is nowhere else, it was overwritten: that later write is the divergence.
+			if b, found := present[t]; found || !genuine || tg < t {
+				where := ""
+				if found {
+					where = fmt.Sprintf(" (it is at word %d)", b)
+				}
+				note(t, fmt.Sprintf("%s should hold the frame of cycle %d%s", what, t, where), ws, gs)
+				noted = true
+			}
 		}
-		if t, ok := untag(g); ok {
-			if w, seen := m.where[t]; !seen || w != a {
+		if genuine {
+			if w, seen := m.where[tg]; !seen || w != a {
 				dest := "not written (RX disabled)"
 				if seen && w >= 0 {
 					dest = fmt.Sprintf("written to word %d", w)
 				}
-				note(t, fmt.Sprintf("%s holds the frame of cycle %d, which the SPEC has %s", what, t, dest), ws, gs)
+				note(tg, fmt.Sprintf("%s holds the frame of cycle %d, which the SPEC has %s", what, tg, dest), ws, gs)
+				noted = true
 			}
 		}
-		if _, ok := untag(g); !ok {
-			if _, ok := untag(want); !ok {
-				note(done[i], what, ws, gs)
-			}
+		if !noted {
+			note(done[i], what, ws, gs)
 		}
 	}
 	if first != nil {
@@ -629,8 +772,18 @@ func (m *rxModel) compare(addrs []int, got []uint64, done []uint64) error {
 	return nil
 }
 
-func describe(w uint64) string {
-	if t, ok := untag(w); ok {
+// genuine returns the cycle of a word read back if it is the frame that cycle drove; a
+// word that only looks like one (a read torn between two frames, say) names no cycle.
+func (m *rxModel) genuine(w uint64) (uint64, bool) {
+	if t, ok := untag(w); ok && m.frame(t) == w {
+		return t, true
+	}
+	return 0, false
+}
+
+// describe names a word read back: the frame of the cycle that drove it, or its value.
+func (m *rxModel) describe(w uint64) string {
+	if t, ok := m.genuine(w); ok {
 		return fmt.Sprintf("the frame of cycle %d", t)
 	}
 	return fmt.Sprintf("%#016x", w)
@@ -640,7 +793,7 @@ func describe(w uint64) string {
 func (b *bench) readRX(addrs []int) []bus.Op {
 	ops := make([]bus.Op, len(addrs))
 	for i, a := range addrs {
-		ops[i] = bus.ReadBlock(b.m.RX(0)+8*uint32(a), 2)
+		ops[i] = bus.ReadBlock(b.m.RX(b.port)+8*uint32(a), 2)
 	}
 	return ops
 }
@@ -670,6 +823,12 @@ func allWords(d int) []int {
 // rxDrive drives every cycle's frame from cycle `from` on with its tag, for long enough for
 // any RX test at this depth, and returns the frame function the model needs.
 func (b *bench) rxDrive(from uint64) (func(uint64) uint64, error) {
+	return b.drive(b.port, from, tag)
+}
+
+// drive drives port's RX input from cycle `from` on with f(cycle), for long enough for any
+// RX test at this depth, and returns the frame function (0 outside that span).
+func (b *bench) drive(port int, from uint64, f func(uint64) uint64) (func(uint64) uint64, error) {
 	start := b.e.Cycle()
 	n := uint64(80*b.d + 2000)
 	frames := make([]uint64, n)
@@ -677,20 +836,20 @@ func (b *bench) rxDrive(from uint64) (func(uint64) uint64, error) {
 		if t < from || t >= start+n {
 			return 0
 		}
-		return tag(t)
+		return f(t)
 	}
 	for i := range frames {
 		frames[i] = frame(start + uint64(i))
 	}
-	return frame, b.e.Drive(0, 0, frames)
+	return frame, b.e.Drive(0, port, frames)
 }
 
-// checkOps fails on the first bus ERR of a batch (the directed RX tests expect none).
-func checkOps(ops []bus.Op, res []bus.Result) error {
+// checkOps fails on the first bus ERR of node's batch (the directed RX tests expect none).
+func checkOps(m bus.Map, node int, ops []bus.Op, res []bus.Result) error {
 	for i, r := range res {
 		if r.Err {
-			return specErr(&Divergence{Cycle: r.Cycle, What: fmt.Sprintf("op %d (%s)", i, opDesc(ops[i])),
-				Want: "ACK", Got: "ERR"})
+			return specErr(&Divergence{Cycle: r.Cycle, What: OpString(m, node, ops[i]), Want: "ACK",
+				Got: answer(true, r.Cycle)})
 		}
 	}
 	return nil
@@ -705,7 +864,7 @@ func rxInput(b *bench) error {
 	if err != nil {
 		return err
 	}
-	m := newRXModel(d, rel, frame)
+	m := newRXModel(b, frame)
 	// A: RX disabled since reset. Read the words of the first k tagged cycles right away,
 	// before a misbehaving RX could overwrite them: all must still be zero.
 	k := max(1, min(d/4, 8))
@@ -718,7 +877,7 @@ func rxInput(b *bench) error {
 	if err != nil {
 		return err
 	}
-	if err := checkOps(ops, res); err != nil {
+	if err := checkOps(b.m, 0, ops, res); err != nil {
 		return err
 	}
 	m.replay(res[1].Cycle - 3) // the first read's RAM access
@@ -728,7 +887,7 @@ func rxInput(b *bench) error {
 	}
 	// B: enable RX for k cycles so that its first write lands at D/2, then at word 1:
 	// the counter kept running while RX was disabled, before and after.
-	en := b.m.RX(0) + b.m.Enable()
+	en := b.m.RX(b.port) + b.m.Enable()
 	for _, target := range []int{d / 2, 1} {
 		c0 := b.e.Cycle()
 		x := m.cnt.next(c0+2, (target+d-1)%d) // enable write in x: first write in x+1
@@ -736,12 +895,12 @@ func rxInput(b *bench) error {
 		if k > 1 {
 			ops = append(ops, bus.Idle(uint32(k-1)))
 		}
-		ops = append(ops, bus.Write(en, 0), bus.ReadBlock(b.m.RX(0), 2*d))
+		ops = append(ops, bus.Write(en, 0), bus.ReadBlock(b.m.RX(b.port), 2*d))
 		res, err := b.exec(0, ops...)
 		if err != nil {
 			return err
 		}
-		if err := checkOps(ops, res); err != nil {
+		if err := checkOps(b.m, 0, ops, res); err != nil {
 			return err
 		}
 		m.setEnable(res[1].Cycle, true)
@@ -766,35 +925,46 @@ func blockDone(r bus.Result, d int) []uint64 {
 }
 
 // clearAtCount reproduces SPEC section 2's worked example at any depth (v = 5D/8, written
-// while the counter is 2), then checks the addresses of the following rotation and the
-// stalls of clear_at_count 0 and D-1.
+// while the counter is 2), then checks the addresses of the following rotation, the
+// stalls of clear_at_count 0 and D-1, and where the counter goes after clear_at_count(D-1):
+// to 1, not to the 0 it would have wrapped to without the clear.
 func clearAtCount(b *bench) error {
 	d, rel := b.d, b.rel[0]
 	frame, err := b.rxDrive(rel)
 	if err != nil {
 		return err
 	}
-	m := newRXModel(d, rel, frame)
-	en, clr := b.m.RX(0)+b.m.Enable(), b.m.RX(0)+b.m.ClearAtCount()
+	m := newRXModel(b, frame)
+	rx := b.m.RX(b.port)
+	en, clr := rx+b.m.Enable(), rx+b.m.ClearAtCount()
 	v := 5 * d / 8
 	// Part 1: enable RX, present clear_at_count(v) while the counter is 2, disable RX
 	// right after the ACK. Words 2..v get the frames up to the ACK's, word 1 the next one.
 	c0 := max(b.e.Cycle(), rel)
 	p := m.cnt.next(c0+2, 2)
 	ops := []bus.Op{bus.Idle(uint32(p - 1 - c0)), bus.Write(en, 1), bus.Write(clr, uint32(v)),
-		bus.Write(en, 0), bus.ReadBlock(b.m.RX(0), 2*d)}
+		bus.Write(en, 0), bus.ReadBlock(rx, 2*d)}
 	if err := b.clearPart(m, ops, map[int]int{2: v}); err != nil {
 		return err
 	}
 	// Part 2: clear_at_count(v) with RX disabled, then enable RX for one rotation from the
 	// ACK: the counter reads 1 after the ACK, then 2 .. D-1, 0. Then clear_at_count(0)
-	// and (D-1) stall until the counter reaches them.
+	// stalls until the counter reads 0.
 	ops = []bus.Op{bus.Write(clr, uint32(v)), bus.Write(en, 1)}
 	if d > 2 {
 		ops = append(ops, bus.Idle(uint32(d-2)))
 	}
-	ops = append(ops, bus.Write(en, 0), bus.ReadBlock(b.m.RX(0), 2*d), bus.Write(clr, 0), bus.Write(clr, uint32(d-1)))
-	return b.clearPart(m, ops, map[int]int{0: v, len(ops) - 2: 0, len(ops) - 1: d - 1})
+	ops = append(ops, bus.Write(en, 0), bus.ReadBlock(rx, 2*d), bus.Write(clr, 0))
+	if err := b.clearPart(m, ops, map[int]int{0: v, len(ops) - 1: 0}); err != nil {
+		return err
+	}
+	// Part 3: RX enabled while the counter is 1, then clear_at_count(D-1): it stalls until
+	// the counter reads D-1, the frames of the stall land at 2 .. D-1 (the ACK's at D-1
+	// too), and the counter continues from 1, not from the 0 it would have wrapped to
+	// without the clear: the next D-2 frames land at 1 .. D-2 and word 0 keeps its word.
+	ops = []bus.Op{bus.Write(en, 1), bus.Write(clr, uint32(d-1)), bus.Idle(uint32(d - 3)),
+		bus.Write(en, 0), bus.ReadBlock(rx, 2*d)}
+	return b.clearPart(m, ops, map[int]int{1: d - 1})
 }
 
 // clearPart runs a batch of enable writes, clear_at_count writes (ops index -> value) and
@@ -820,8 +990,12 @@ func (b *bench) clearPart(m *rxModel, ops []bus.Op, clears map[int]int) error {
 			want = m.cnt.next(next, v)
 		}
 		if res[i].Err || res[i].Cycle != want {
-			return specErr(&Divergence{Cycle: min(want, res[i].Cycle), What: fmt.Sprintf("op %d (%s) completion", i, opDesc(op)),
-				Want: fmt.Sprintf("ACK in cycle %d", want), Got: fmt.Sprintf("%s in cycle %d", errStr(res[i].Err), res[i].Cycle)})
+			what := OpString(b.m, 0, op)
+			if v, ok := clears[i]; ok {
+				what += fmt.Sprintf(" (the SPEC holds the bus until the RX write counter is %d)", v)
+			}
+			return specErr(&Divergence{Cycle: min(want, res[i].Cycle), What: what,
+				Want: answer(false, want), Got: answer(res[i].Err, res[i].Cycle)})
 		}
 		switch _, isClear := clears[i]; {
 		case isClear:
@@ -848,7 +1022,8 @@ func ringBuffer(b *bench) error {
 	lat := int64(b.e.Info().Config.Topology.Links[0].Latency)
 	r := int(((int64(b.rel[0])-int64(b.rel[1])+lat+1)%int64(d) + int64(d)) % int64(d))
 	m := b.m
-	txEn, rxEn := m.TX(0)+m.Enable(), m.RX(0)+m.Enable()
+	tx, rx := m.TX(b.port), m.RX(b.port)
+	txEn, rxEn := tx+m.Enable(), rx+m.Enable()
 	settle := bus.Idle(uint32(int64(d) + lat + 4)) // a rotation plus the link and registers
 	p1, w1 := pattern(d, func(i int) uint64 { return 1<<56 | 0x00C0_FFEE_0000_0000 | uint64(i+1) })
 	p2, w2 := pattern(d, func(i int) uint64 { return 2<<56 | 0x00C0_FFEE_0000_0000 | uint64(i+1) })
@@ -865,14 +1040,14 @@ func ringBuffer(b *bench) error {
 		rot  int
 	}{
 		{"write a pattern, enable both: RX is TX rotated",
-			[]action{on(0, bus.WriteBlock(m.TX(0), w1), bus.Write(txEn, 1)), on(1, bus.Write(rxEn, 1), settle)}, p1, r},
+			[]action{on(0, bus.WriteBlock(tx, w1), bus.Write(txEn, 1)), on(1, bus.Write(rxEn, 1), settle)}, p1, r},
 		{"disable RX, write a new pattern: RX stays frozen",
-			[]action{on(1, bus.Write(rxEn, 0)), on(0, bus.WriteBlock(m.TX(0), w2), settle)}, p1, r},
+			[]action{on(1, bus.Write(rxEn, 0)), on(0, bus.WriteBlock(tx, w2), settle)}, p1, r},
 		{"enable RX again: the new pattern, same rotation", []action{on(1, bus.Write(rxEn, 1), settle)}, p2, r},
 		{"disable TX: RX becomes all zero", []action{on(0, bus.Write(txEn, 0), settle)}, zero, 0},
 		{"enable TX again: the rotation is back", []action{on(0, bus.Write(txEn, 1), settle)}, p2, r},
 		{fmt.Sprintf("clear_at_count(%d): RX equals TX", r),
-			[]action{on(1, bus.Write(m.RX(0)+m.ClearAtCount(), uint32(r)), settle)}, p2, 0},
+			[]action{on(1, bus.Write(rx+m.ClearAtCount(), uint32(r)), settle)}, p2, 0},
 	}
 	for i, st := range steps {
 		for _, a := range st.acts {
@@ -880,23 +1055,23 @@ func ringBuffer(b *bench) error {
 			if err != nil {
 				return err
 			}
-			if err := checkOps(a.ops, res); err != nil {
+			if err := checkOps(m, a.node, a.ops, res); err != nil {
 				return err
 			}
 		}
-		read := []bus.Op{bus.ReadBlock(m.RX(0), 2*d)}
+		read := []bus.Op{bus.ReadBlock(rx, 2*d)}
 		res, err := b.exec(1, read...)
 		if err != nil {
 			return err
 		}
-		if err := checkOps(read, res); err != nil {
+		if err := checkOps(m, 1, read, res); err != nil {
 			return err
 		}
 		got, done := join(res[0].Words), blockDone(res[0], d)
 		for a := range got {
 			if want := st.want[(a-st.rot+d)%d]; got[a] != want {
-				return specErr(&Divergence{Cycle: done[a], What: fmt.Sprintf("step %d (%s): node 1 RX word %d",
-					i+1, st.name, a), Want: fmt.Sprintf("%#016x", want), Got: fmt.Sprintf("%#016x", got[a])})
+				return specErr(&Divergence{Cycle: done[a], What: fmt.Sprintf("step %d (%s): node 1 port %d RX data word %d",
+					i+1, st.name, b.port, a), Want: fmt.Sprintf("%#016x", want), Got: fmt.Sprintf("%#016x", got[a])})
 			}
 		}
 	}

@@ -15,14 +15,18 @@ import (
 )
 
 // TestDirected runs every directed test on ringsim's RTL at a power-of-two depth, a depth
-// that is not one, and the smallest depth the tests support.
+// that is not one and the smallest depth the tests support, with one port, and with two
+// ports (the tests then exercise port 1, and "ports" runs) at shapes other tests build.
 func TestDirected(t *testing.T) {
-	for _, depth := range []int{MinDirectedDepth, 13, 16} {
+	for _, g := range []struct{ depth, ports int }{{MinDirectedDepth, 1}, {13, 1}, {16, 1}, {13, 2}, {16, 2}} {
 		for _, d := range DirectedTests() {
-			t.Run(fmt.Sprintf("%s/D%d", d.Name, depth), func(t *testing.T) {
+			if !d.Supports(g.ports) {
+				continue
+			}
+			t.Run(fmt.Sprintf("%s/D%dx%d", d.Name, g.depth, g.ports), func(t *testing.T) {
 				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 				defer cancel()
-				if err := d.Run(ctx, DirectedConfig{Depth: depth, Seed: uint64(depth)}); err != nil {
+				if err := d.Run(ctx, DirectedConfig{Depth: g.depth, Ports: g.ports, Seed: uint64(g.depth)}); err != nil {
 					t.Fatalf("got %v, want nil", err)
 				}
 			})
@@ -38,6 +42,13 @@ func TestDirectedErrors(t *testing.T) {
 	}
 	if err := d.Run(context.Background(), DirectedConfig{Depth: 2}); !errors.Is(err, ErrBadDirected) {
 		t.Errorf("depth 2: got %v, want ErrBadDirected", err)
+	}
+	ports, ok := LookupDirected("ports")
+	if !ok {
+		t.Fatal("ports not found")
+	}
+	if err := ports.Run(context.Background(), DirectedConfig{Depth: 16, Ports: 1}); !errors.Is(err, ErrBadDirected) {
+		t.Errorf("ports with one port: got %v, want ErrBadDirected", err)
 	}
 	if _, ok := LookupDirected("no-such-test"); ok {
 		t.Error("LookupDirected found a test that does not exist")
