@@ -77,8 +77,10 @@ type LinkReport struct {
 	Clears       int    `json:"clears"`
 	Scans        int    `json:"scans"`
 	// PhaseCycles are the cycles at which each alignment phase was entered.
-	PhaseCycles      map[string]uint64 `json:"phase_cycles"`
-	EstablishedCycle uint64            `json:"established_cycle"`
+	PhaseCycles map[string]uint64 `json:"-"`
+	// Phases are the same, in the order the end entered them.
+	Phases           []PhaseEntry `json:"phases"`
+	EstablishedCycle uint64       `json:"established_cycle"`
 	// Recoveries are what ringsim's firmware did on the real link to keep this end's frame
 	// relation: adjustments compensated and re-alignments (docs/reallink.md).
 	Recoveries []Recovery `json:"recoveries,omitempty"`
@@ -86,6 +88,12 @@ type LinkReport struct {
 	HardwareUGN     *int64      `json:"hardware_ugn,omitempty"`
 	Frames          DeviceStats `json:"frames"`
 	CorruptAccepted uint64      `json:"corrupted_accepted"`
+}
+
+// PhaseEntry is an alignment phase a link end entered, and when.
+type PhaseEntry struct {
+	Phase string `json:"phase"`
+	Cycle uint64 `json:"cycle"`
 }
 
 // NodeReport is one node's TCP/IP stack counters.
@@ -130,13 +138,19 @@ func (rt *Runtime) buildReport(start uint64) *Report {
 		lr := LinkReport{
 			Local: l.ep, Peer: l.peer, AlignedCycle: l.al.entered[Aligned], Offset: l.al.offset,
 			Clears: l.al.clears, Scans: l.al.scans, EstablishedCycle: l.estab,
-			PhaseCycles: map[string]uint64{}, CorruptAccepted: l.tally.corrupted, Recoveries: l.recoveries, HardwareUGN: l.ugn,
+			PhaseCycles: map[string]uint64{}, Phases: []PhaseEntry{}, CorruptAccepted: l.tally.corrupted, Recoveries: l.recoveries, HardwareUGN: l.ugn,
 		}
 		for ph := FindingAlignment; ph <= Aligned; ph++ {
 			if l.al.seen[ph] {
 				lr.PhaseCycles[ph.String()] = l.al.entered[ph]
 			}
 		}
+		for ph := FindingAlignment; ph <= Aligned; ph++ {
+			if l.al.seen[ph] {
+				lr.Phases = append(lr.Phases, PhaseEntry{Phase: ph.String(), Cycle: l.al.entered[ph]})
+			}
+		}
+		sort.SliceStable(lr.Phases, func(i, j int) bool { return lr.Phases[i].Cycle < lr.Phases[j].Cycle })
 		if l.al.phase != Aligned {
 			lr.AlignedCycle = 0
 		}

@@ -96,7 +96,7 @@ type Config struct {
 	// Link selects the ideal link (the zero value) or the real one, configured by Real.
 	Link LinkModel `json:"link,omitempty"`
 	// Real configures the real link; it must be zero on the ideal link.
-	Real RealLink `json:"real,omitempty"`
+	Real RealLink `json:"real,omitzero"`
 }
 
 // Validate checks the configuration against the limits without filling defaults.

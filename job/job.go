@@ -218,6 +218,10 @@ type Result struct {
 	// FlippedBits and ZeroedFrames are what the links' fault injectors did (all links).
 	FlippedBits  uint64 `json:"-"`
 	ZeroedFrames uint64 `json:"-"`
+	// info is the simulator's effective configuration and model, when it says (Document).
+	info *hw.Info
+	// deadline is the run's bound in cycles from its start.
+	deadline uint64
 }
 
 // Passed reports whether the job passed.
@@ -245,6 +249,12 @@ func Run(ctx context.Context, spec Spec, opt Options) (*Result, error) {
 		return nil, err
 	}
 	defer m.Close()
+	var info *hw.Info
+	if im, ok := m.(interface{ Info() hw.Info }); ok {
+		if i := im.Info(); i.Config.Topology.Nodes > 0 {
+			info = &i
+		}
+	}
 	if spec.Trace != "" {
 		w, ok := m.(waveformer)
 		if !ok {
@@ -296,7 +306,7 @@ func Run(ctx context.Context, spec Spec, opt Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	res := &Result{}
+	res := &Result{info: info, deadline: deadline}
 	res.Report, res.Stack, res.Err = RunFirmware(ctx, rt)
 	if w, ok := m.(waveformer); ok && spec.Trace != "" {
 		if err := w.StopWaveform(); err != nil && res.Err == nil {

@@ -120,7 +120,7 @@ func TestRigExchangeReport(t *testing.T) {
 		}
 	}
 	path := filepath.Join(dir, "r.json")
-	if err := res.WriteJSON(path); err != nil {
+	if err := res.WriteJSON(path, spec); err != nil {
 		t.Fatal(err)
 	}
 	b, _ := os.ReadFile(path)

@@ -1,7 +1,6 @@
 package job
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -152,15 +151,6 @@ func (r *Result) WriteVerdict(w io.Writer, s Spec) {
 	default:
 		fmt.Fprintf(w, "PASS: %s each way on %d link(s) arrived intact (SHA-256 match)\n", Human(s.Bytes), len(rep.Links)/2)
 	}
-}
-
-// WriteJSON writes the machine-readable report to path.
-func (r *Result) WriteJSON(path string) error {
-	b, err := json.MarshalIndent(r, "", "  ")
-	if err != nil {
-		return err
-	}
-	return os.WriteFile(path, append(b, '\n'), 0o644)
 }
 
 // pcapFile is a pcap writer and the file under it.

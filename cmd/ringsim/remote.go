@@ -48,3 +48,14 @@ func (r remote) Step(n uint64) error {
 	_, err := r.Client.Step(r.ctx, n)
 	return err
 }
+
+// Info describes the server's simulation: its effective configuration and model, for the
+// report. A zero Info if the server cannot be asked (the report then holds the requested
+// configuration).
+func (r remote) Info() hw.Info {
+	i, err := r.Client.Info(r.ctx)
+	if err != nil {
+		return hw.Info{}
+	}
+	return i.Info
+}

@@ -401,7 +401,7 @@ func (r *runCmd) run(ctx context.Context) int {
 		}
 	}
 	if r.f.jsonPath != "" {
-		if err := res.WriteJSON(r.f.jsonPath); err != nil {
+		if err := res.WriteJSON(r.f.jsonPath, r.spec); err != nil {
 			fmt.Fprintf(os.Stderr, "ringsim run: -json: %v\n", err)
 			return 2
 		}
