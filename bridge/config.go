@@ -3,6 +3,7 @@ package bridge
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -168,6 +169,13 @@ type Config struct {
 type PacketWriter interface {
 	WritePacket(tsNanos int64, pkt []byte) error
 	Close() error
+}
+
+// PacketNamer is a PacketWriter that also records which IP address is which link end (a
+// pcapng name resolution block). The runtime calls Names once the link end has its
+// addresses, before its first packet.
+type PacketNamer interface {
+	Names(local, peer hw.Endpoint, localAddr, peerAddr netip.Addr) error
 }
 
 // GuardCycles is the default alignment guard for a depth, the longest link latency and a

@@ -152,6 +152,12 @@ func (rt *Runtime) attach(n *nodeState, l *linkState) error {
 	if rt.cfg.Addressing == Upstream {
 		local, peer = upstreamAddr, upstreamAddr
 	}
+	l.localAddr, l.peerAddr = local, peer
+	if nm, ok := l.pcap.(PacketNamer); ok {
+		if err := nm.Names(l.ep, l.peer, local, peer); err != nil {
+			return fmt.Errorf("node %d port %d: pcap names: %w", n.id, l.ep.Port, err)
+		}
+	}
 	id, err := n.stack.AddLink(l.ep4, local, peer)
 	if err != nil {
 		return fmt.Errorf("node %d port %d: %w", n.id, l.ep.Port, err)

@@ -84,6 +84,10 @@ type LinkReport struct {
 	// Recoveries are what ringsim's firmware did on the real link to keep this end's frame
 	// relation: adjustments compensated and re-alignments (docs/reallink.md).
 	Recoveries []Recovery `json:"recoveries,omitempty"`
+	// LocalIP and PeerIP are the link end's IPv4 address and its partner's (once the
+	// packet phase attached the end; upstream addressing gives both ends 10.0.0.1).
+	LocalIP string `json:"local_ip,omitempty"`
+	PeerIP  string `json:"peer_ip,omitempty"`
 	// HardwareUGN is the link's UGN capture as the firmware read it (the real link).
 	HardwareUGN     *int64      `json:"hardware_ugn,omitempty"`
 	Frames          DeviceStats `json:"frames"`
@@ -151,6 +155,9 @@ func (rt *Runtime) buildReport(start uint64) *Report {
 			}
 		}
 		sort.SliceStable(lr.Phases, func(i, j int) bool { return lr.Phases[i].Cycle < lr.Phases[j].Cycle })
+		if l.localAddr.IsValid() {
+			lr.LocalIP, lr.PeerIP = l.localAddr.String(), l.peerAddr.String()
+		}
 		if l.al.phase != Aligned {
 			lr.AlignedCycle = 0
 		}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"net/netip"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -18,20 +19,22 @@ import (
 // linkState is one end of a link: its driver, alignment, packet device, the device's
 // nic chain and the TCP connection over it.
 type linkState struct {
-	ep      hw.Endpoint
-	peer    hw.Endpoint
-	port    Port
-	al      *aligner
-	dev     packetDevice
-	ep4     *netstack.LinkEndpoint
-	nicID   netstack.NIC
-	ln      *netstack.Listener
-	dial    *netstack.Conn
-	sym     *netstack.SymmetricOpen
-	conn    *Conn
-	pcap    PacketWriter
-	estab   uint64
-	dialErr int
+	ep    hw.Endpoint
+	peer  hw.Endpoint
+	port  Port
+	al    *aligner
+	dev   packetDevice
+	ep4   *netstack.LinkEndpoint
+	nicID netstack.NIC
+	ln    *netstack.Listener
+	dial  *netstack.Conn
+	sym   *netstack.SymmetricOpen
+	conn  *Conn
+	pcap  PacketWriter
+	// localAddr and peerAddr are the link end's IPv4 addresses, once attached.
+	localAddr, peerAddr netip.Addr
+	estab               uint64
+	dialErr             int
 	// The device's nic chain, outermost first: dropper (if DropRate > 0), sniffer (if
 	// capturing), tally, the stack's endpoint.
 	nic   nic

@@ -86,7 +86,7 @@ type Spec struct {
 	// Manager is the node that collects the exchange's report; nil means the topology's
 	// default (DefaultManager: 6 on the rig, 0 elsewhere).
 	Manager *int
-	// PcapDir, if set, receives one pcap per linked port (node<N>-port<P>.pcap).
+	// PcapDir, if set, receives one pcapng per linked port (node<N>-port<P>.pcapng).
 	PcapDir string
 	// Trace, if set, is an FST dump of every node (embedded engine only; Sim.Waveforms is
 	// set by Run).
@@ -298,8 +298,9 @@ func Run(ctx context.Context, spec Spec, opt Options) (*Result, error) {
 		if err := os.MkdirAll(spec.PcapDir, 0o755); err != nil {
 			return nil, fmt.Errorf("pcap directory: %w", err)
 		}
+		wiring := bc.Wiring
 		bc.Pcap = func(ep hw.Endpoint, _ float64) (bridge.PacketWriter, error) {
-			return CreatePcap(filepath.Join(spec.PcapDir, fmt.Sprintf("node%d-port%d.pcap", ep.Node, ep.Port)))
+			return CreatePcap(filepath.Join(spec.PcapDir, fmt.Sprintf("node%d-port%d.pcapng", ep.Node, ep.Port)), ep, wiring[ep])
 		}
 	}
 	rt, err := bridge.New(bc)

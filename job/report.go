@@ -3,6 +3,7 @@ package job
 import (
 	"fmt"
 	"io"
+	"net/netip"
 	"os"
 
 	"github.com/ringsim/ringsim/bridge"
@@ -81,8 +82,12 @@ func (r *Result) WriteSummary(w io.Writer, s Spec, skip map[string]bool) {
 	for _, l := range rep.Links {
 		fr := l.Frames
 		// One line per link end: what it received (from its peer), then what it sent.
-		fmt.Fprintf(w, "  node %d port %d: from %v aligned@%d alignment offset %d, accepted %d repeats %d bad-crc %d bad-len %d lost %d torn-rx %d | to %v sent %d torn-tx %d",
-			l.Local.Node, l.Local.Port, l.Peer, l.AlignedCycle, l.Offset, fr.Accepted, fr.Repeats, fr.BadCRC, fr.BadLength, fr.Lost, fr.TornRX,
+		ip := ""
+		if l.LocalIP != "" {
+			ip = " (" + l.LocalIP + ")"
+		}
+		fmt.Fprintf(w, "  node %d port %d%s: from %v aligned@%d alignment offset %d, accepted %d repeats %d bad-crc %d bad-len %d lost %d torn-rx %d | to %v sent %d torn-tx %d",
+			l.Local.Node, l.Local.Port, ip, l.Peer, l.AlignedCycle, l.Offset, fr.Accepted, fr.Repeats, fr.BadCRC, fr.BadLength, fr.Lost, fr.TornRX,
 			l.Peer, fr.Sent, fr.TornTX)
 		if fr.Dropped > 0 {
 			fmt.Fprintf(w, " dropped %d", fr.Dropped)
@@ -153,24 +158,44 @@ func (r *Result) WriteVerdict(w io.Writer, s Spec) {
 	}
 }
 
-// pcapFile is a pcap writer and the file under it.
+// pcapFile is a pcapng writer and the file under it.
 type pcapFile struct {
-	*pcap.Writer
+	*pcap.NgWriter
 	f *os.File
 }
 
-var _ bridge.PacketWriter = pcapFile{}
+var (
+	_ bridge.PacketWriter = pcapFile{}
+	_ bridge.PacketNamer  = pcapFile{}
+)
 
 // Close implements bridge.PacketWriter.Close.
 func (p pcapFile) Close() error { return p.f.Close() }
 
-// CreatePcap creates a pcap file (LINKTYPE_RAW) for one link's packets.
-func CreatePcap(path string) (bridge.PacketWriter, error) {
+// Names implements bridge.PacketNamer: a name resolution block naming each address by its
+// link end ("node0-port0"), which Wireshark and tshark show in place of the address. Under
+// upstream addressing both ends share one address; it is named for both ("node0-port0/node1-port0").
+func (p pcapFile) Names(local, peer hw.Endpoint, localAddr, peerAddr netip.Addr) error {
+	name := func(ep hw.Endpoint) string { return fmt.Sprintf("node%d-port%d", ep.Node, ep.Port) }
+	if localAddr == peerAddr {
+		return p.WriteNames([]pcap.Name{{Addr: localAddr, Name: name(local) + "/" + name(peer)}})
+	}
+	return p.WriteNames([]pcap.Name{{Addr: localAddr, Name: name(local)}, {Addr: peerAddr, Name: name(peer)}})
+}
+
+// CreatePcap creates a pcapng file (LINKTYPE_RAW, nanosecond simulated time) for the
+// packets of link end ep, whose partner is peer: its interface is named "node<N>-port<P>"
+// and described as the link.
+func CreatePcap(path string, ep, peer hw.Endpoint) (bridge.PacketWriter, error) {
 	f, err := os.Create(path)
 	if err != nil {
 		return nil, fmt.Errorf("create pcap: %w", err)
 	}
-	w, err := pcap.NewWriter(f)
+	iface := pcap.Interface{
+		Name:        fmt.Sprintf("node%d-port%d", ep.Node, ep.Port),
+		Description: fmt.Sprintf("ringsim link end node %d port %d, to and from node %d port %d (raw IPv4)", ep.Node, ep.Port, peer.Node, peer.Port),
+	}
+	w, err := pcap.NewNgWriter(f, iface, "ringsim")
 	if err != nil {
 		f.Close()
 		return nil, fmt.Errorf("create pcap: %w", err)

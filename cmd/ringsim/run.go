@@ -108,7 +108,7 @@ func (f *runFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.simAddr, "sim", "", "use a running 'ringsim serve' at this address (host:port or unix:/path) instead of the embedded simulator")
 	fs.StringVar(&f.jsonPath, "json", "", "write the machine-readable report to this file")
 	fs.StringVar(&f.htmlPath, "html", "", "write the report as one self-contained HTML page (charts over time, link timelines) to this file")
-	fs.StringVar(&f.pcapDir, "pcap", "", "write one pcap (LINKTYPE_RAW) per node link into this directory")
+	fs.StringVar(&f.pcapDir, "pcap", "", "write one pcapng per link end into this directory (raw IPv4; interfaces and addresses named after the link ends)")
 	fs.StringVar(&f.tracePath, "trace", "", "dump FST waveforms of every node to this file")
 	fs.StringVar(&f.rtlDir, "rtl", "", "node RTL directory implementing the port contract (default: ringsim's)")
 	fs.StringVar(&f.logLevel, "log-level", "warn", "log level: trace, debug, info, warn, error")

@@ -399,7 +399,7 @@ func (c soakCase) run(ctx context.Context, e *env, ev *evidence) outcome {
 	if ev != nil {
 		spec.PcapDir = ev.dir
 		for _, l := range topo.Links {
-			ev.file(fmt.Sprintf("node%d-port%d.pcap", l.To.Node, l.To.Port)) // what the job writes there
+			ev.file(fmt.Sprintf("node%d-port%d.pcapng", l.To.Node, l.To.Port)) // what the job writes there
 		}
 	}
 	var m *conformance.Traced
