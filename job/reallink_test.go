@@ -8,6 +8,7 @@ import (
 	"github.com/ringsim/ringsim/bridge"
 	"github.com/ringsim/ringsim/hw"
 	"github.com/ringsim/ringsim/sim"
+	"github.com/ringsim/ringsim/sim/bus"
 )
 
 // engine starts jobs on the Verilated engine (the real link needs it).
@@ -123,5 +124,63 @@ func TestRTLRealLinkBreakCaught(t *testing.T) {
 	// The deadline came first here; a run that ends otherwise names the break.
 	if !errors.Is(res.Err, bridge.ErrTimeout) && !errors.Is(res.Err, ErrRelationBroken) {
 		t.Errorf("error %v: want the deadline or ErrRelationBroken", res.Err)
+	}
+}
+
+// TestRTLProbeAfterEnd checks the probe's two guards against blaming the firmware for what
+// happened after it stopped (a sweep once failed 2 of 28 runs that way: an auto-centre
+// adjustment fell inside the probe's few rotations): the probe turns every auto-centre
+// off, and takes adjustments made between the end of the run and the probe out of the
+// measured offset. On a settled real-link pair without firmware, it measures a link's
+// relation, then an adjustment of +2 frames after the "end" (the run's events counted)
+// must leave the reported offset unchanged, with adjusted_after_end 2.
+func TestRTLProbeAfterEnd(t *testing.T) {
+	ctx := context.Background()
+	spec := Spec{Sim: hw.Config{Topology: hw.Pair(16), Depth: 64, Seed: 3, NoAssert: true, Link: hw.LinkReal,
+		Real: hw.RealLink{Settled: true}}}
+	m, err := engine(ctx, spec.Sim)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	e := m.(*sim.Engine)
+	// Every link up and its buffer primed; the auto-centre on, as firmware leaves it.
+	run := func(node int, ops ...bus.Op) {
+		t.Helper()
+		if _, err := e.Execute(ctx, node, ops); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := e.Step(30_000); err != nil {
+		t.Fatal(err)
+	}
+	p := bridge.NewPort(bus.Map{Depth: 64, Ports: 1}, 0)
+	run(0, p.SetAutoCentre(true))
+	run(1, p.SetAutoCentre(true))
+	before, err := truth(e, spec, &bridge.Report{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := probe(e, spec, before); err != nil {
+		t.Fatal(err)
+	}
+	if on, err := e.Execute(ctx, 1, []bus.Op{bus.Read(p.LinkAddr(bus.LinkACEnable))}); err != nil || on[0].Value&1 != 0 {
+		t.Fatalf("auto-centre after the probe: %v (%v), want off", on, err)
+	}
+	after, err := truth(e, spec, &bridge.Report{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	run(1, bus.Write(p.LinkAddr(bus.LinkEBAdjust), 2)) // link 0 ends at node 1 port 0
+	if err := probe(e, spec, after); err != nil {
+		t.Fatal(err)
+	}
+	b, a := before.Links[0], after.Links[0]
+	if a.AfterEnd != 2 || a.Offset != b.Offset || a.Matched < 32 {
+		t.Errorf("after an adjustment of +2 past the end: offset %d (matched %d), adjusted_after_end %d; want offset %d as before, 2",
+			a.Offset, a.Matched, a.AfterEnd, b.Offset)
+	}
+	if o := after.Links[1]; o.AfterEnd != 0 || o.Offset != before.Links[1].Offset {
+		t.Errorf("the other direction: offset %d, adjusted_after_end %d; want %d, 0", o.Offset, o.AfterEnd, before.Links[1].Offset)
 	}
 }

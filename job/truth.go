@@ -6,6 +6,7 @@ import (
 
 	"github.com/ringsim/ringsim/bridge"
 	"github.com/ringsim/ringsim/hw"
+	"github.com/ringsim/ringsim/sim/bus"
 )
 
 // RealLinkReport is the real link's truth, from the simulator, next to what the firmware
@@ -18,6 +19,9 @@ type RealLinkReport struct {
 	// Occupancy is every link's elastic buffer occupancy (frames in the buffer; the centre
 	// is half its depth) at the samples' cycles.
 	Occupancy []OccupancySeries `json:"occupancy"`
+	// events is how many of the simulator's events the report holds (the run's); later
+	// ones happened after the firmware stopped.
+	events int
 }
 
 // LinkTruth is one link direction on the real link.
@@ -50,6 +54,11 @@ type LinkTruth struct {
 	Offset  int  `json:"offset"`
 	Matched int  `json:"matched"`
 	Depth   int  `json:"depth"`
+	// AfterEnd is the frames the elastic buffer was adjusted by after the firmware stopped
+	// and before the probe (the auto-centre, until the probe turned it off): the firmware
+	// had no chance to compensate them, so Offset is the measured offset less AfterEnd,
+	// the relation the firmware left.
+	AfterEnd int `json:"adjusted_after_end,omitempty"`
 	// Aligned is the truth: TX word i lands at RX word i.
 	Aligned bool `json:"aligned"`
 	// Broken says what broke the relation, when the firmware believes the link aligned and
@@ -140,6 +149,7 @@ func truth(m realLinkMachine, spec Spec, rep *bridge.Report, occ []OccupancySeri
 	if err != nil {
 		return nil, err
 	}
+	out.events = len(evs)
 	clocks := map[int]*ClockSeries{}
 	for n := 0; n < t.Nodes; n++ {
 		clocks[n] = &ClockSeries{Node: n}
@@ -237,8 +247,17 @@ func drain(m Machine) error {
 // probe measures every link's frame relation at the end of a run: a distinct pattern in
 // each sender's TX buffer, TX and RX enabled, a few rotations, then where the pattern landed
 // in each receiver's RX buffer. It changes the machine: it runs after the firmware.
+//
+// The probe runs for a few rotations, long enough for an elastic buffer's auto-centre to
+// adjust in the middle of it (every ~100,000 cycles at 100 ppm apart), which would move the
+// pattern and blame the firmware for an adjustment it never saw. So the auto-centre is
+// turned off on every link first (through each receiving node's bus), and adjustments the
+// buffers made after the firmware stopped are taken out of the measured offset.
 func probe(m probeMachine, spec Spec, r *RealLinkReport) error {
 	t, d := spec.Sim.Topology, spec.Sim.Depth
+	if err := autoCentreOff(m, spec); err != nil {
+		return err
+	}
 	pattern := func(link, i int) uint64 { return 0x9E3779B97F4A7C15*uint64(link+1) ^ uint64(i)<<17 ^ uint64(i) }
 	var longest uint64
 	for i, l := range t.Links {
@@ -288,9 +307,57 @@ func probe(m probeMachine, spec Spec, r *RealLinkReport) error {
 		if best > d/2 {
 			lt.Offset = best - d
 		}
-		lt.Aligned = best == 0 && bestN >= d/2
+	}
+	// Adjustments after the firmware stopped (a fill of s frames moves TX word i to RX word
+	// i+s).
+	if rm, ok := m.(realLinkMachine); ok {
+		evs, err := rm.Events(r.events, 0)
+		if err != nil {
+			return err
+		}
+		for _, e := range evs {
+			if e.Kind != hw.EventAdjust {
+				continue
+			}
+			for i, l := range t.Links {
+				if l.To.Node == e.Node && l.To.Port == e.Port {
+					r.Links[i].AfterEnd += e.Frames
+				}
+			}
+		}
+	}
+	for i := range r.Links {
+		lt := &r.Links[i]
+		if s := lt.AfterEnd; s != 0 {
+			lt.Offset = ((lt.Offset-s)%d+d+d/2)%d - d/2
+		}
+		lt.Aligned = lt.Offset == 0 && lt.Matched >= d/2
 	}
 	return nil
+}
+
+// autoCentreOff turns every elastic buffer's auto-centre off through its node's bus, as
+// firmware would, and waits for the writes.
+func autoCentreOff(m probeMachine, spec Spec) error {
+	bm, ok := m.(Machine)
+	if !ok {
+		return nil
+	}
+	t := spec.Sim.Topology
+	ops := make([][]bus.Op, t.Nodes)
+	for _, l := range t.Links {
+		p := bridge.NewPort(bus.Map{Depth: spec.Sim.Depth, Ports: t.Ports}, l.To.Port)
+		ops[l.To.Node] = append(ops[l.To.Node], p.SetAutoCentre(false))
+	}
+	for n, o := range ops {
+		if len(o) == 0 {
+			continue
+		}
+		if err := bm.Submit(n, o); err != nil {
+			return err
+		}
+	}
+	return drain(bm)
 }
 
 // explain fills in why a link the firmware believes aligned is not: the first adjustment
