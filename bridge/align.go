@@ -75,6 +75,7 @@ type aligner struct {
 	// for the adjustments after it (recovery.go).
 	watchAC bool
 	acAt    uint32
+	acSeen  uint64 // the cycle acAt was read
 }
 
 func newAligner(p Port, cost Cost, proto alignProtocol) *aligner {
@@ -305,7 +306,7 @@ func (ringsimAlign) step(a *aligner, c *cpu) error {
 				return err
 			}
 			if a.watchAC {
-				a.acAt = r[1].Value
+				a.acAt, a.acSeen = r[1].Value, r[1].Cycle
 			}
 			if found && i == 0 {
 				a.entered[AcknowledgingAlignment] = r[0].Cycle

@@ -59,6 +59,11 @@ func (rt *Runtime) firmware(n *nodeState, c *cpu) error {
 	}
 	if rt.alignOnly {
 		n.stage = stageDone
+		if rt.cfg.RealLink && !rt.cfg.NoRecovery && n.prof.name == Ringsim {
+			if err := rt.holdAligned(n, c); err != nil {
+				return err
+			}
+		}
 		if rt.allAligned() {
 			rt.stop = true
 		}

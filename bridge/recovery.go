@@ -77,7 +77,63 @@ func (rt *Runtime) watch(n *nodeState, c *cpu, l *linkState, al *aligner) error 
 		return err
 	}
 	l.health = &linkHealth{next: res[1].Cycle, ugnLocal: res[1].Value, acTotal: al.acAt}
+	l.acSeen = al.acSeen
 	return nil
+}
+
+// compensate undoes the adjustments the auto-centre made since the relation was last good
+// (ac, read at cycle now, against the baseline): a clear_at_count of the total shift
+// moves the RX write counter back by it. d, the link's packet device, if any, learns the
+// new shift.
+func (rt *Runtime) compensate(n *nodeState, c *cpu, l *linkState, d *device, ac uint32, now uint64) error {
+	h := l.health
+	l.acSeen = now
+	if ac == h.acTotal {
+		return nil
+	}
+	s := int(int32(ac - h.acTotal))
+	depth := l.port.Depth
+	v := ((s % depth) + depth) % depth
+	if v != 0 {
+		r := c.exec(l.port.ClearAtCount(v))
+		if err := checkOK(n.id, "adjustment compensation", r); err != nil {
+			return err
+		}
+	}
+	if d != nil {
+		d.shift = (d.shift + uint64(v)) % uint64(depth)
+		d.fails = 0 // the frames read since the adjustment were shifted: expected rejects
+	}
+	h.acTotal = ac
+	l.recoveries = append(l.recoveries, Recovery{Cycle: now, Kind: "compensated", Shift: s,
+		Cause: fmt.Sprintf("the auto-centre adjusted the elastic buffer by %+d frames", s)})
+	return nil
+}
+
+// holdAligned is ringsim's firmware on the real link when the run only aligns: it keeps
+// compensating its links' adjustments, as its packet phase would, until every link of the
+// system is aligned (the run then stops).
+func (rt *Runtime) holdAligned(n *nodeState, c *cpu) error {
+	for _, l := range n.links {
+		if err := rt.watch(n, c, l, l.al); err != nil {
+			return err
+		}
+	}
+	for {
+		for _, l := range n.links {
+			res := c.exec(l.port.AutoCentreTotal())
+			if err := checkOK(n.id, "link check", res); err != nil {
+				return err
+			}
+			if err := rt.compensate(n, c, l, nil, res[0].Value, res[0].Cycle); err != nil {
+				return err
+			}
+		}
+		if rt.stop || rt.allAligned() {
+			return nil
+		}
+		c.exec(bus.Idle(uint32(healthEvery * n.links[0].port.Depth)))
+	}
 }
 
 // checkLink is one health check of a link end in its packet phase. It compensates a
@@ -107,23 +163,9 @@ func (rt *Runtime) checkLink(n *nodeState, c *cpu, l *linkState, d *device) erro
 			}
 		}
 		return rt.realign(n, c, l, now, "the elastic buffer "+what)
-	case ac != h.acTotal:
-		s := int(int32(ac - h.acTotal))
-		depth := p.Depth
-		v := ((s % depth) + depth) % depth
-		if v != 0 {
-			r := c.exec(p.ClearAtCount(v))
-			if err := checkOK(n.id, "adjustment compensation", r); err != nil {
-				return err
-			}
-		}
-		d.shift = (d.shift + uint64(v)) % uint64(depth)
-		d.fails = 0 // the frames read since the adjustment were shifted: expected rejects
-		h.acTotal = ac
-		l.recoveries = append(l.recoveries, Recovery{Cycle: now, Kind: "compensated", Shift: s,
-			Cause: fmt.Sprintf("the auto-centre adjusted the elastic buffer by %+d frames", s)})
+	default:
+		return rt.compensate(n, c, l, d, ac, res[2].Cycle)
 	}
-	return nil
 }
 
 // realign stops the link's packet device and starts the alignment protocol again.

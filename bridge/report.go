@@ -84,6 +84,10 @@ type LinkReport struct {
 	// Recoveries are what ringsim's firmware did on the real link to keep this end's frame
 	// relation: adjustments compensated and re-alignments (docs/reallink.md).
 	Recoveries []Recovery `json:"recoveries,omitempty"`
+	// RelationCheckedCycle is when ringsim's firmware last read the link's auto-centre
+	// total to keep the frame relation (the real link; 0 when it does not watch): later
+	// adjustments are ones it has not had a check to see yet.
+	RelationCheckedCycle uint64 `json:"relation_checked_cycle,omitempty"`
 	// LocalIP and PeerIP are the link end's IPv4 address and its partner's (once the
 	// packet phase attached the end; upstream addressing gives both ends 10.0.0.1).
 	LocalIP string `json:"local_ip,omitempty"`
@@ -155,6 +159,9 @@ func (rt *Runtime) buildReport(start uint64) *Report {
 			}
 		}
 		sort.SliceStable(lr.Phases, func(i, j int) bool { return lr.Phases[i].Cycle < lr.Phases[j].Cycle })
+		if l.health != nil || l.al.watchAC {
+			lr.RelationCheckedCycle = l.acSeen
+		}
 		if l.localAddr.IsValid() {
 			lr.LocalIP, lr.PeerIP = l.localAddr.String(), l.peerAddr.String()
 		}

@@ -31,6 +31,9 @@ type linkState struct {
 	sym   *netstack.SymmetricOpen
 	conn  *Conn
 	pcap  PacketWriter
+	// acSeen is the cycle the firmware last read the link's auto-centre total to keep the
+	// frame relation (LinkReport.RelationCheckedCycle).
+	acSeen uint64
 	// localAddr and peerAddr are the link end's IPv4 addresses, once attached.
 	localAddr, peerAddr netip.Addr
 	estab               uint64

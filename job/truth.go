@@ -54,11 +54,14 @@ type LinkTruth struct {
 	Offset  int  `json:"offset"`
 	Matched int  `json:"matched"`
 	Depth   int  `json:"depth"`
-	// AfterEnd is the frames the elastic buffer was adjusted by after the firmware stopped
-	// and before the probe (the auto-centre, until the probe turned it off): the firmware
-	// had no chance to compensate them, so Offset is the measured offset less AfterEnd,
-	// the relation the firmware left.
+	// AfterEnd is the frames the elastic buffer was adjusted by after the receiving
+	// firmware last looked (its last read of the auto-centre total, for firmware that keeps
+	// the relation; else the end of the run) and before the probe turned the auto-centre
+	// off. The firmware had no chance to compensate them, so Offset is the measured offset
+	// less AfterEnd: the relation as the firmware would keep it.
 	AfterEnd int `json:"adjusted_after_end,omitempty"`
+	// checked is the receiving firmware's last read of the auto-centre total (0: none).
+	checked uint64
 	// Aligned is the truth: TX word i lands at RX word i.
 	Aligned bool `json:"aligned"`
 	// Broken says what broke the relation, when the firmware believes the link aligned and
@@ -205,6 +208,7 @@ func truth(m realLinkMachine, spec Spec, rep *bridge.Report, occ []OccupancySeri
 				}
 				lt.FirmwareAligned = lr.AlignedCycle > 0
 				lt.FirmwareSince = lr.AlignedCycle
+				lt.checked = lr.RelationCheckedCycle
 				for _, r := range lr.Recoveries {
 					switch {
 					case r.Kind == "realigned" && r.Done == 0:
@@ -328,6 +332,11 @@ func probe(m probeMachine, spec Spec, r *RealLinkReport) error {
 	}
 	for i := range r.Links {
 		lt := &r.Links[i]
+		for _, a := range lt.Adjustments {
+			if lt.checked > 0 && a.Cycle > lt.checked {
+				lt.AfterEnd += a.Frames // in the run, after the firmware's last look
+			}
+		}
 		if s := lt.AfterEnd; s != 0 {
 			lt.Offset = ((lt.Offset-s)%d+d+d/2)%d - d/2
 		}
@@ -370,7 +379,7 @@ func explain(r *RealLinkReport) {
 		}
 		var b *Break
 		for _, a := range lt.Adjustments {
-			if a.Cycle > lt.FirmwareSince {
+			if a.Cycle > lt.FirmwareSince && (lt.checked == 0 || a.Cycle <= lt.checked) {
 				kind := "fill"
 				if a.Frames < 0 {
 					kind = "drain"

@@ -55,10 +55,20 @@ type FaultSet struct {
 // a TCP transfer over a pair of nodes.
 type SoakSweep struct {
 	Targets []SoakTarget
-	Faults  []FaultSet
-	Seeds   []uint64
-	Latency uint32
+	// RealTargets run the same on the real link (SPEC section 8): clocks RealPPM apart with
+	// clock control on, elastic buffers whose auto-centre stays on (an adjustment every
+	// ~30,000 cycles on each link), links up at seeded times, random RX memory; ringsim's
+	// firmware keeps each link's frame relation, and the simulator's probe checks it at the
+	// end. A target of 0 bytes aligns every link and stops (the real link's alignment case).
+	RealTargets []SoakTarget
+	Faults      []FaultSet
+	Seeds       []uint64
+	Latency     uint32
 }
+
+// RealPPM are the real-link cases' clock offsets, node 0 and node 1: 100 ppm apart, where
+// the elastic buffers need adjusting every ~30,000 cycles.
+var RealPPM = []float64{50, -50}
 
 // Profile says what each check runs.
 type Profile struct {
@@ -94,7 +104,8 @@ func seeds(n int) []uint64 {
 // and two ports, upstream's 200 (not a power of two, deep enough for the IP framing) and
 // 256 (a power of two of 32 and more, where the window is no longer the 256-byte minimum,
 // and a depth of 256 and more, where a depth no longer fits in a byte). Two ports put
-// port 1's decoding and wiring under the directed tests and the differential test.
+// port 1's decoding and wiring under the directed tests and the differential test. The
+// real-link cases add a fifth: D = 256 with the real link's wrapper.
 func Quick() Profile {
 	return Profile{
 		Name:          "quick",
@@ -114,7 +125,8 @@ func Quick() Profile {
 		Soak: SoakSweep{
 			Targets: []SoakTarget{{"crc", 16, 8 << 10}, {"crc", 200, 128 << 10}, {"ip", 200, 128 << 10},
 				{"crc", 256, 128 << 10}},
-			Faults: []FaultSet{clean, noisy}, Seeds: seeds(2), Latency: 16,
+			RealTargets: []SoakTarget{{"crc", 256, 0}, {"crc", 256, 128 << 10}},
+			Faults:      []FaultSet{clean, noisy}, Seeds: seeds(2), Latency: 16,
 		},
 	}
 }
@@ -141,6 +153,8 @@ func Full() Profile {
 		Soak: SoakSweep{
 			Targets: []SoakTarget{{"crc", 16, 16 << 10}, {"crc", 128, 256 << 10}, {"crc", 200, 256 << 10},
 				{"crc", 256, 1 << 20}, {"ip", 200, 256 << 10}, {"ip", 256, 1 << 20}},
+			RealTargets: []SoakTarget{{"crc", 200, 0}, {"crc", 256, 0}, {"crc", 200, 256 << 10}, {"crc", 256, 1 << 20},
+				{"ip", 256, 256 << 10}},
 			Faults: []FaultSet{clean, noisy, {Name: "bitflip", BitFlip: 3e-6},
 				{Name: "zero", FrameZero: 1e-4}, {Name: "drop", Drop: 0.03}},
 			Seeds: seeds(3), Latency: 16,
@@ -183,7 +197,8 @@ func (p Profile) validate() error {
 			}
 		}
 	}
-	for _, t := range p.Soak.Targets {
+	for i, t := range append(append([]SoakTarget(nil), p.Soak.Targets...), p.Soak.RealTargets...) {
+		real := i >= len(p.Soak.Targets)
 		k, err := framing.Lookup(t.Framing)
 		if err != nil {
 			return bad("soak framing: %v", err)
@@ -191,7 +206,7 @@ func (p Profile) validate() error {
 		if _, err := framing.MTU(k, t.Depth); err != nil {
 			return bad("soak %s at depth %d: %v", t.Framing, t.Depth, err)
 		}
-		if t.Bytes <= 0 {
+		if t.Bytes < 0 || t.Bytes == 0 && !real {
 			return bad("soak of %d bytes", t.Bytes)
 		}
 	}
@@ -238,6 +253,13 @@ func plan(p Profile) ([]task, error) {
 		for _, f := range p.Soak.Faults {
 			for _, s := range p.Soak.Seeds {
 				add(soakTask(soakCase{target: t, faults: f, seed: s, latency: p.Soak.Latency}))
+			}
+		}
+	}
+	for _, t := range p.Soak.RealTargets {
+		for _, f := range p.Soak.Faults {
+			for _, s := range p.Soak.Seeds {
+				add(soakTask(soakCase{target: t, faults: f, seed: s, latency: p.Soak.Latency, real: true}))
 			}
 		}
 	}
@@ -301,8 +323,22 @@ func (p Profile) describe(check string) string {
 		for _, f := range s.Faults {
 			fs = append(fs, fmt.Sprintf("%s(flip %g, zero %g, drop %g)", f.Name, f.BitFlip, f.FrameZero, f.Drop))
 		}
-		return fmt.Sprintf("TCP transfer each way over a pair, latency %d: %s; faults %s; %d seed(s); every byte intact (SHA-256)",
-			s.Latency, strings.Join(ts, ", "), strings.Join(fs, ", "), len(s.Seeds))
+		var rs []string
+		for _, t := range s.RealTargets {
+			if t.Bytes == 0 {
+				rs = append(rs, fmt.Sprintf("alignment at D=%d", t.Depth))
+			} else {
+				rs = append(rs, fmt.Sprintf("%s D=%d %d bytes", t.Framing, t.Depth, t.Bytes))
+			}
+		}
+		real := ""
+		if len(rs) > 0 {
+			real = fmt.Sprintf("; on the real link (clocks %v ppm with clock control, auto-centre on, staggered bring-up, random RX memory): %s, "+
+				"with the same faults and seeds, and at the end TX word i lands at RX word i on every link the firmware believes aligned",
+				RealPPM, strings.Join(rs, ", "))
+		}
+		return fmt.Sprintf("TCP transfer each way over a pair, latency %d: %s; faults %s; %d seed(s); every byte intact (SHA-256)%s",
+			s.Latency, strings.Join(ts, ", "), strings.Join(fs, ", "), len(s.Seeds), real)
 	}
 	return ""
 }

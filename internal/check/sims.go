@@ -133,9 +133,12 @@ func topology(name string, latency uint32) hw.Topology {
 
 // newMachine starts an engine for a bridge case, traced from shortly before the failing
 // cycle when it is an evidence rerun.
-func (e *env) newMachine(ctx context.Context, topo hw.Topology, depth int, seed uint64, ev *evidence) (*conformance.Traced, error) {
-	eng, err := sim.New(ctx, hw.Config{Topology: topo, Depth: depth, Seed: seed, Waveforms: ev != nil,
-		RTLDir: e.simRTL()}, sim.Options{CacheDir: e.opt.CacheDir, OnModelBuild: e.opt.OnModelBuild, Logger: e.log})
+// newMachine starts the traced engine for cfg (topology, depth, seed and link), on the RTL
+// under check, dumping waveforms when the case gathers evidence.
+func (e *env) newMachine(ctx context.Context, cfg hw.Config, ev *evidence) (*conformance.Traced, error) {
+	depth := cfg.Depth
+	cfg.Waveforms, cfg.RTLDir = ev != nil, e.simRTL()
+	eng, err := sim.New(ctx, cfg, sim.Options{CacheDir: e.opt.CacheDir, OnModelBuild: e.opt.OnModelBuild, Logger: e.log})
 	if err != nil {
 		return nil, err
 	}
@@ -175,7 +178,7 @@ func alignTask(c alignCase) task {
 
 func (c alignCase) run(ctx context.Context, e *env, ev *evidence) outcome {
 	topo := topology(c.topo, c.latency)
-	m, err := e.newMachine(ctx, topo, c.depth, c.seed, ev)
+	m, err := e.newMachine(ctx, hw.Config{Topology: topo, Depth: c.depth, Seed: c.seed}, ev)
 	if err != nil {
 		return setupError(err)
 	}
@@ -369,11 +372,18 @@ type soakCase struct {
 	faults  FaultSet
 	seed    uint64
 	latency uint32
+	real    bool // on the real link (SoakSweep.RealTargets)
 }
 
 func soakTask(c soakCase) task {
-	return task{check: Soak, name: fmt.Sprintf("%s-d%d-%s-s%d", c.target.Framing, c.target.Depth, c.faults.Name, c.seed),
-		seed: c.seed, run: c.run}
+	name := fmt.Sprintf("%s-d%d-%s-s%d", c.target.Framing, c.target.Depth, c.faults.Name, c.seed)
+	switch {
+	case c.real && c.target.Bytes == 0:
+		name = fmt.Sprintf("real-align-d%d-%s-s%d", c.target.Depth, c.faults.Name, c.seed)
+	case c.real:
+		name = "real-" + name
+	}
+	return task{check: Soak, name: name, seed: c.seed, run: c.run}
 }
 
 // soakLimit bounds a soak transfer in cycles: several times what a transfer takes under
@@ -396,6 +406,15 @@ func (c soakCase) run(ctx context.Context, e *env, ev *evidence) outcome {
 		Framing: codec, Cost: bridge.DefaultCost, Drop: c.faults.Drop,
 		Deadline: soakLimit(c.target.Bytes, c.target.Depth), App: job.AppTransfer, Bytes: c.target.Bytes,
 	}
+	doing := fmt.Sprintf("transfer of %d bytes each way", c.target.Bytes)
+	if c.real {
+		spec.Sim.Link = hw.LinkReal
+		spec.Sim.Real = hw.RealLink{PPM: RealPPM, Control: true}
+		spec.AutoCentre = true
+		if c.target.Bytes == 0 {
+			spec.App, spec.Bytes, doing = job.AppAlign, 0, "alignment"
+		}
+	}
 	if ev != nil {
 		spec.PcapDir = ev.dir
 		for _, l := range topo.Links {
@@ -405,7 +424,7 @@ func (c soakCase) run(ctx context.Context, e *env, ev *evidence) outcome {
 	var m *conformance.Traced
 	start := func(ctx context.Context, cfg hw.Config) (job.Machine, error) {
 		var err error
-		m, err = e.newMachine(ctx, cfg.Topology, cfg.Depth, cfg.Seed, ev)
+		m, err = e.newMachine(ctx, cfg, ev)
 		return m, err
 	}
 	res, err := job.Run(ctx, spec, job.Options{Start: start, Logger: e.log})
@@ -425,6 +444,15 @@ func (c soakCase) run(ctx context.Context, e *env, ev *evidence) outcome {
 			"dropped": f.Dropped})
 	}
 	details["links"] = frames
+	if rl := res.RealLink; rl != nil {
+		var truth []map[string]any
+		for _, lt := range rl.Links {
+			truth = append(truth, map[string]any{"link": lt.From.String() + "->" + lt.To.String(),
+				"adjustments": len(lt.Adjustments), "offset_at_end": lt.Offset, "aligned_at_end": lt.Aligned,
+				"firmware_believes_aligned": lt.FirmwareAligned})
+		}
+		details["real_link"] = truth
+	}
 	switch {
 	case res.Err == nil:
 		return pass(details)
@@ -451,7 +479,7 @@ func (c soakCase) run(ctx context.Context, e *env, ev *evidence) outcome {
 		if e.limits.Reached != nil {
 			reached = *e.limits.Reached
 		}
-		o = failAt(reached, fmt.Sprintf("transfer of %d bytes each way failed: %v", c.target.Bytes, res.Err), details)
+		o = failAt(reached, fmt.Sprintf("%s failed: %v", doing, res.Err), details)
 	}
 	o.log = res.Stack
 	return o
