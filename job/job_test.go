@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/ringsim/ringsim/bridge"
+	"github.com/ringsim/ringsim/bridge/framing"
 	"github.com/ringsim/ringsim/hw"
 	"github.com/ringsim/ringsim/sim/simtest"
 )
@@ -180,5 +181,53 @@ func TestStallSummary(t *testing.T) {
 	}
 	if w := doc.Stall.Chain[1]; w.Node != 2 || w.Port != 0 || w.Since != 780 || w.Peer != (hw.Endpoint{Node: 1, Port: 1}) {
 		t.Errorf("JSON chain[1] %+v, want node 2 port 0 since cycle 780, peer 1.1", w)
+	}
+}
+
+// TestSummaryFramingWords checks that the console's per-link-end line counts in the
+// framing's own terms: the seed framing (ip) rejects malformed IP headers and confirms reads
+// (it has no CRC and no sequence number to count losses by), and packets dropped on
+// purpose are counted inside accepted, where they were taken off the ring buffer.
+func TestSummaryFramingWords(t *testing.T) {
+	for _, tt := range []struct {
+		framing   string
+		want, not []string
+	}{
+		{"ip", []string{"bad-ip-header ", "unconfirmed ", "dropped on purpose, --drop)"}, []string{"bad-crc", " lost "}},
+		{"crc", []string{"bad-crc ", " lost ", "dropped on purpose, --drop)"}, []string{"bad-ip-header", "unconfirmed"}},
+	} {
+		t.Run(tt.framing, func(t *testing.T) {
+			codec, err := framing.Lookup(tt.framing)
+			if err != nil {
+				t.Fatal(err)
+			}
+			spec := Spec{Sim: hw.Config{Topology: hw.Pair(16), Depth: 256, Seed: 2}, Framing: codec,
+				Cost: bridge.DefaultCost, Drop: 0.05, Bytes: 32 << 10}
+			res, err := Run(context.Background(), spec, Options{Start: reference})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !res.Passed() {
+				t.Fatalf("transfer failed: %v", res.Err)
+			}
+			var out bytes.Buffer
+			res.WriteSummary(&out, spec, nil)
+			var line string
+			for _, l := range strings.Split(out.String(), "\n") {
+				if strings.HasPrefix(l, "  node 0 port 0") {
+					line = l
+				}
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(line, w) {
+					t.Errorf("line %q lacks %q", line, w)
+				}
+			}
+			for _, w := range tt.not {
+				if strings.Contains(line, w) {
+					t.Errorf("line %q has %q", line, w)
+				}
+			}
+		})
 	}
 }

@@ -86,12 +86,20 @@ func (r *Result) WriteSummary(w io.Writer, s Spec, skip map[string]bool) {
 		if l.LocalIP != "" {
 			ip = " (" + l.LocalIP + ")"
 		}
-		fmt.Fprintf(w, "  node %d port %d%s: from %v aligned@%d alignment offset %d, accepted %d repeats %d bad-crc %d bad-len %d lost %d torn-rx %d | to %v sent %d torn-tx %d",
-			l.Local.Node, l.Local.Port, ip, l.Peer, l.AlignedCycle, l.Offset, fr.Accepted, fr.Repeats, fr.BadCRC, fr.BadLength, fr.Lost, fr.TornRX,
-			l.Peer, fr.Sent, fr.TornTX)
+		// The received side's counters in the framing's terms: the seed framing (ip) has no
+		// CRC (its rejects are malformed IP headers) and no sequence number (no loss count),
+		// but reads confirmed by a second read.
+		accepted := fmt.Sprint(fr.Accepted)
 		if fr.Dropped > 0 {
-			fmt.Fprintf(w, " dropped %d", fr.Dropped)
+			accepted += fmt.Sprintf(" (%d of them dropped on purpose, --drop)", fr.Dropped)
 		}
+		rejects := fmt.Sprintf("bad-crc %d bad-len %d lost %d", fr.BadCRC, fr.BadLength, fr.Lost)
+		if rep.Framing == "ip" {
+			rejects = fmt.Sprintf("bad-ip-header %d bad-len %d unconfirmed %d", fr.BadCRC, fr.BadLength, fr.Unconfirmed)
+		}
+		fmt.Fprintf(w, "  node %d port %d%s: from %v aligned@%d alignment offset %d, accepted %s repeats %d %s torn-rx %d | to %v sent %d torn-tx %d",
+			l.Local.Node, l.Local.Port, ip, l.Peer, l.AlignedCycle, l.Offset, accepted, fr.Repeats, rejects, fr.TornRX,
+			l.Peer, fr.Sent, fr.TornTX)
 		if len(l.Recoveries) > 0 {
 			comp, re := 0, 0
 			for _, rc := range l.Recoveries {
