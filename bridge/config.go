@@ -153,6 +153,16 @@ type Config struct {
 	// relation after alignment (recovery.go): the firmware then behaves as before it had
 	// one, which shows what the real link does to an unprotected protocol.
 	NoRecovery bool
+	// SaveAtAligned, if set, holds every node at the aligned boundary (its links aligned,
+	// before its guard and packet phase) until all are there, then calls it with the
+	// firmware's state while no batch is in flight, so the machine can be checkpointed at
+	// the same cycle; then the nodes go on. Nodes that align first wait for the others, so a
+	// run that saves is not cycle for cycle a run that does not (a restored run is the
+	// saving run's continuation). ringsim's firmware only.
+	SaveAtAligned func(Snapshot) error
+	// Resume, if set, starts every node at the aligned boundary from a snapshot taken
+	// with SaveAtAligned, on a machine restored from the checkpoint taken with it.
+	Resume *Snapshot
 	// Pcap, if set, opens a packet sink for a link (called once per linked port).
 	Pcap func(ep hw.Endpoint, nsPerCycle float64) (PacketWriter, error)
 	// Progress, if set, is called with each step and periodically during the app.

@@ -60,6 +60,9 @@ type cpu struct {
 	// sleepable marks the batch just yielded as the end of an idle loop iteration, which the
 	// runtime may stretch while the whole system is quiescent (Runtime.quiescent).
 	sleepable bool
+	// parked marks the firmware as waiting at the aligned boundary (Config.SaveAtAligned):
+	// the runtime submits nothing for it until every node is there.
+	parked bool
 }
 
 // newCPU starts firmware body for node; it runs up to its first exec when first stepped.
@@ -90,6 +93,15 @@ func (c *cpu) exec(ops ...bus.Op) []bus.Result {
 		panic(errHalted)
 	}
 	return c.results
+}
+
+// park yields to the runtime without a batch and returns when the runtime lets the node go
+// on (Config.SaveAtAligned). It must be called from the firmware body.
+func (c *cpu) park() {
+	c.parked = true
+	if !c.yield(nil) {
+		panic(errHalted)
+	}
 }
 
 // idleIteration runs ops, the rest of a main loop iteration that found nothing to do; the

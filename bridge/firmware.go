@@ -39,6 +39,11 @@ type Alignment struct {
 // firmware is one node's software: boot, alignment and the packet phase, each handing the
 // next its result, with each phase's strategy taken from the node's profile.
 func (rt *Runtime) firmware(n *nodeState, c *cpu) error {
+	if rt.cfg.Resume != nil {
+		// Restored at the aligned boundary (Runtime.resume filled in the results).
+		n.stage = stagePackets
+		return n.prof.packets.run(rt, n, c, *n.boot, *n.alignment)
+	}
 	b, err := rt.boot(n, c)
 	if err != nil {
 		return err
@@ -68,6 +73,9 @@ func (rt *Runtime) firmware(n *nodeState, c *cpu) error {
 			rt.stop = true
 		}
 		return nil
+	}
+	if rt.cfg.SaveAtAligned != nil {
+		c.park()
 	}
 	n.stage = stagePackets
 	return n.prof.packets.run(rt, n, c, b, al)

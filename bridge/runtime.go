@@ -80,6 +80,7 @@ type nodeState struct {
 	busy      bool
 	results   []bus.Result
 	finished  bool
+	parked    bool // at the aligned boundary, waiting for the others (Config.SaveAtAligned)
 	// deferred is an idle loop iteration's batch the runtime holds until it decided whether
 	// to stretch it (Runtime.quiescent); waiting says the node's batch is ringsim's wait.
 	deferred []bus.Op
@@ -91,18 +92,20 @@ type nodeState struct {
 
 // Runtime runs the nodes' firmware in lockstep with the machine.
 type Runtime struct {
-	cfg   Config
-	m     Machine
-	log   hclog.Logger
-	nodes []*nodeState
-	links []*linkState
-	clock *netstack.Clock
-	ns    float64 // nanoseconds per cycle
-	stop  bool
-	wall  time.Time
-	guard uint64
-	steps map[string]uint64
-	byEP  map[hw.Endpoint]*linkState
+	// runStart is the cycle Run began at (a resumed run: the checkpoint's).
+	runStart uint64
+	cfg      Config
+	m        Machine
+	log      hclog.Logger
+	nodes    []*nodeState
+	links    []*linkState
+	clock    *netstack.Clock
+	ns       float64 // nanoseconds per cycle
+	stop     bool
+	wall     time.Time
+	guard    uint64
+	steps    map[string]uint64
+	byEP     map[hw.Endpoint]*linkState
 	// alignOnly stops the run once every link aligned: Config.AlignOnly, or a node whose
 	// profile has no packet phase.
 	alignOnly bool
@@ -209,6 +212,23 @@ func New(cfg Config) (*Runtime, error) {
 	for _, l := range rt.links {
 		l.tally.peer = rt.byEP[l.peer].tally
 	}
+	if cfg.SaveAtAligned != nil || cfg.Resume != nil {
+		switch {
+		case cfg.SaveAtAligned != nil && cfg.Resume != nil:
+			rt.close()
+			return nil, fmt.Errorf("%w: save at the aligned boundary and resume from it in one run", ErrBadConfig)
+		case rt.alignOnly:
+			rt.close()
+			return nil, fmt.Errorf("%w: a run without a packet phase has no aligned boundary to save or resume at", ErrBadConfig)
+		}
+		for _, n := range rt.nodes {
+			if len(n.links) > 0 && n.prof.name != Ringsim {
+				rt.close()
+				return nil, fmt.Errorf("%w: saving or resuming at the aligned boundary needs ringsim's firmware on every node (node %d runs %s)",
+					ErrBadConfig, n.id, n.prof.name)
+			}
+		}
+	}
 	switch {
 	case cfg.Guard > 0:
 		rt.guard = uint64(cfg.Guard)
@@ -236,7 +256,14 @@ func (rt *Runtime) mark(step string, cycle uint64, msg string) {
 func (rt *Runtime) Run(ctx context.Context) (*Report, error) {
 	rt.wall = time.Now()
 	start := rt.now()
+	rt.runStart = start
 	defer rt.close()
+	if s := rt.cfg.Resume; s != nil {
+		if err := rt.resume(s); err != nil {
+			return nil, err
+		}
+		start = 0 // the report covers the run since reset, which this one continues
+	}
 	for _, n := range rt.nodes {
 		if len(n.links) == 0 {
 			n.finished = true
@@ -253,16 +280,25 @@ func (rt *Runtime) Run(ctx context.Context) (*Report, error) {
 			break
 		}
 		// 1. Resume every node whose batch completed; submit its next batch.
-		active := 0
+		active, parked := 0, 0
 		for _, n := range rt.nodes {
-			if n.finished || n.busy {
+			if n.finished || n.busy || n.parked {
 				if !n.finished {
 					active++
+				}
+				if n.parked {
+					parked++
 				}
 				continue
 			}
 			ops, ok := n.cpu.step(n.results)
 			n.results = nil
+			if ok && n.cpu.parked {
+				n.cpu.parked, n.parked = false, true
+				active++
+				parked++
+				continue
+			}
 			if ok && n.cpu.sleepable {
 				n.cpu.sleepable = false
 				n.deferred, n.busy = ops, true
@@ -285,6 +321,17 @@ func (rt *Runtime) Run(ctx context.Context) (*Report, error) {
 		}
 		if runErr != nil {
 			break
+		}
+		// 1b. Every node at the aligned boundary: the snapshot, then they go on.
+		if parked > 0 && parked == active {
+			if err := rt.cfg.SaveAtAligned(rt.snapshot()); err != nil {
+				runErr = fmt.Errorf("save at the aligned boundary: %w", err)
+				break
+			}
+			for _, n := range rt.nodes {
+				n.parked = false
+			}
+			continue
 		}
 		// 2. Time and TCP processing, then the application.
 		if err := rt.advance(); err != nil {

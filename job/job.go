@@ -94,6 +94,10 @@ type Spec struct {
 	// AutoCentre (real link) has ringsim's firmware turn every elastic buffer's auto-centre
 	// on at boot and leave it on (bridge.Config.AutoCentre).
 	AutoCentre bool
+	// Resume starts the firmware at the aligned boundary from a snapshot that
+	// Options.SaveAtAligned produced, on a machine restored from the checkpoint saved with
+	// it (ringsim's firmware only).
+	Resume *bridge.Snapshot
 	// NoRecovery (real link) turns ringsim's firmware's recovery off (bridge.Config.NoRecovery).
 	NoRecovery bool
 }
@@ -194,6 +198,10 @@ type Options struct {
 	Logger hclog.Logger
 	// Progress, if set, is called with each step and periodically during the application.
 	Progress func(bridge.Progress)
+	// SaveAtAligned, if set, holds the nodes at the aligned boundary and calls it with the
+	// machine (no batch in flight) and the firmware's snapshot, to checkpoint both
+	// (bridge.Config.SaveAtAligned).
+	SaveAtAligned func(m Machine, s bridge.Snapshot) error
 }
 
 // Result is a job's outcome: the firmware's report, the application's results, and why it
@@ -302,6 +310,10 @@ func Run(ctx context.Context, spec Spec, opt Options) (*Result, error) {
 		bc.Pcap = func(ep hw.Endpoint, _ float64) (bridge.PacketWriter, error) {
 			return CreatePcap(filepath.Join(spec.PcapDir, fmt.Sprintf("node%d-port%d.pcapng", ep.Node, ep.Port)), ep, wiring[ep])
 		}
+	}
+	bc.Resume = spec.Resume
+	if opt.SaveAtAligned != nil {
+		bc.SaveAtAligned = func(s bridge.Snapshot) error { return opt.SaveAtAligned(m, s) }
 	}
 	rt, err := bridge.New(bc)
 	if err != nil {

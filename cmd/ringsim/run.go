@@ -61,7 +61,10 @@ type runFlags struct {
 	firmware   string
 	manager    int
 	threads    int
-	assert     bool
+	// saveAligned and restore are the checkpoint at the aligned boundary (checkpoint.go).
+	saveAligned string
+	restore     string
+	assert      bool
 	// The real link (docs/reallink.md).
 	link         string
 	ppmRange     float64
@@ -121,6 +124,10 @@ func (f *runFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&f.manager, "manager", -1, "node that collects the exchange's report (-1: node 6 on the rig, 0 elsewhere)")
 	fs.IntVar(&f.threads, "threads", 1, "threads clocking the nodes on the ideal link; 0: one per two nodes, at most one per CPU "+
 		"(fastest on an idle machine; on a loaded one the threads wait for each other). Results do not depend on it")
+	fs.StringVar(&f.saveAligned, "save-aligned", "", "save a checkpoint to this file at the aligned boundary (every link aligned, no packet sent yet; "+
+		"the nodes that align first wait for the others), then go on; embedded simulator, ringsim's firmware")
+	fs.StringVar(&f.restore, "restore", "", "continue the run saved in this -save-aligned file from its aligned boundary; the job's flags "+
+		"come from the file, only -json, -pcap, -html, -progress, -log-level and -threads may be given")
 	fs.BoolVar(&f.assert, "assert", false, "build the model with the RTL's assertions (slower; 'ringsim check' always has them)")
 	fs.StringVar(&f.link, "link", "real", "the link between nodes: real (a clock per node, elastic buffers, UGN capture, "+
 		"staggered bring-up; docs/reallink.md) or ideal (one clock, fixed latency, SPEC 2-6)")
@@ -215,13 +222,69 @@ func runMain(ctx context.Context, args []string) int {
 		fmt.Fprintf(os.Stderr, "ringsim run: unexpected argument %q\n", fs.Arg(0))
 		return 2
 	}
+	if f.restore != "" {
+		return restoreMain(ctx, args, fs)
+	}
 	r, err := f.plan()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "ringsim run: %v\n", err)
 		return 2
 	}
+	if f.saveAligned != "" {
+		if f.simAddr != "" || f.tracePath != "" {
+			fmt.Fprintf(os.Stderr, "ringsim run: -save-aligned works with the embedded simulator and without -trace\n")
+			return 2
+		}
+		fs.Visit(func(fl *flag.Flag) {
+			if !outputFlags[fl.Name] && fl.Name != "save-aligned" {
+				r.saveArgs = append(r.saveArgs, "-"+fl.Name+"="+fl.Value.String())
+			}
+		})
+	}
 	return r.run(ctx)
 }
+
+// restoreMain is `ringsim run -restore FILE [output flags]`: the job's flags from the file,
+// the machine and the firmware restored at the aligned boundary.
+func restoreMain(ctx context.Context, args []string, fs *flag.FlagSet) int {
+	var bad []string
+	fs.Visit(func(fl *flag.Flag) {
+		if !outputFlags[fl.Name] {
+			bad = append(bad, "-"+fl.Name)
+		}
+	})
+	if len(bad) > 0 {
+		fmt.Fprintf(os.Stderr, "ringsim run: -restore takes the job's flags from the checkpoint; %s cannot be given with it "+
+			"(only -json, -pcap, -html, -progress, -log-level, -threads)\n", strings.Join(bad, ", "))
+		return 2
+	}
+	var f runFlags
+	fs2 := flag.NewFlagSet("ringsim run", flag.ContinueOnError)
+	f.register(fs2)
+	fs2.SetOutput(io.Discard)
+	hdr, cp, err := readRunCheckpoint(restorePath(fs))
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "ringsim run: -restore: %v\n", err)
+		return 2
+	}
+	if err := fs2.Parse(append(append([]string(nil), hdr.Args...), args...)); err != nil {
+		fmt.Fprintf(os.Stderr, "ringsim run: -restore: the checkpoint's flags: %v\n", err)
+		return 2
+	}
+	f.set = map[string]bool{}
+	fs2.Visit(func(fl *flag.Flag) { f.set[fl.Name] = true })
+	r, err := f.plan()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "ringsim run: -restore: the checkpoint's job: %v\n", err)
+		return 2
+	}
+	snap := hdr.Firmware
+	r.spec.Resume, r.restoreCP = &snap, cp
+	return r.run(ctx)
+}
+
+// restorePath is the -restore flag's value.
+func restorePath(fs *flag.FlagSet) string { return fs.Lookup("restore").Value.String() }
 
 // runCmd is a validated `ringsim run`: the job and how to show it.
 type runCmd struct {
@@ -232,6 +295,10 @@ type runCmd struct {
 	bar   bool
 	quiet bool
 	where string // the machine, for the header
+	// saveArgs are the job's flags a -save-aligned checkpoint records; restoreCP is the
+	// machine a -restore run continues.
+	saveArgs  []string
+	restoreCP *sim.Checkpoint
 }
 
 func (f *runFlags) plan() (*runCmd, error) {
@@ -388,7 +455,11 @@ func parseBytes(in string) (int64, error) {
 }
 
 func (r *runCmd) run(ctx context.Context) int {
-	res, err := job.Run(ctx, r.spec, job.Options{Start: r.start, Logger: r.log, Progress: r.progressFunc()})
+	opt := job.Options{Start: r.start, Logger: r.log, Progress: r.progressFunc()}
+	if r.f.saveAligned != "" {
+		opt.SaveAtAligned = r.saveAligned(r.saveArgs)
+	}
+	res, err := job.Run(ctx, r.spec, opt)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "ringsim run: %v\n", err)
 		return 2
@@ -421,7 +492,14 @@ func (r *runCmd) start(ctx context.Context, cfg hw.Config) (job.Machine, error) 
 		if threads == 0 {
 			threads = sim.AutoThreads(cfg.Topology.Nodes)
 		}
-		e, err := sim.New(ctx, cfg, sim.Options{Logger: r.log, OnModelBuild: newBuildLine().event, Threads: threads})
+		opt := sim.Options{Logger: r.log, OnModelBuild: newBuildLine().event, Threads: threads}
+		var e *sim.Engine
+		var err error
+		if r.restoreCP != nil {
+			e, err = sim.Restore(ctx, r.restoreCP, opt)
+		} else {
+			e, err = sim.New(ctx, cfg, opt)
+		}
 		if err != nil {
 			return nil, err
 		}
