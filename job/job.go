@@ -214,6 +214,9 @@ type Result struct {
 	// DeadlinesMissed are the exchange steps that took longer than the firmware allows
 	// (upstream-async: 1 s); upstream logs them and goes on, and so does the job.
 	DeadlinesMissed []app.MissedDeadline `json:"exchange_deadlines_missed,omitempty"`
+	// Completion is when each node completed the exchange (every link end closed):
+	// upstream's demo passes when every node completes within 60 s.
+	Completion []NodeCompletion `json:"exchange_completion,omitempty"`
 	// RealLink is the real link's truth (the embedded simulator on the real link only).
 	RealLink *RealLinkReport `json:"real_link,omitempty"`
 	// Samples are the run over time, every SampleEvery cycles or so (the HTML report's
@@ -355,6 +358,15 @@ func Run(ctx context.Context, spec Spec, opt Options) (*Result, error) {
 	}
 	if x, ok := a.(*app.Exchange); ok {
 		res.DeadlinesMissed = x.Missed()
+		done := x.Completed()
+		for n := 0; n < spec.Sim.Topology.Nodes; n++ {
+			c, ok := done[n]
+			nc := NodeCompletion{Node: n, Completed: ok}
+			if ok {
+				nc.Cycle, nc.SimSeconds = c, float64(c)/m.ClockHz()
+			}
+			res.Completion = append(res.Completion, nc)
+		}
 		if res.Err == nil {
 			mgr := spec.ManagerNode()
 			res.Manager = &mgr
@@ -407,6 +419,14 @@ func (s Spec) newApp() (bridge.App, func() error) {
 	}
 	t := app.NewTransfer(s.Bytes, s.Sim.Seed)
 	return t, t.Verify
+}
+
+// NodeCompletion is when a node completed the exchange.
+type NodeCompletion struct {
+	Node       int     `json:"node"`
+	Completed  bool    `json:"completed"`
+	Cycle      uint64  `json:"cycle,omitempty"`
+	SimSeconds float64 `json:"sim_seconds,omitempty"`
 }
 
 // ReportEdge is one edge of the exchange manager's report, labelled: the link ends by node

@@ -92,6 +92,15 @@ func TestRigExchangeReport(t *testing.T) {
 	if len(res.Edges) != 56 {
 		t.Fatalf("%d edges, want 56", len(res.Edges))
 	}
+	// Every node completed, after its links were established and by the run's end.
+	if len(res.Completion) != 8 {
+		t.Fatalf("%d completions, want one per node", len(res.Completion))
+	}
+	for _, c := range res.Completion {
+		if !c.Completed || c.Cycle == 0 || c.Cycle > res.Cycles || c.SimSeconds != float64(c.Cycle)/hw.DefaultClockHz {
+			t.Errorf("completion %+v, want completed within the run's %d cycles", c, res.Cycles)
+		}
+	}
 	offsets := map[hw.Endpoint]int{}
 	for _, l := range res.Links {
 		offsets[l.Local] = l.Offset

@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/netip"
 	"os"
+	"strings"
 
 	"github.com/ringsim/ringsim/bridge"
 	"github.com/ringsim/ringsim/bridge/pcap"
@@ -160,6 +161,16 @@ func (r *Result) WriteVerdict(w io.Writer, s Spec) {
 		fmt.Fprintf(w, "PASS: node %d collected %d edges, each recorded by its src end (%s):\n", s.ManagerNode(), len(r.Edges), ugn)
 		for _, e := range r.Edges {
 			fmt.Fprintf(w, "    %s\n", e)
+		}
+		if len(r.Completion) > 0 {
+			var parts []string
+			last := 0.0
+			for _, c := range r.Completion {
+				parts = append(parts, fmt.Sprintf("node %d %.3f ms", c.Node, 1e3*c.SimSeconds))
+				last = max(last, c.SimSeconds)
+			}
+			fmt.Fprintf(w, "  every node completed the exchange, the last %.3f ms after reset (upstream's demo allows 60 s): %s\n",
+				1e3*last, strings.Join(parts, ", "))
 		}
 	default:
 		fmt.Fprintf(w, "PASS: %s each way on %d link(s) arrived intact (SHA-256 match)\n", Human(s.Bytes), len(rep.Links)/2)

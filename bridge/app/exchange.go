@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"maps"
 	"slices"
 
 	"github.com/ringsim/ringsim/bridge"
@@ -243,7 +244,14 @@ type Exchange struct {
 	list   []*exchangeEnd // the ends in the order of order
 	// noInfo counts, per node, the ends still without the peer's LinkInfo.
 	noInfo map[int]int
+	// completed is the cycle each node's last link end completed its close.
+	completed map[int]uint64
 }
+
+// Completed returns the cycle at which each node completed the exchange (every one of its
+// link ends closed), for the nodes that did: upstream's demo passes when every node
+// completes within its time bound.
+func (x *Exchange) Completed() map[int]uint64 { return maps.Clone(x.completed) }
 
 // MissedDeadline is a step of the exchange that took longer than the link end's firmware
 // allows (bridge.Conn.ExchangeTimeout).
@@ -393,6 +401,9 @@ func (x *Exchange) Step(now uint64) (bool, error) {
 		}
 		if e.haveInfo && !had {
 			x.noInfo[e.local.Node]--
+			if err := x.checkPeer(e); err != nil {
+				return false, err
+			}
 		}
 	}
 	finished := len(x.order) > 0
@@ -430,11 +441,42 @@ func (x *Exchange) Step(now uint64) (bool, error) {
 		}
 		e.done = done
 		finished = finished && e.done
+		if done {
+			x.complete(ep.Node, now)
+		}
 	}
 	if finished && x.report == nil {
 		x.report = x.collect()
 	}
 	return finished, nil
+}
+
+// checkPeer is upstream's check of a LinkInfo against the wiring: the peer must be the port
+// the link leads to, and the node's DNA the one its link ends opened with (when they
+// opened in this app: a run's do).
+func (x *Exchange) checkPeer(e *exchangeEnd) error {
+	pe, ok := x.ends[e.peer]
+	if e.info.Port != uint32(e.peer.Port) || ok && e.info.DNA != pe.edge.SrcDNA {
+		return fmt.Errorf("exchange on link end %v: %w: the peer says it is DNA %x port %d, the wiring leads to node %d port %d",
+			e.local, ErrUnexpected, e.info.DNA, e.info.Port, e.peer.Node, e.peer.Port)
+	}
+	return nil
+}
+
+// complete records node's completion at now once all of its link ends are done.
+func (x *Exchange) complete(node int, now uint64) {
+	if _, ok := x.completed[node]; ok {
+		return
+	}
+	for _, e := range x.list {
+		if e.local.Node == node && !e.done {
+			return
+		}
+	}
+	if x.completed == nil {
+		x.completed = map[int]uint64{}
+	}
+	x.completed[node] = now
 }
 
 // exchanged reports whether every link end of node has the peer's LinkInfo.

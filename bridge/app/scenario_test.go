@@ -597,6 +597,8 @@ func TestExchangeBadPeer(t *testing.T) {
 		wantErr error
 		wantMsg string
 	}{
+		{"link info from another port than the wiring's", mgr, sub, [][]byte{info(1, 3)}, false, ErrUnexpected,
+			"the peer says it is DNA " + fmt.Sprintf("%x", fakeDNA(1)) + " port 3, the wiring leads to node 1 port 2"},
 		{"short link info then close", mgr, sub, [][]byte{info(1, 2)[:10]}, true, ErrUnexpected,
 			"peer closed its side before its link info (10 of 16 bytes)"},
 		{"manager: data before the request", hw.Endpoint{Node: 0, Port: 0}, hw.Endpoint{Node: 1, Port: 0},
