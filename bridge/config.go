@@ -133,7 +133,12 @@ type Config struct {
 	// "TCP settings").
 	RACK bool
 	// AlignTimeout bounds alignment in cycles after a node's release; 0 means 200*D + 100000.
+	// On the real link it counts from when the node's links are up, plus BringUp.
 	AlignTimeout uint64
+	// BringUp is the longest a link may take to come up on the real link (a partner's link
+	// may come up that much later than the node's own): the alignment timeout allows for
+	// it, as upstream's firmware gives a link's start-up its own time.
+	BringUp uint64
 	// Deadline bounds the whole run in cycles; 0 means no bound.
 	Deadline uint64
 	// App runs over the TCP connections; nil means none (align and connect only).
@@ -163,6 +168,13 @@ type Config struct {
 	// Resume, if set, starts every node at the aligned boundary from a snapshot taken
 	// with SaveAtAligned, on a machine restored from the checkpoint taken with it.
 	Resume *Snapshot
+	// RunSeed, if not 0, seeds what happens after the aligned boundary instead of Seed:
+	// the links' fault injectors are re-seeded there (the machine must be a
+	// FaultReseeder), and the netstacks and the injected drops use it. Seed then fixes the
+	// set-up (start offsets, DNA, clocks, alignment) and RunSeed the rest, so one saved
+	// boundary serves every RunSeed (a sweep's forks). It holds the nodes at the boundary as
+	// SaveAtAligned does.
+	RunSeed uint64
 	// Pcap, if set, opens a packet sink for a link (called once per linked port).
 	Pcap func(ep hw.Endpoint, nsPerCycle float64) (PacketWriter, error)
 	// Progress, if set, is called with each step and periodically during the app.
@@ -179,6 +191,12 @@ type Config struct {
 type PacketWriter interface {
 	WritePacket(tsNanos int64, pkt []byte) error
 	Close() error
+}
+
+// FaultReseeder is a machine whose links' fault injectors can be seeded afresh
+// (*sim.Engine), for Config.RunSeed.
+type FaultReseeder interface {
+	ReseedFaults(seed uint64) error
 }
 
 // PacketNamer is a PacketWriter that also records which IP address is which link end (a

@@ -119,7 +119,7 @@ func (rt *Runtime) attach(n *nodeState, l *linkState) error {
 		return &tooLarge{node: n.id, port: l.ep.Port, size: ipv4MinimumMTU, mtu: mtu, depth: l.port.Depth, minimum: true}
 	}
 	if n.stack == nil {
-		seed := rt.cfg.Seed*0x9E3779B97F4A7C15 + uint64(n.id+1)*0xBF58476D1CE4E5B9
+		seed := rt.runSeed()*0x9E3779B97F4A7C15 + uint64(n.id+1)*0xBF58476D1CE4E5B9
 		win := rt.cfg.Window
 		if win == 0 {
 			win = DefaultWindow

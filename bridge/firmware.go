@@ -52,6 +52,7 @@ func (rt *Runtime) firmware(n *nodeState, c *cpu) error {
 		if err := rt.linksUp(n, c); err != nil {
 			return err
 		}
+		n.linksUpAt = rt.now() // the alignment timeout counts from here
 	}
 	if n.prof.prepare != nil {
 		if err := n.prof.prepare(rt, n, c); err != nil {
@@ -74,7 +75,7 @@ func (rt *Runtime) firmware(n *nodeState, c *cpu) error {
 		}
 		return nil
 	}
-	if rt.cfg.SaveAtAligned != nil {
+	if rt.cfg.SaveAtAligned != nil || rt.cfg.RunSeed != 0 {
 		c.park()
 	}
 	n.stage = stagePackets
@@ -143,7 +144,10 @@ func (rt *Runtime) align(n *nodeState, c *cpu, b Boot) (Alignment, error) {
 	var al Alignment
 	n.stage = stageAligning
 	bounded := n.prof.alignTimeout || rt.alignTimeoutSet
-	deadline := b.Release + rt.cfg.AlignTimeout
+	deadline := max(b.Release, n.linksUpAt) + rt.cfg.AlignTimeout
+	if rt.cfg.RealLink {
+		deadline += rt.cfg.BringUp
+	}
 	for {
 		all, err := n.prof.schedule.pass(c, n.links)
 		if err != nil {

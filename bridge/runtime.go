@@ -81,6 +81,8 @@ type nodeState struct {
 	results   []bus.Result
 	finished  bool
 	parked    bool // at the aligned boundary, waiting for the others (Config.SaveAtAligned)
+	// linksUpAt is when ringsim's firmware on the real link saw every link up (0 before).
+	linksUpAt uint64
 	// deferred is an idle loop iteration's batch the runtime holds until it decided whether
 	// to stretch it (Runtime.quiescent); waiting says the node's batch is ringsim's wait.
 	deferred []bus.Op
@@ -194,7 +196,7 @@ func New(cfg Config) (*Runtime, error) {
 				l.nic = &sniffer{nested: nested{l.nic}, w: w, ns: rt.ns}
 			}
 			if cfg.DropRate > 0 {
-				rng := rand.New(rand.NewPCG(cfg.Seed, uint64(ep.Node)<<16|uint64(ep.Port)))
+				rng := rand.New(rand.NewPCG(rt.runSeed(), uint64(ep.Node)<<16|uint64(ep.Port)))
 				l.drop = &dropper{nested: nested{l.nic}, rate: cfg.DropRate, rng: rng}
 				l.nic = l.drop
 			}
@@ -212,19 +214,23 @@ func New(cfg Config) (*Runtime, error) {
 	for _, l := range rt.links {
 		l.tally.peer = rt.byEP[l.peer].tally
 	}
-	if cfg.SaveAtAligned != nil || cfg.Resume != nil {
+	if cfg.SaveAtAligned != nil || cfg.Resume != nil || cfg.RunSeed != 0 {
+		if _, ok := m.(FaultReseeder); cfg.RunSeed != 0 && !ok {
+			rt.close()
+			return nil, fmt.Errorf("%w: a run seed needs a machine whose fault injectors can be re-seeded (the embedded simulator)", ErrBadConfig)
+		}
 		switch {
 		case cfg.SaveAtAligned != nil && cfg.Resume != nil:
 			rt.close()
 			return nil, fmt.Errorf("%w: save at the aligned boundary and resume from it in one run", ErrBadConfig)
 		case rt.alignOnly:
 			rt.close()
-			return nil, fmt.Errorf("%w: a run without a packet phase has no aligned boundary to save or resume at", ErrBadConfig)
+			return nil, fmt.Errorf("%w: a run without a packet phase has no aligned boundary to save, resume or re-seed at", ErrBadConfig)
 		}
 		for _, n := range rt.nodes {
 			if len(n.links) > 0 && n.prof.name != Ringsim {
 				rt.close()
-				return nil, fmt.Errorf("%w: saving or resuming at the aligned boundary needs ringsim's firmware on every node (node %d runs %s)",
+				return nil, fmt.Errorf("%w: the aligned boundary (saving, resuming, a run seed) needs ringsim's firmware on every node (node %d runs %s)",
 					ErrBadConfig, n.id, n.prof.name)
 			}
 		}
@@ -239,6 +245,33 @@ func New(cfg Config) (*Runtime, error) {
 }
 
 func (rt *Runtime) now() uint64 { return rt.m.Cycle() }
+
+// runSeed is the seed of what happens after the aligned boundary (Config.RunSeed).
+func (rt *Runtime) runSeed() uint64 {
+	if rt.cfg.RunSeed != 0 {
+		return rt.cfg.RunSeed
+	}
+	return rt.cfg.Seed
+}
+
+// atBoundary is the barrier's work once every node is at the aligned boundary: the
+// snapshot for SaveAtAligned, then the run seed's faults.
+func (rt *Runtime) atBoundary() error {
+	if rt.cfg.SaveAtAligned != nil {
+		if err := rt.cfg.SaveAtAligned(rt.snapshot()); err != nil {
+			return fmt.Errorf("save at the aligned boundary: %w", err)
+		}
+	}
+	return rt.reseed()
+}
+
+// reseed seeds the links' faults with the run seed (Config.RunSeed).
+func (rt *Runtime) reseed() error {
+	if rt.cfg.RunSeed == 0 {
+		return nil
+	}
+	return rt.m.(FaultReseeder).ReseedFaults(rt.cfg.RunSeed)
+}
 
 func (rt *Runtime) mark(step string, cycle uint64, msg string) {
 	if _, ok := rt.steps[step]; ok {
@@ -260,6 +293,9 @@ func (rt *Runtime) Run(ctx context.Context) (*Report, error) {
 	defer rt.close()
 	if s := rt.cfg.Resume; s != nil {
 		if err := rt.resume(s); err != nil {
+			return nil, err
+		}
+		if err := rt.reseed(); err != nil {
 			return nil, err
 		}
 		start = 0 // the report covers the run since reset, which this one continues
@@ -324,8 +360,8 @@ func (rt *Runtime) Run(ctx context.Context) (*Report, error) {
 		}
 		// 1b. Every node at the aligned boundary: the snapshot, then they go on.
 		if parked > 0 && parked == active {
-			if err := rt.cfg.SaveAtAligned(rt.snapshot()); err != nil {
-				runErr = fmt.Errorf("save at the aligned boundary: %w", err)
+			if err := rt.atBoundary(); err != nil {
+				runErr = err
 				break
 			}
 			for _, n := range rt.nodes {

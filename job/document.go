@@ -76,8 +76,10 @@ type DocConfig struct {
 	Window         int         `json:"tcp_window_packets"`
 	Drop           float64     `json:"drop"`
 	DeadlineCycles uint64      `json:"deadline_cycles"`
-	AutoCentre     bool        `json:"auto_centre"`
-	Recover        bool        `json:"recover"`
+	// RunSeed seeds what happens after the aligned boundary (0: the seed does).
+	RunSeed    uint64 `json:"run_seed,omitempty"`
+	AutoCentre bool   `json:"auto_centre"`
+	Recover    bool   `json:"recover"`
 }
 
 // Version is ringsim's version from the Go build information: the module version for an
@@ -125,7 +127,7 @@ func (r *Result) Document(spec Spec) *Document {
 	line, _, _ := strings.Cut(v.String(), "\n")
 	d.Verdict = Verdict{Passed: r.Passed(), Reason: strings.TrimSuffix(strings.TrimPrefix(strings.TrimPrefix(line, "PASS: "), "FAIL: "), ":")}
 
-	c := DocConfig{App: spec.app(), Manager: nil, Sim: spec.Sim, Cost: spec.Cost, Drop: spec.Drop,
+	c := DocConfig{App: spec.app(), Manager: nil, Sim: spec.Sim, Cost: spec.Cost, Drop: spec.Drop, RunSeed: spec.RunSeed,
 		DeadlineCycles: r.deadline, AutoCentre: spec.Sim.Link == hw.LinkReal && spec.AutoCentre,
 		Recover: spec.Sim.Link == hw.LinkReal && !spec.NoRecovery}
 	if r.info != nil {

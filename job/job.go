@@ -98,6 +98,9 @@ type Spec struct {
 	// Options.SaveAtAligned produced, on a machine restored from the checkpoint saved with
 	// it (ringsim's firmware only).
 	Resume *bridge.Snapshot
+	// RunSeed, if not 0, seeds what happens after the aligned boundary (faults, TCP, drops,
+	// the transfer's data); Sim.Seed then fixes the set-up only (bridge.Config.RunSeed).
+	RunSeed uint64
 	// NoRecovery (real link) turns ringsim's firmware's recovery off (bridge.Config.NoRecovery).
 	NoRecovery bool
 }
@@ -314,7 +317,20 @@ func Run(ctx context.Context, spec Spec, opt Options) (*Result, error) {
 			return CreatePcap(filepath.Join(spec.PcapDir, fmt.Sprintf("node%d-port%d.pcapng", ep.Node, ep.Port)), ep, wiring[ep])
 		}
 	}
-	bc.Resume = spec.Resume
+	bc.Resume, bc.RunSeed = spec.Resume, spec.RunSeed
+	if spec.Sim.Link == hw.LinkReal {
+		// The alignment timeout allows for the links' bring-up (and a flap's downtime).
+		bc.BringUp = spec.Sim.Real.BringUp
+		if bc.BringUp == 0 {
+			bc.BringUp = hw.DefaultBringUpCycles
+		}
+		for _, u := range spec.Sim.Real.Up {
+			bc.BringUp = max(bc.BringUp, u)
+		}
+		for _, f := range spec.Sim.Real.Flaps {
+			bc.BringUp = max(bc.BringUp, f.Up)
+		}
+	}
 	if opt.SaveAtAligned != nil {
 		bc.SaveAtAligned = func(s bridge.Snapshot) error { return opt.SaveAtAligned(m, s) }
 	}
@@ -417,7 +433,11 @@ func (s Spec) newApp() (bridge.App, func() error) {
 	case AppAlign:
 		return nil, func() error { return nil }
 	}
-	t := app.NewTransfer(s.Bytes, s.Sim.Seed)
+	seed := s.Sim.Seed
+	if s.RunSeed != 0 {
+		seed = s.RunSeed
+	}
+	t := app.NewTransfer(s.Bytes, seed)
 	return t, t.Verify
 }
 

@@ -553,6 +553,20 @@ func (e *Engine) SetFaults(link int, f hw.Faults) error {
 	return nil
 }
 
+// ReseedFaults seeds every link's fault injector afresh from seed, keeping its rates, as a
+// new simulation with that seed would: the faults from the next cycle on depend on seed
+// instead of on what came before. A run that forks several continuations from one
+// checkpoint gives each its own faults this way.
+func (e *Engine) ReseedFaults(seed uint64) error {
+	if e.sim == nil {
+		return ErrClosed
+	}
+	if rc := C.rsl_reseed_faults(e.lib.c, e.sim, C.uint64_t(seed)); rc != C.RS_OK {
+		return fmt.Errorf("%w: %s", ErrBadConfig, e.cerr())
+	}
+	return nil
+}
+
 // FaultCounts reports how many bits a link's injector flipped and frames it zeroed.
 func (e *Engine) FaultCounts(link int) (flips, zeroed uint64, err error) {
 	if e.sim == nil {

@@ -21,6 +21,7 @@ typedef struct {
 	int64_t (*run)(rs_sim*, uint64_t, uint64_t*);
 	int (*take)(rs_sim*, uint32_t, rs_result*, uint32_t, uint32_t*, uint32_t);
 	int (*set_faults)(rs_sim*, uint32_t, double, double);
+	int (*reseed_faults)(rs_sim*, uint64_t);
 	int (*fault_counts)(rs_sim*, uint32_t, uint64_t*, uint64_t*);
 	int (*peek)(rs_sim*, uint32_t, uint32_t, uint32_t, uint32_t, uint64_t*);
 	int (*poke)(rs_sim*, uint32_t, uint32_t, uint32_t, uint32_t, uint64_t);
@@ -57,6 +58,7 @@ static inline const char* rs_lib_open(const char* path, rs_lib* l) {
 	RS_SYM(run, "rs_run")
 	RS_SYM(take, "rs_take")
 	RS_SYM(set_faults, "rs_set_faults")
+	RS_SYM(reseed_faults, "rs_reseed_faults")
 	RS_SYM(fault_counts, "rs_fault_counts")
 	RS_SYM(peek, "rs_peek")
 	RS_SYM(poke, "rs_poke")
@@ -89,6 +91,7 @@ static inline int rsl_submit(rs_lib* l, rs_sim* s, uint32_t node, const rs_op* o
 static inline int64_t rsl_run(rs_lib* l, rs_sim* s, uint64_t until, uint64_t* done) { return l->run(s, until, done); }
 static inline int rsl_take(rs_lib* l, rs_sim* s, uint32_t node, rs_result* r, uint32_t nr, uint32_t* w, uint32_t nw) { return l->take(s, node, r, nr, w, nw); }
 static inline int rsl_set_faults(rs_lib* l, rs_sim* s, uint32_t link, double f, double z) { return l->set_faults(s, link, f, z); }
+static inline int rsl_reseed_faults(rs_lib* l, rs_sim* s, uint64_t seed) { return l->reseed_faults(s, seed); }
 static inline int rsl_fault_counts(rs_lib* l, rs_sim* s, uint32_t link, uint64_t* f, uint64_t* z) { return l->fault_counts(s, link, f, z); }
 static inline int rsl_link_state(rs_lib* l, rs_sim* s, uint32_t link, rs_link_status* o) { return l->link_state(s, link, o); }
 static inline int rsl_node_clock(rs_lib* l, rs_sim* s, uint32_t node, rs_clock_status* o) { return l->node_clock(s, node, o); }

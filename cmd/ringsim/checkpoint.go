@@ -34,7 +34,7 @@ type runCheckpointHeader struct {
 // outputFlags are the flags a restored run may set: where and how it reports, not what it
 // runs. Everything else comes from the checkpoint.
 var outputFlags = map[string]bool{"json": true, "pcap": true, "html": true, "progress": true, "log-level": true,
-	"threads": true, "restore": true}
+	"threads": true, "restore": true, "run-seed": true}
 
 // saveAligned returns the job option that writes the checkpoint at the aligned boundary.
 func (r *runCmd) saveAligned(args []string) func(m job.Machine, s bridge.Snapshot) error {

@@ -61,7 +61,9 @@ type runFlags struct {
 	firmware   string
 	manager    int
 	threads    int
-	// saveAligned and restore are the checkpoint at the aligned boundary (checkpoint.go).
+	// saveAligned and restore are the checkpoint at the aligned boundary (checkpoint.go);
+	// runSeed seeds what happens after it.
+	runSeed     uint64
 	saveAligned string
 	restore     string
 	assert      bool
@@ -124,10 +126,12 @@ func (f *runFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&f.manager, "manager", -1, "node that collects the exchange's report (-1: node 6 on the rig, 0 elsewhere)")
 	fs.IntVar(&f.threads, "threads", 1, "threads clocking the nodes on the ideal link; 0: one per two nodes, at most one per CPU "+
 		"(fastest on an idle machine; on a loaded one the threads wait for each other). Results do not depend on it")
+	fs.Uint64Var(&f.runSeed, "run-seed", 0, "seed what happens after the aligned boundary (faults, TCP, drops, the data) with this instead of -seed, "+
+		"which then fixes the set-up only; the nodes wait at the boundary as with -save-aligned, and a -restore given it continues as this run would (0: -seed seeds all)")
 	fs.StringVar(&f.saveAligned, "save-aligned", "", "save a checkpoint to this file at the aligned boundary (every link aligned, no packet sent yet; "+
 		"the nodes that align first wait for the others), then go on; embedded simulator, ringsim's firmware")
 	fs.StringVar(&f.restore, "restore", "", "continue the run saved in this -save-aligned file from its aligned boundary; the job's flags "+
-		"come from the file, only -json, -pcap, -html, -progress, -log-level and -threads may be given")
+		"come from the file, only -run-seed, -json, -pcap, -html, -progress, -log-level and -threads may be given")
 	fs.BoolVar(&f.assert, "assert", false, "build the model with the RTL's assertions (slower; 'ringsim check' always has them)")
 	fs.StringVar(&f.link, "link", "real", "the link between nodes: real (a clock per node, elastic buffers, UGN capture, "+
 		"staggered bring-up; docs/reallink.md) or ideal (one clock, fixed latency, SPEC 2-6)")
@@ -236,7 +240,7 @@ func runMain(ctx context.Context, args []string) int {
 			return 2
 		}
 		fs.Visit(func(fl *flag.Flag) {
-			if !outputFlags[fl.Name] && fl.Name != "save-aligned" {
+			if !outputFlags[fl.Name] && fl.Name != "save-aligned" || fl.Name == "run-seed" {
 				r.saveArgs = append(r.saveArgs, "-"+fl.Name+"="+fl.Value.String())
 			}
 		})
@@ -255,7 +259,7 @@ func restoreMain(ctx context.Context, args []string, fs *flag.FlagSet) int {
 	})
 	if len(bad) > 0 {
 		fmt.Fprintf(os.Stderr, "ringsim run: -restore takes the job's flags from the checkpoint; %s cannot be given with it "+
-			"(only -json, -pcap, -html, -progress, -log-level, -threads)\n", strings.Join(bad, ", "))
+			"(only -run-seed, -json, -pcap, -html, -progress, -log-level, -threads)\n", strings.Join(bad, ", "))
 		return 2
 	}
 	var f runFlags
@@ -388,6 +392,7 @@ func (f *runFlags) plan() (*runCmd, error) {
 	}
 	s.Pacing, s.Guard, s.MinRTO, s.Window, s.Drop = f.pacing, f.guard, f.minRTO, f.window, f.drop
 	s.Deadline, s.App, s.PcapDir, s.Trace = f.deadline, app, f.pcapDir, f.tracePath
+	s.RunSeed = f.runSeed
 	if f.tracePath != "" && f.simAddr != "" {
 		return nil, errors.New("-trace works with the embedded simulator; with -sim, call StartWaveform on the server")
 	}

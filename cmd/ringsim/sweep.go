@@ -17,6 +17,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ringsim/ringsim/bridge"
 	"github.com/ringsim/ringsim/hw"
 	"github.com/ringsim/ringsim/job"
 	"github.com/ringsim/ringsim/sim"
@@ -42,7 +43,19 @@ type sweepPlan struct {
 	Base  []string    `json:"base"`
 	Axes  []sweepAxis `json:"axes"`
 	Seeds []uint64    `json:"seeds"`
+	// SetupSeed, if not 0, splits each point's seed: every point runs with -seed SetupSeed
+	// (start offsets, DNA, clocks, alignment) and -run-seed of its seed (faults, TCP, drops,
+	// data). Fork then runs the set-up once per group of points that share it and forks
+	// every point of the group from its aligned checkpoint: the same bytes as running each
+	// point from reset.
+	SetupSeed uint64 `json:"setup_seed,omitempty"`
+	Fork      bool   `json:"fork,omitempty"`
 }
+
+// runOnlyFlags are the run flags that act only after the aligned boundary: points that
+// differ only in them (and in the run seed) share their set-up, so a fork serves them all.
+var runOnlyFlags = map[string]bool{"drop": true, "pacing": true, "bytes": true, "window": true,
+	"min-rto": true, "guard": true, "deadline": true, "run-seed": true}
 
 // points is the number of runs.
 func (p sweepPlan) points() int {
@@ -72,7 +85,23 @@ func (p sweepPlan) args(i int) []string {
 	for a, v := range vals {
 		args = append(args, "-"+p.Axes[a].Flag+"="+v)
 	}
+	if p.SetupSeed != 0 {
+		return append(args, "-seed="+strconv.FormatUint(p.SetupSeed, 10), "-run-seed="+strconv.FormatUint(seed, 10), "-progress=none")
+	}
 	return append(args, "-seed="+strconv.FormatUint(seed, 10), "-progress=none")
+}
+
+// setupKey identifies point i's set-up: its flags less those that act only after the
+// aligned boundary. Points with one key can fork from one checkpoint.
+func (p sweepPlan) setupKey(i int) string {
+	var key []string
+	for _, a := range p.args(i) {
+		name, _, _ := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		if !runOnlyFlags[name] {
+			key = append(key, a)
+		}
+	}
+	return strings.Join(key, " ")
 }
 
 // id identifies the sweep: shards of one sweep carry the same id.
@@ -87,8 +116,12 @@ type sweepPoint struct {
 	Index  int               `json:"index"`
 	Params map[string]string `json:"params"`
 	Seed   uint64            `json:"seed"`
-	Passed bool              `json:"passed"`
-	Error  string            `json:"error,omitempty"`
+	// SetupSeed is the set-up's seed when the plan splits them (Seed is then the run
+	// seed); Forked says the point ran from its group's aligned checkpoint.
+	SetupSeed uint64 `json:"setup_seed,omitempty"`
+	Forked    bool   `json:"forked,omitempty"`
+	Passed    bool   `json:"passed"`
+	Error     string `json:"error,omitempty"`
 	// The run's figures (README, "Reading the report"): zero when it failed before them.
 	Cycles             uint64  `json:"cycles"`
 	TransferCycles     uint64  `json:"transfer_cycles"`
@@ -139,6 +172,10 @@ func sweepMain(ctx context.Context, args []string) int {
 	shard := fs.String("shard", "", "run one shard, I/N (I from 0); default: the whole sweep, or the index "+
 		"from JOB_COMPLETION_INDEX, SLURM_ARRAY_TASK_ID or RINGSIM_SHARD with -shards")
 	shards := fs.Int("shards", 0, "the shard count when the index comes from the environment")
+	setupSeed := fs.Uint64("setup-seed", 0, "split the seed: every point's set-up (start offsets, DNA, clocks, alignment) from this seed, "+
+		"what follows the aligned boundary from the point's seed (run -seed N -run-seed S)")
+	fork := fs.Bool("fork", false, "run each set-up once and fork its points from the aligned checkpoint "+
+		"(needs -setup-seed, default 1; the same bytes as running every point from reset)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: ringsim sweep [sweep flags] [-- run flags]\n"+
 			"       ringsim sweep merge -out DIR SHARD_DIR...\n\n"+
@@ -156,7 +193,10 @@ func sweepMain(ctx context.Context, args []string) int {
 		}
 		return 2
 	}
-	plan, err := planSweep(axes, *seeds, fs.Args())
+	if *fork && *setupSeed == 0 {
+		*setupSeed = 1
+	}
+	plan, err := planSweep(axes, *seeds, fs.Args(), *setupSeed, *fork)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "ringsim sweep: %v\n", err)
 		return 2
@@ -191,8 +231,8 @@ func sweepMain(ctx context.Context, args []string) int {
 
 // planSweep builds and checks the grid: every axis names a `ringsim run` flag, and every
 // point's flags make a valid run (so a typo fails now, not hours into the sweep).
-func planSweep(axes []string, seeds string, base []string) (sweepPlan, error) {
-	p := sweepPlan{Base: append([]string{}, base...)}
+func planSweep(axes []string, seeds string, base []string, setupSeed uint64, fork bool) (sweepPlan, error) {
+	p := sweepPlan{Base: append([]string{}, base...), SetupSeed: setupSeed, Fork: fork}
 	var err error
 	if p.Seeds, err = parseSeeds(seeds); err != nil {
 		return p, fmt.Errorf("-seeds: %w", err)
@@ -243,6 +283,9 @@ func planSweep(axes []string, seeds string, base []string) (sweepPlan, error) {
 		}
 		if seen[f.Name] && bad == nil {
 			bad = fmt.Errorf("run flag -%s is also an axis", f.Name)
+		}
+		if f.Name == "run-seed" && setupSeed != 0 && bad == nil {
+			bad = errors.New("run flag -run-seed: with -setup-seed the points' seeds are the run seeds")
 		}
 		if f.Name == "sim" && bad == nil {
 			bad = errors.New("run flag -sim: a sweep runs the embedded simulator (shard across machines instead)")
@@ -384,6 +427,15 @@ type sweeper struct {
 	plan  sweepPlan
 	out   io.Writer
 	start func(ctx context.Context, r *runCmd, cfg hw.Config) (job.Machine, error)
+	// forks are the aligned checkpoints by set-up (plan.Fork).
+	forks map[string]*sweepFork
+}
+
+// sweepFork is a set-up's aligned boundary: the machine's checkpoint and the firmware's
+// snapshot.
+type sweepFork struct {
+	cp   *sim.Checkpoint
+	snap bridge.Snapshot
 }
 
 // sweepStart runs a point on the embedded engine, announcing model builds.
@@ -417,9 +469,37 @@ func (s *sweeper) run(ctx context.Context, idx, n int) (*sweepResult, error) {
 		if err != nil {
 			return nil, fmt.Errorf("point %d (%s): %w", i, strings.Join(desc, " "), err)
 		}
+		pt.SetupSeed = p.SetupSeed
+		opt := job.Options{Logger: r.log,
+			Start: func(ctx context.Context, cfg hw.Config) (job.Machine, error) { return s.start(ctx, r, cfg) }}
+		if p.Fork {
+			key := p.setupKey(i)
+			if fk, ok := s.forks[key]; ok {
+				snap := fk.snap
+				r.spec.Resume, pt.Forked = &snap, true
+				opt.Start = func(ctx context.Context, _ hw.Config) (job.Machine, error) {
+					return sim.Restore(ctx, fk.cp, sim.Options{Logger: r.log})
+				}
+			} else {
+				opt.SaveAtAligned = func(m job.Machine, snap bridge.Snapshot) error {
+					e, ok := m.(*sim.Engine)
+					if !ok {
+						return errors.New("-fork needs the embedded simulator")
+					}
+					cp, err := e.Save()
+					if err != nil {
+						return err
+					}
+					if s.forks == nil {
+						s.forks = map[string]*sweepFork{}
+					}
+					s.forks[key] = &sweepFork{cp: cp, snap: snap}
+					return nil
+				}
+			}
+		}
 		start := time.Now()
-		out, err := job.Run(ctx, r.spec, job.Options{Logger: r.log,
-			Start: func(ctx context.Context, cfg hw.Config) (job.Machine, error) { return s.start(ctx, r, cfg) }})
+		out, err := job.Run(ctx, r.spec, opt)
 		pt.WallSeconds = time.Since(start).Seconds()
 		switch {
 		case err != nil:
@@ -453,8 +533,12 @@ func (s *sweeper) run(ctx context.Context, idx, n int) (*sweepResult, error) {
 		if !pt.Passed {
 			verdict = "FAIL: " + pt.Error
 		}
-		fmt.Fprintf(s.out, "[%d/%d] point %d %s: goodput %.3f B/cycle, %d retransmissions, %.1f s: %s\n",
-			k, total, i, strings.Join(desc, " "), pt.Goodput, pt.TCPRetransmissions, pt.WallSeconds, verdict)
+		forked := ""
+		if pt.Forked {
+			forked = " (forked)"
+		}
+		fmt.Fprintf(s.out, "[%d/%d] point %d %s: goodput %.3f B/cycle, %d retransmissions, %.1f s%s: %s\n",
+			k, total, i, strings.Join(desc, " "), pt.Goodput, pt.TCPRetransmissions, pt.WallSeconds, forked, verdict)
 		res.Points = append(res.Points, pt)
 	}
 	return res, nil

@@ -51,7 +51,7 @@ func TestSweepPlanErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := planSweep(tt.axes, tt.seeds, tt.base)
+			_, err := planSweep(tt.axes, tt.seeds, tt.base, 0, false)
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("got %v, want an error containing %q", err, tt.want)
 			}
@@ -60,11 +60,11 @@ func TestSweepPlanErrors(t *testing.T) {
 }
 
 func TestSweepPoints(t *testing.T) {
-	p, err := planSweep([]string{"pacing=0,64", "framing=crc,ip,crc-r"}, "5..6", []string{"-bytes", "4KiB"})
+	p, err := planSweep([]string{"pacing=0,64", "framing=crc,ip,crc-r"}, "5..6", []string{"-bytes", "4KiB"}, 0, false)
 	if err == nil {
 		t.Fatal("framing crc-r accepted")
 	}
-	p, err = planSweep([]string{"pacing=0,64", "framing=crc,ip"}, "5..6", []string{"-bytes", "4KiB"})
+	p, err = planSweep([]string{"pacing=0,64", "framing=crc,ip"}, "5..6", []string{"-bytes", "4KiB"}, 0, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -131,7 +131,7 @@ func TestShardOf(t *testing.T) {
 // machine: the merged shards are the whole sweep, point for point, and the table and the
 // plots are written.
 func TestSweepShardsMerge(t *testing.T) {
-	p, err := planSweep([]string{"pacing=0,300", "framing=crc,ip"}, "1..2", []string{"-link", "ideal", "-bytes", "2KiB", "-depth", "256"})
+	p, err := planSweep([]string{"pacing=0,300", "framing=crc,ip"}, "1..2", []string{"-link", "ideal", "-bytes", "2KiB", "-depth", "256"}, 0, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -369,7 +369,7 @@ func checkShardArgs(t *testing.T, args []string, env map[string]string, idx, n i
 	if len(rest) > 0 {
 		rest = rest[1:]
 	}
-	p, err := planSweep(axes, seeds, rest)
+	p, err := planSweep(axes, seeds, rest, 0, false)
 	if err != nil {
 		t.Fatalf("arguments %q: %v", args, err)
 	}
@@ -382,5 +382,52 @@ func checkShardArgs(t *testing.T, args []string, env map[string]string, idx, n i
 	}
 	if p.points() < n {
 		t.Fatalf("%d points for %d shards: some shards would be empty", p.points(), n)
+	}
+}
+
+// TestRTLSweepFork runs a sweep whose points differ only after the aligned boundary (the
+// drop rate and the run seed) twice on the embedded RTL: every point from reset, and with
+// -fork, where the set-up runs once and every other point is forked from its aligned
+// checkpoint. Every point's figures must be the same both ways (the seed split keeps "same
+// seeds, same bytes"), and all points but the first must have been forked. A set-up flag
+// (the bit-error rate) as an axis makes a group per value.
+func TestRTLSweepFork(t *testing.T) {
+	run := func(fork bool, axes ...string) *sweepResult {
+		t.Helper()
+		p, err := planSweep(axes, "1..3", []string{"-bytes", "32KiB"}, 3, fork)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var log bytes.Buffer
+		s := &sweeper{plan: p, out: &log, start: sweepStart}
+		res, err := s.run(context.Background(), 0, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	scratch, forked := run(false, "drop=0,0.02"), run(true, "drop=0,0.02")
+	n := 0
+	for i, a := range scratch.Points {
+		b := forked.Points[i]
+		if b.Forked {
+			n++
+		}
+		a.WallSeconds, b.WallSeconds, b.Forked = 0, 0, false
+		if !reflect.DeepEqual(a, b) || !a.Passed || a.SetupSeed != 3 {
+			t.Errorf("point %d from reset %+v, forked %+v: want the same pass", i, a, b)
+		}
+	}
+	if n != len(forked.Points)-1 {
+		t.Errorf("%d of %d points forked, want all but the first", n, len(forked.Points))
+	}
+	groups := 0
+	for _, pt := range run(true, "ber=0,1e-6").Points {
+		if !pt.Forked {
+			groups++
+		}
+	}
+	if groups != 2 {
+		t.Errorf("%d set-ups run for two bit-error rates, want 2", groups)
 	}
 }

@@ -1985,6 +1985,16 @@ RS_EXPORT int rs_set_faults(rs_sim* s, uint32_t link, double bit_flip, double fr
   return RS_OK;
 }
 
+RS_EXPORT int rs_reseed_faults(rs_sim* s, uint64_t seed) {
+  for (size_t i = 0; i < s->links.size(); ++i) {
+    Link& l = s->links[i];
+    l.rng = Rng(seed ^ (0x5851f42d4c957f2dull * (i + 1)));  // as rs_new seeds it
+    l.flip_gap = l.rng.gap(l.flip);
+    l.zero_gap = l.rng.gap(l.zero);
+  }
+  return RS_OK;
+}
+
 RS_EXPORT int rs_fault_counts(rs_sim* s, uint32_t link, uint64_t* flips, uint64_t* zeroed) {
   if (link >= s->links.size()) return fail(s, RS_EINVAL, "link does not exist");
   *flips = s->links[link].flips;

@@ -286,6 +286,10 @@ int rs_take(rs_sim* s, uint32_t node, rs_result* results, uint32_t nops, uint32_
 // zeroing per 64-bit frame. Takes effect from the next cycle.
 int rs_set_faults(rs_sim* s, uint32_t link, double bit_flip, double frame_zero);
 
+// rs_reseed_faults seeds every link's fault injector afresh from seed (its rates kept), as
+// at reset with that seed: what happens to the frames from the next cycle on depends on it.
+int rs_reseed_faults(rs_sim* s, uint64_t seed);
+
 // rs_fault_counts reports how many bits were flipped and frames zeroed on a link.
 int rs_fault_counts(rs_sim* s, uint32_t link, uint64_t* flips, uint64_t* zeroed);
 
