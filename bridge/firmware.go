@@ -76,6 +76,17 @@ func (rt *Runtime) firmware(n *nodeState, c *cpu) error {
 		return nil
 	}
 	if rt.cfg.SaveAtAligned != nil || rt.cfg.RunSeed != 0 {
+		if rt.cfg.RealLink && !rt.cfg.NoRecovery {
+			// What the links are as the node waits: the recovery's baseline (watch).
+			for _, l := range n.links {
+				res := c.exec(l.port.ClearEBFlags(), bus.Read(l.port.LinkAddr(bus.LinkUGNLocalLo)))
+				if err := checkOK(n.id, "link state at the aligned boundary", res); err != nil {
+					return err
+				}
+				u := res[1].Value
+				l.parkUGN = &u
+			}
+		}
 		c.park()
 	}
 	n.stage = stagePackets

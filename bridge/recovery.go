@@ -71,6 +71,13 @@ type realigning struct {
 // since then shifted the relation the alignment measured, and the first check compensates
 // them); the UGN capture's is what it holds now; the sticky flags are cleared.
 func (rt *Runtime) watch(n *nodeState, c *cpu, l *linkState, al *aligner) error {
+	if u := l.parkUGN; u != nil {
+		// Parked at the aligned boundary: the baseline is what the link was then, and the
+		// sticky flags hold what happened since.
+		l.health = &linkHealth{next: rt.now(), ugnLocal: *u, acTotal: al.acAt}
+		l.acSeen = al.acSeen
+		return nil
+	}
 	p := l.port
 	res := c.exec(p.ClearEBFlags(), bus.Read(p.LinkAddr(bus.LinkUGNLocalLo)))
 	if err := checkOK(n.id, "link watch", res); err != nil {

@@ -159,8 +159,11 @@ func (rt *Runtime) buildReport(start uint64) *Report {
 			}
 		}
 		sort.SliceStable(lr.Phases, func(i, j int) bool { return lr.Phases[i].Cycle < lr.Phases[j].Cycle })
-		if l.health != nil || l.al.watchAC {
+		switch {
+		case l.health != nil:
 			lr.RelationCheckedCycle = l.acSeen
+		case l.al.watchAC:
+			lr.RelationCheckedCycle = l.al.acSeen // aligned, not watched yet
 		}
 		if l.localAddr.IsValid() {
 			lr.LocalIP, lr.PeerIP = l.localAddr.String(), l.peerAddr.String()

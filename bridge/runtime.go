@@ -34,6 +34,10 @@ type linkState struct {
 	// acSeen is the cycle the firmware last read the link's auto-centre total to keep the
 	// frame relation (LinkReport.RelationCheckedCycle).
 	acSeen uint64
+	// parkUGN is the link's UGN capture when the node parked at the aligned boundary (its
+	// sticky elastic buffer flags were cleared then): the recovery's baseline, so that a
+	// flap or a slip while the node waited is seen (nil: the node did not park).
+	parkUGN *uint32
 	// localAddr and peerAddr are the link end's IPv4 addresses, once attached.
 	localAddr, peerAddr netip.Addr
 	estab               uint64
@@ -292,11 +296,14 @@ func (rt *Runtime) Run(ctx context.Context) (*Report, error) {
 	rt.runStart = start
 	defer rt.close()
 	if s := rt.cfg.Resume; s != nil {
-		if err := rt.resume(s); err != nil {
-			return nil, err
+		err := rt.resume(s)
+		if err == nil {
+			err = rt.reseed()
 		}
-		if err := rt.reseed(); err != nil {
-			return nil, err
+		if err != nil {
+			rep := rt.buildReport(start)
+			rep.Error = err.Error()
+			return rep, err
 		}
 		start = 0 // the report covers the run since reset, which this one continues
 	}

@@ -39,6 +39,8 @@ type AlignerSnapshot struct {
 	WatchAC bool                `json:"watch_auto_centre"`
 	ACAt    uint32              `json:"auto_centre_total"`
 	ACSeen  uint64              `json:"auto_centre_read_cycle"`
+	// ParkUGN is the link's UGN capture when the node parked (the recovery's baseline).
+	ParkUGN *uint32 `json:"ugn_local_at_boundary,omitempty"`
 }
 
 // ErrBadSnapshot: a snapshot that does not fit the run it is resumed into.
@@ -55,7 +57,8 @@ func (rt *Runtime) snapshot() Snapshot {
 		for _, l := range n.links {
 			a := l.al
 			ns.Links = append(ns.Links, AlignerSnapshot{Port: l.ep.Port, Phase: a.phase, Offset: a.offset, Clears: a.clears,
-				Scans: a.scans, Entered: a.entered, Seen: a.seen, WatchAC: a.watchAC, ACAt: a.acAt, ACSeen: a.acSeen})
+				Scans: a.scans, Entered: a.entered, Seen: a.seen, WatchAC: a.watchAC, ACAt: a.acAt, ACSeen: a.acSeen,
+				ParkUGN: l.parkUGN})
 		}
 		s.Nodes = append(s.Nodes, ns)
 	}
@@ -93,6 +96,7 @@ func (rt *Runtime) resume(s *Snapshot) error {
 			x := l.al
 			x.phase, x.offset, x.clears, x.scans, x.entered, x.seen = a.Phase, a.Offset, a.Clears, a.Scans, a.Entered, a.Seen
 			x.watchAC, x.acAt, x.acSeen = a.WatchAC, a.ACAt, a.ACSeen
+			l.parkUGN = a.ParkUGN
 		}
 	}
 	rt.mark("aligned", s.Aligned, "")

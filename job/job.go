@@ -293,7 +293,7 @@ func Run(ctx context.Context, spec Spec, opt Options) (*Result, error) {
 	bc := bridge.Config{
 		Machine: m, Wiring: spec.Sim.Topology.Wiring(), Framing: spec.codec(), Cost: spec.Cost,
 		Pacing: spec.Pacing, DropRate: spec.Drop, Guard: spec.Guard, Addressing: spec.Addressing,
-		Seed: spec.Sim.Seed, MinRTO: spec.MinRTO, Window: spec.Window, Deadline: m.Cycle() + deadline,
+		Seed: spec.Sim.Seed, MinRTO: spec.MinRTO, Window: spec.Window, Deadline: runStart(m, spec) + deadline,
 		LinkLatency: uint64(spec.Sim.Topology.MaxLinkLatency()), App: a, Logger: opt.Logger,
 		Progress: opt.Progress, Firmware: spec.Firmware, ZeroingLinks: zeroing,
 		AlignOnly: spec.app() == AppAlign,
@@ -340,6 +340,11 @@ func Run(ctx context.Context, spec Spec, opt Options) (*Result, error) {
 	}
 	res := &Result{info: info, deadline: deadline}
 	res.Report, res.Stack, res.Err = RunFirmware(ctx, rt)
+	if r := res.Report; r != nil && r.Framing == "" {
+		// The firmware panicked before a report: what the run was configured with.
+		r.Seed, r.Framing, r.Addressing, r.Cost = spec.Sim.Seed, bc.Framing.String(), bc.Addressing.String(), bc.Cost
+		r.Depth, r.Nodes, r.ClockHz = m.Depth(), m.Nodes(), m.ClockHz()
+	}
 	if w, ok := m.(waveformer); ok && spec.Trace != "" {
 		if err := w.StopWaveform(); err != nil && res.Err == nil {
 			res.Err = err
@@ -399,6 +404,15 @@ func Run(ctx context.Context, spec Spec, opt Options) (*Result, error) {
 		}
 	}
 	return res, nil
+}
+
+// runStart is the cycle a job's deadline counts from: the machine's cycle, or reset for a
+// run resumed at the aligned boundary (it continues a run that began there).
+func runStart(m Machine, spec Spec) uint64 {
+	if spec.Resume != nil {
+		return 0
+	}
+	return m.Cycle()
 }
 
 // RunFirmware runs the firmware, turning a firmware panic (a bug) into an error and its

@@ -240,3 +240,17 @@ func TestSummaryFramingWords(t *testing.T) {
 		})
 	}
 }
+
+// TestResumeMismatch checks that a snapshot that does not fit the run fails the job with the
+// reason instead of crashing it.
+func TestResumeMismatch(t *testing.T) {
+	spec := Spec{Sim: hw.Config{Topology: hw.Pair(16), Depth: 64, Seed: 1}, Cost: bridge.DefaultCost, Bytes: 1024,
+		Resume: &bridge.Snapshot{Cycle: 999}}
+	res, err := Run(context.Background(), spec, Options{Start: reference})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !errors.Is(res.Err, bridge.ErrBadSnapshot) || res.Report == nil || res.Report.Error == "" {
+		t.Fatalf("result error %v, report %v: want ErrBadSnapshot in both", res.Err, res.Report)
+	}
+}

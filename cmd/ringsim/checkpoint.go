@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/ringsim/ringsim/bridge"
+	"github.com/ringsim/ringsim/hw"
 	"github.com/ringsim/ringsim/job"
 	"github.com/ringsim/ringsim/sim"
 )
@@ -29,6 +30,8 @@ type runCheckpointHeader struct {
 	// same job.
 	Args     []string        `json:"args"`
 	Firmware bridge.Snapshot `json:"firmware"`
+	// Version is the ringsim that saved it: the job's defaults are that build's.
+	Version string `json:"ringsim_version"`
 }
 
 // outputFlags are the flags a restored run may set: where and how it reports, not what it
@@ -47,7 +50,7 @@ func (r *runCmd) saveAligned(args []string) func(m job.Machine, s bridge.Snapsho
 		if err != nil {
 			return err
 		}
-		hdr, err := json.Marshal(runCheckpointHeader{Args: args, Firmware: s})
+		hdr, err := json.Marshal(runCheckpointHeader{Args: args, Firmware: s, Version: version()})
 		if err != nil {
 			return err
 		}
@@ -60,18 +63,18 @@ func (r *runCmd) saveAligned(args []string) func(m job.Machine, s bridge.Snapsho
 		w.WriteString(runCheckpointMagic)
 		w.Write(hdr)
 		w.WriteByte('\n')
-		if _, err := cp.WriteTo(w); err != nil {
-			f.Close()
-			return err
+		_, err = cp.WriteTo(w)
+		if err == nil {
+			err = w.Flush()
 		}
-		if err := w.Flush(); err != nil {
-			f.Close()
-			return err
+		if cerr := f.Close(); err == nil {
+			err = cerr
 		}
-		if err := f.Close(); err != nil {
-			return err
+		if err == nil {
+			err = os.Rename(tmp, r.f.saveAligned)
 		}
-		if err := os.Rename(tmp, r.f.saveAligned); err != nil {
+		if err != nil {
+			os.Remove(tmp)
 			return err
 		}
 		if !r.quiet {
@@ -79,6 +82,38 @@ func (r *runCmd) saveAligned(args []string) func(m job.Machine, s bridge.Snapsho
 		}
 		return nil
 	}
+}
+
+// sameJob checks that the job a restore rebuilt from the checkpoint's flags simulates what
+// the checkpoint's machine did: the topology (a file may have changed since), the depth,
+// the seed, the link model and the clock.
+func sameJob(want, saved hw.Config) error {
+	bad := func(what string, a, b any) error {
+		return fmt.Errorf("the checkpoint's machine has %s %v, its flags now give %v (a topology file changed since?)", what, b, a)
+	}
+	switch {
+	case want.Depth != saved.Depth:
+		return bad("depth", want.Depth, saved.Depth)
+	case want.Seed != saved.Seed:
+		return bad("seed", want.Seed, saved.Seed)
+	case want.Link != saved.Link:
+		return bad("link model", want.Link, saved.Link)
+	case want.ClockHz != 0 && want.ClockHz != saved.ClockHz:
+		return bad("clock", want.ClockHz, saved.ClockHz)
+	case want.Topology.Nodes != saved.Topology.Nodes || want.Topology.Ports != saved.Topology.Ports:
+		return bad("nodes x ports", fmt.Sprintf("%dx%d", want.Topology.Nodes, want.Topology.Ports),
+			fmt.Sprintf("%dx%d", saved.Topology.Nodes, saved.Topology.Ports))
+	case len(want.Topology.Links) != len(saved.Topology.Links):
+		return bad("links", len(want.Topology.Links), len(saved.Topology.Links))
+	}
+	for i, l := range want.Topology.Links {
+		s := saved.Topology.Links[i]
+		if l.From != s.From || l.To != s.To || l.Latency != s.Latency {
+			return bad(fmt.Sprintf("link %d", i), fmt.Sprintf("%v->%v latency %d", l.From, l.To, l.Latency),
+				fmt.Sprintf("%v->%v latency %d", s.From, s.To, s.Latency))
+		}
+	}
+	return nil
 }
 
 // readRunCheckpoint reads a `ringsim run --save-aligned` file.
@@ -122,6 +157,9 @@ func readRunCheckpoint(path string) (*runCheckpointHeader, *sim.Checkpoint, erro
 	cp, err := sim.ReadCheckpoint(br)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if v := version(); hdr.Version != v && !(hdr.Version == "devel" && v == "devel") {
+		return nil, nil, fmt.Errorf("%s: saved by ringsim %s; this is ringsim %s (its defaults may make another job)", path, hdr.Version, v)
 	}
 	if cp.Cycle != hdr.Firmware.Cycle {
 		return nil, nil, fmt.Errorf("%s: the machine was saved at cycle %d, the firmware at %d", path, cp.Cycle, hdr.Firmware.Cycle)

@@ -58,10 +58,23 @@ func TestRunSaveRestore(t *testing.T) {
 	if err := os.WriteFile(cut, full[:len(full)/2], 0o644); err != nil {
 		t.Fatal(err)
 	}
+	topo := filepath.Join(dir, "topo.json")
+	if err := os.WriteFile(topo, []byte(`{"nodes": 2, "ports": 1, "links": [{"from": {"node": 0, "port": 0}, `+
+		`"to": {"node": 1, "port": 0}, "latency": 16, "bidirectional": true}]}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tck := filepath.Join(dir, "topo.ckpt")
+	if code := runMain(context.Background(), []string{"--topology", topo, "--bytes", "4KiB", "--progress", "none", "--save-aligned", tck}); code != 0 {
+		t.Fatalf("saving run on a topology file: exit %d", code)
+	}
+	if err := os.WriteFile(topo, bytes.Replace(must(os.ReadFile(topo)), []byte(`16`), []byte(`20`), 1), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	for _, tt := range []struct {
 		name string
 		args []string
 	}{
+		{"the topology file changed since", []string{"--restore", tck}},
 		{"a job flag with -restore", []string{"--restore", ck, "--seed", "6"}},
 		{"not a checkpoint", []string{"--restore", garbage}},
 		{"a checkpoint cut short", []string{"--restore", cut}},
@@ -76,4 +89,11 @@ func TestRunSaveRestore(t *testing.T) {
 			}
 		})
 	}
+}
+
+func must(b []byte, err error) []byte {
+	if err != nil {
+		panic(err)
+	}
+	return b
 }

@@ -239,6 +239,9 @@ func runMain(ctx context.Context, args []string) int {
 			fmt.Fprintf(os.Stderr, "ringsim run: -save-aligned works with the embedded simulator and without -trace\n")
 			return 2
 		}
+		// The job's flags as given; a restore checks that they still make the machine the
+		// checkpoint holds (a topology file may have changed) and that the same ringsim
+		// restores it (its defaults make the rest of the job).
 		fs.Visit(func(fl *flag.Flag) {
 			if !outputFlags[fl.Name] && fl.Name != "save-aligned" || fl.Name == "run-seed" {
 				r.saveArgs = append(r.saveArgs, "-"+fl.Name+"="+fl.Value.String())
@@ -280,6 +283,10 @@ func restoreMain(ctx context.Context, args []string, fs *flag.FlagSet) int {
 	r, err := f.plan()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "ringsim run: -restore: the checkpoint's job: %v\n", err)
+		return 2
+	}
+	if err := sameJob(r.spec.Sim, cp.Config); err != nil {
+		fmt.Fprintf(os.Stderr, "ringsim run: -restore: %v\n", err)
 		return 2
 	}
 	snap := hdr.Firmware

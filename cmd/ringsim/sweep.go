@@ -452,6 +452,13 @@ func (s *sweeper) run(ctx context.Context, idx, n int) (*sweepResult, error) {
 	}
 	total := (p.points() - idx + n - 1) / n
 	k := 0
+	// The last point of this shard that uses each set-up: its checkpoint goes after it.
+	lastUse := map[string]int{}
+	if p.Fork {
+		for i := idx; i < p.points(); i += n {
+			lastUse[p.setupKey(i)] = i
+		}
+	}
 	for i := idx; i < p.points(); i += n {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -500,6 +507,9 @@ func (s *sweeper) run(ctx context.Context, idx, n int) (*sweepResult, error) {
 		}
 		start := time.Now()
 		out, err := job.Run(ctx, r.spec, opt)
+		if p.Fork && lastUse[p.setupKey(i)] == i {
+			delete(s.forks, p.setupKey(i))
+		}
 		pt.WallSeconds = time.Since(start).Seconds()
 		switch {
 		case err != nil:

@@ -465,8 +465,10 @@ func (c soakCase) run(ctx context.Context, e *env, ev *evidence) outcome {
 	var st *sim.StopError
 	bm := bus.Map{Depth: c.target.Depth, Ports: topo.Ports}
 	what, at, busErr := "", uint64(0), false
-	for n := 0; n < topo.Nodes && !busErr; n++ {
-		what, at, busErr = e.limits.Bus.UnexpectedErr(bm, n)
+	for n := 0; n < topo.Nodes; n++ { // the earliest unexpected bus error of any node
+		if w, cycle, ok := e.limits.Bus.UnexpectedErr(bm, n); ok && (!busErr || cycle < at) {
+			what, at, busErr = w, cycle, true
+		}
 	}
 	switch {
 	case errors.As(res.Err, &st):
