@@ -44,7 +44,7 @@ type checkFlags struct {
 func (f *checkFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&f.quick, "quick", false, "the quick profile (under 2 minutes, for every commit); same as --profile quick")
 	fs.StringVar(&f.profile, "profile", "full", "profile: full (under 15 minutes) or quick")
-	fs.StringVar(&f.only, "only", "", "comma-separated checks (lint, synth, conformance, alignment, soak) or case IDs (check/case) to run")
+	fs.StringVar(&f.only, "only", "", "comma-separated checks (lint, synth, conformance, alignment, soak, scenarios) or case IDs (check/case) to run")
 	fs.StringVar(&f.rtlDir, "rtl", "", "node RTL directory implementing the port contract (default: ringsim's)")
 	fs.StringVar(&f.outDir, "out", "ringsim-check-out", "directory for the evidence of failures (seed, FST, pcap, reproduce command); empty keeps none")
 	fs.StringVar(&f.junit, "junit", "", "write a JUnit XML report to this file")
@@ -63,8 +63,9 @@ const checkUsage = `usage: ringsim check [flags]
 
 Runs the pre-synthesis gate on ring buffer RTL: lint (Verilator), synth (a Yosys
 synthesizability pre-check), conformance (SPEC section 2 directed tests and the
-differential test), alignment (a sweep of depths, latencies and start offsets) and soak
-(TCP transfers over both framings under faults).
+differential test), alignment (a sweep of depths, latencies and start offsets), soak
+(TCP transfers over both framings under faults, and on the real link) and, in the full
+profile, scenarios (upstream's demos with upstream's pass criteria).
 
 Exit status: 0 every check passed, 1 a check failed, 2 the gate could not run (missing
 tool, bad flags, RTL that does not compile). See docs/check.md.

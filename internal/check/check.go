@@ -28,10 +28,11 @@ const (
 	Conformance = "conformance"
 	Alignment   = "alignment"
 	Soak        = "soak"
+	Scenarios   = "scenarios"
 )
 
 // Names returns the check names in the order they run.
-func Names() []string { return []string{Lint, Synth, Conformance, Alignment, Soak} }
+func Names() []string { return []string{Lint, Synth, Conformance, Alignment, Soak, Scenarios} }
 
 // Status is the outcome of a case or a check.
 type Status string

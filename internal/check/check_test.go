@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/xml"
 	"errors"
+	"github.com/ringsim/ringsim/bridge"
 	"os"
 	"path/filepath"
 	"slices"
@@ -67,6 +68,10 @@ func small() Profile {
 		Align:         []AlignSweep{{Topology: "pair", Depths: []int{16}, Latencies: []uint32{0, 7}, Seeds: []uint64{1, 2}}},
 		Soak: SoakSweep{Targets: []SoakTarget{{"crc", 16, 2 << 10}, {"ip", 200, 16 << 10}},
 			Faults: []FaultSet{clean}, Seeds: []uint64{1}, Latency: 16},
+		// The cheapest scenario: upstream's serial alignment deadlocking on the ring, on
+		// a shape the profile builds anyway (D = 16, two ports).
+		Scenarios: []Scenario{{Name: "serial-alignment-ring3-deadlock", Topology: "ring3", Depth: 16,
+			Firmware: "upstream-async", App: "exchange", Stall: bridge.StallDeadlock}},
 	}
 }
 
@@ -653,4 +658,17 @@ func TestCaseLimits(t *testing.T) {
 		t.Errorf("report %s (exit %d), want fail (exit 1)", rep.Status, rep.ExitCode())
 	}
 	t.Logf("the timed-out case and its bounded rerun took %v", time.Since(start).Round(time.Millisecond))
+}
+
+// TestScenarioCriteria checks that a scenario fails when upstream's criteria are not met:
+// the async-comms exchange with upstream's serial alignment on the built-in ring deadlocks,
+// so a scenario that expects it to pass fails, naming the diagnosis, while the one that
+// expects the deadlock passes.
+func TestScenarioCriteria(t *testing.T) {
+	sc := Scenario{Name: "async-comms-ring3", Topology: "ring3", Depth: 16, Firmware: "upstream-async", App: "exchange"}
+	rep := run(t, Options{Profile: Profile{Name: "scenario", Scenarios: []Scenario{sc}}})
+	_, c := firstFailure(rep)
+	if rep.Status != Fail || c == nil || !strings.Contains(c.Reason, "alignment deadlock") {
+		t.Fatalf("status %s, first failure %+v: want a failure naming the alignment deadlock", rep.Status, c)
+	}
 }

@@ -2,6 +2,7 @@ package check
 
 import (
 	"fmt"
+	"github.com/ringsim/ringsim/bridge"
 	"strings"
 
 	"github.com/ringsim/ringsim/bridge/framing"
@@ -83,6 +84,37 @@ type Profile struct {
 	Differential  []DiffCase
 	Align         []AlignSweep
 	Soak          SoakSweep
+	// Scenarios are upstream's demos with upstream's pass criteria (full profile: the
+	// rig's cases take seconds each).
+	Scenarios []Scenario
+}
+
+// Scenario is one of upstream's demos on the RTL: a topology, a link, firmware on every
+// node and an app, and what must come of it.
+type Scenario struct {
+	Name     string
+	Topology string // "rig" or "ring3"
+	Depth    int
+	Real     bool // the real link from a settled start (clocks converged, buffers centred)
+	Firmware string
+	App      string
+	// Stall, if set, is the diagnosis the run must stop with (the scenario shows
+	// upstream's firmware stuck, and ringsim saying why); otherwise the app must pass
+	// with upstream's criteria.
+	Stall bridge.StallCause
+}
+
+// fullScenarios: the async-comms demo on the rig (D = 128) with ringsim's firmware on the
+// ideal link and the settled real link, with upstream's firmware on the ideal link, and
+// upstream's serial alignment deadlocking on the built-in ring. upstream-async on the real
+// rig is left out: it waits for gVisor's 1 s handshake retransmissions, hours of
+// simulation (docs/firmware.md).
+var fullScenarios = []Scenario{
+	{Name: "async-comms-rig-ideal-ringsim", Topology: "rig", Depth: 128, Firmware: "ringsim", App: "exchange"},
+	{Name: "async-comms-rig-real-ringsim", Topology: "rig", Depth: 128, Real: true, Firmware: "ringsim", App: "exchange"},
+	{Name: "async-comms-rig-ideal-upstream-async", Topology: "rig", Depth: 128, Firmware: "upstream-async", App: "exchange"},
+	{Name: "serial-alignment-ring3-deadlock", Topology: "ring3", Depth: 128, Firmware: "upstream-async", App: "exchange",
+		Stall: bridge.StallDeadlock},
 }
 
 var (
@@ -159,6 +191,7 @@ func Full() Profile {
 				{Name: "zero", FrameZero: 1e-4}, {Name: "drop", Drop: 0.03}},
 			Seeds: seeds(3), Latency: 16,
 		},
+		Scenarios: fullScenarios,
 	}
 }
 
@@ -263,6 +296,9 @@ func plan(p Profile) ([]task, error) {
 			}
 		}
 	}
+	for _, sc := range p.Scenarios {
+		add(scenarioTask(sc))
+	}
 	seen := map[string]bool{}
 	for _, t := range tasks {
 		if seen[t.id()] {
@@ -314,6 +350,23 @@ func (p Profile) describe(check string) string {
 		return strings.Join(parts, "; ") + "; every link aligned within " + boundFormula +
 			" after the later release, with offset n = (release[a] - release[b] + latency + 1) mod D " +
 			"for the link a->b, then TX word i lands at RX word i"
+	case Scenarios:
+		var parts []string
+		for _, sc := range p.Scenarios {
+			link := "ideal link"
+			if sc.Real {
+				link = "real link, settled"
+			}
+			want := "every node completes within 60 s of simulated time, the manager's report has every edge (with hardware UGNs on the real link)"
+			if sc.Stall != "" {
+				want = "stops with the diagnosis " + string(sc.Stall)
+			}
+			parts = append(parts, fmt.Sprintf("%s (%s D=%d, %s, %s, %s): %s", sc.Name, sc.Topology, sc.Depth, link, sc.Firmware, sc.App, want))
+		}
+		if len(parts) == 0 {
+			return "none in this profile (the full profile runs upstream's demos on the rig)"
+		}
+		return strings.Join(parts, "; ")
 	case Soak:
 		s := p.Soak
 		var ts, fs []string
