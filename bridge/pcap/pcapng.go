@@ -2,6 +2,7 @@ package pcap
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"net/netip"
@@ -160,4 +161,45 @@ func pad4(b []byte) []byte {
 		b = append(b, 0)
 	}
 	return b
+}
+
+// Packet is one packet of a capture: its timestamp in nanoseconds and its bytes.
+type Packet struct {
+	TsNanos int64
+	Data    []byte
+}
+
+// ReadNg reads the packets of a pcapng file as NgWriter writes it (one section, little
+// endian, interfaces with nanosecond timestamps): the enhanced packet blocks' timestamps
+// and captured bytes, in order. Other blocks are skipped.
+func ReadNg(r io.Reader) ([]Packet, error) {
+	b, err := io.ReadAll(r)
+	if err != nil {
+		return nil, err
+	}
+	le := binary.LittleEndian
+	var out []Packet
+	for off := 0; off < len(b); {
+		if len(b)-off < 12 {
+			return nil, fmt.Errorf("pcapng: %d bytes at offset %d are not a block", len(b)-off, off)
+		}
+		typ, n := le.Uint32(b[off:]), int(le.Uint32(b[off+4:]))
+		if n < 12 || n%4 != 0 || n > len(b)-off || int(le.Uint32(b[off+n-4:])) != n {
+			return nil, fmt.Errorf("pcapng: bad block length %d at offset %d", n, off)
+		}
+		if off == 0 && (typ != blockSHB || le.Uint32(b[8:]) != byteOrderMagic) {
+			return nil, errors.New("pcapng: not a little-endian pcapng file")
+		}
+		if typ == blockEPB {
+			body := b[off+8 : off+n-4]
+			if len(body) < 20 || int(le.Uint32(body[12:])) > len(body)-20 {
+				return nil, fmt.Errorf("pcapng: bad packet block at offset %d", off)
+			}
+			ts := int64(uint64(le.Uint32(body[4:]))<<32 | uint64(le.Uint32(body[8:])))
+			incl := le.Uint32(body[12:])
+			out = append(out, Packet{TsNanos: ts, Data: append([]byte(nil), body[20:20+incl]...)})
+		}
+		off += n
+	}
+	return out, nil
 }

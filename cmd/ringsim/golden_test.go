@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/json"
@@ -13,6 +14,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/ringsim/ringsim/bridge/pcap"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/golden")
@@ -69,4 +72,28 @@ func TestGoldenDefaultJob(t *testing.T) {
 		fmt.Fprintf(&sums, "%x  ./%s\n", sha256.Sum256(pcaps[n]), n)
 	}
 	golden(t, "run-seed7-pcaps.sha256", []byte(sums.String()))
+
+	// The packets themselves against the project's regression baseline
+	// (../shared/baselines/seed7-default-pcaps.sha256, taken before the captures became
+	// pcapng): every packet and timestamp rewritten as the classic pcap of then must give
+	// the same bytes. This file is a copy of that baseline.
+	var classic strings.Builder
+	for _, n := range names {
+		pkts, err := pcap.ReadNg(bytes.NewReader(pcaps[n]))
+		if err != nil {
+			t.Fatalf("%s: %v", n, err)
+		}
+		var buf bytes.Buffer
+		w, err := pcap.NewWriter(&buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range pkts {
+			if err := w.WritePacket(p.TsNanos, p.Data); err != nil {
+				t.Fatal(err)
+			}
+		}
+		fmt.Fprintf(&classic, "%x  ./%s\n", sha256.Sum256(buf.Bytes()), strings.TrimSuffix(n, "ng"))
+	}
+	golden(t, "run-seed7-pcaps-as-classic.sha256", []byte(classic.String()))
 }
