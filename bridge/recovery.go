@@ -37,12 +37,17 @@ const (
 	errorHorizon    = 64
 )
 
+// The kinds of Recovery.
+const (
+	Compensated = "compensated" // a counted adjustment undone on this end
+	Realigned   = "realigned"   // the alignment protocol ran again on the link
+)
+
 // Recovery is one thing ringsim's firmware did to keep a link's frame relation.
 type Recovery struct {
 	// Cycle is when the firmware noticed (global cycles).
 	Cycle uint64 `json:"cycle"`
-	// Kind is "compensated" (a counted adjustment undone on this end) or "realigned" (the
-	// alignment protocol ran again on the link).
+	// Kind is Compensated or Realigned.
 	Kind  string `json:"kind"`
 	Cause string `json:"cause"`
 	// Shift is the compensation's frames (compensated); Done the cycle the link carried
@@ -112,7 +117,7 @@ func (rt *Runtime) compensate(n *nodeState, c *cpu, l *linkState, d *device, ac 
 		d.fails = 0 // the frames read since the adjustment were shifted: expected rejects
 	}
 	h.acTotal = ac
-	l.recoveries = append(l.recoveries, Recovery{Cycle: now, Kind: "compensated", Shift: s,
+	l.recoveries = append(l.recoveries, Recovery{Cycle: now, Kind: Compensated, Shift: s,
 		Cause: fmt.Sprintf("the auto-centre adjusted the elastic buffer by %+d frames", s)})
 	return nil
 }
@@ -177,7 +182,7 @@ func (rt *Runtime) checkLink(n *nodeState, c *cpu, l *linkState, d *device) erro
 
 // realign stops the link's packet device and starts the alignment protocol again.
 func (rt *Runtime) realign(n *nodeState, c *cpu, l *linkState, now uint64, cause string) error {
-	l.recoveries = append(l.recoveries, Recovery{Cycle: now, Kind: "realigned", Cause: cause})
+	l.recoveries = append(l.recoveries, Recovery{Cycle: now, Kind: Realigned, Cause: cause})
 	al := newAligner(l.port, n.cost, n.prof.protocol)
 	al.watchAC = true
 	l.re = &realigning{al: al, rec: len(l.recoveries) - 1}

@@ -98,6 +98,19 @@ type LinkReport struct {
 	CorruptAccepted uint64      `json:"corrupted_accepted"`
 }
 
+// RecoveryCounts returns how many adjustments the link end's firmware compensated and how
+// often it re-aligned the link.
+func (l LinkReport) RecoveryCounts() (compensated, realigned int) {
+	for _, r := range l.Recoveries {
+		if r.Kind == Compensated {
+			compensated++
+		} else {
+			realigned++
+		}
+	}
+	return compensated, realigned
+}
+
 // PhaseEntry is an alignment phase a link end entered, and when.
 type PhaseEntry struct {
 	Phase string `json:"phase"`

@@ -120,7 +120,7 @@ func (r *Result) page(s Spec, generator string) htmlreport.Page {
 			row.Spans = append(row.Spans, svgplot.Span{Start: float64(l.AlignedCycle), End: float64(rep.Cycles), Label: "packets"})
 		}
 		for _, rc := range l.Recoveries {
-			if rc.Kind != "realigned" {
+			if rc.Kind != bridge.Realigned {
 				continue
 			}
 			end := rc.Done
@@ -198,14 +198,7 @@ func (r *Result) page(s Spec, generator string) htmlreport.Page {
 		"bad CRC", "bad length", "lost", "torn TX", "torn RX", "compensated", "re-aligned"}}
 	for _, l := range rep.Links {
 		fr := l.Frames
-		comp, re := 0, 0
-		for _, rc := range l.Recoveries {
-			if rc.Kind == "compensated" {
-				comp++
-			} else {
-				re++
-			}
-		}
+		comp, re := l.RecoveryCounts()
 		t.Rows = append(t.Rows, []string{fmt.Sprintf("%v->%v", l.Peer, l.Local), strconv.FormatUint(l.AlignedCycle, 10),
 			u(fr.Sent), u(fr.Accepted), u(fr.Repeats), u(fr.BadCRC), u(fr.BadLength), u(fr.Lost), u(fr.TornTX), u(fr.TornRX),
 			strconv.Itoa(comp), strconv.Itoa(re)})

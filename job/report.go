@@ -102,14 +102,7 @@ func (r *Result) WriteSummary(w io.Writer, s Spec, skip map[string]bool) {
 			l.Local.Node, l.Local.Port, ip, l.Peer, l.AlignedCycle, l.Offset, accepted, fr.Repeats, rejects, fr.TornRX,
 			l.Peer, fr.Sent, fr.TornTX)
 		if len(l.Recoveries) > 0 {
-			comp, re := 0, 0
-			for _, rc := range l.Recoveries {
-				if rc.Kind == "compensated" {
-					comp++
-				} else {
-					re++
-				}
-			}
+			comp, re := l.RecoveryCounts()
 			fmt.Fprintf(w, " | compensated %d re-aligned %d", comp, re)
 		}
 		fmt.Fprintln(w)

@@ -178,14 +178,12 @@ func truth(m realLinkMachine, spec Spec, rep *bridge.Report, occ []OccupancySeri
 		case hw.EventLinkDown:
 			out.Links[e.Link].Downs = append(out.Links[e.Link].Downs, e.Cycle)
 		case hw.EventAdjust:
-			for i, l := range t.Links {
-				if l.To.Node == e.Node && l.To.Port == e.Port {
-					src := "auto-centre"
-					if e.Firmware {
-						src = "firmware"
-					}
-					out.Links[i].Adjustments = append(out.Links[i].Adjustments, Adjustment{Cycle: e.Cycle, Frames: e.Frames, Source: src})
+			if i := adjustedLink(t, e); i >= 0 {
+				src := "auto-centre"
+				if e.Firmware {
+					src = "firmware"
 				}
+				out.Links[i].Adjustments = append(out.Links[i].Adjustments, Adjustment{Cycle: e.Cycle, Frames: e.Frames, Source: src})
 			}
 		}
 	}
@@ -211,9 +209,9 @@ func truth(m realLinkMachine, spec Spec, rep *bridge.Report, occ []OccupancySeri
 				lt.checked = lr.RelationCheckedCycle
 				for _, r := range lr.Recoveries {
 					switch {
-					case r.Kind == "realigned" && r.Done == 0:
+					case r.Kind == bridge.Realigned && r.Done == 0:
 						lt.FirmwareAligned = false // re-aligning at the end
-					case r.Kind == "realigned":
+					case r.Kind == bridge.Realigned:
 						lt.FirmwareSince = r.Done
 					default:
 						lt.FirmwareSince = r.Cycle
@@ -320,13 +318,8 @@ func probe(m probeMachine, spec Spec, r *RealLinkReport) error {
 			return err
 		}
 		for _, e := range evs {
-			if e.Kind != hw.EventAdjust {
-				continue
-			}
-			for i, l := range t.Links {
-				if l.To.Node == e.Node && l.To.Port == e.Port {
-					r.Links[i].AfterEnd += e.Frames
-				}
+			if i := adjustedLink(t, e); e.Kind == hw.EventAdjust && i >= 0 {
+				r.Links[i].AfterEnd += e.Frames
 			}
 		}
 	}
@@ -343,6 +336,16 @@ func probe(m probeMachine, spec Spec, r *RealLinkReport) error {
 		lt.Aligned = lt.Offset == 0 && lt.Matched >= d/2
 	}
 	return nil
+}
+
+// adjustedLink returns the link whose receiving end an adjustment event is at, or -1.
+func adjustedLink(t hw.Topology, e hw.Event) int {
+	for i, l := range t.Links {
+		if l.To.Node == e.Node && l.To.Port == e.Port {
+			return i
+		}
+	}
+	return -1
 }
 
 // autoCentreOff turns every elastic buffer's auto-centre off through its node's bus, as

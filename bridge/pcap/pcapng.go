@@ -121,30 +121,34 @@ func (ng *NgWriter) WritePacket(tsNanos int64, pkt []byte) error {
 	}
 	incl := min(len(pkt), SnapLen)
 	le := binary.LittleEndian
-	body := le.AppendUint32(ng.buf[:0], 0) // interface 0
-	body = le.AppendUint32(body, uint32(uint64(tsNanos)>>32))
-	body = le.AppendUint32(body, uint32(tsNanos))
-	body = le.AppendUint32(body, uint32(incl))
-	body = le.AppendUint32(body, uint32(len(pkt)))
-	body = append(body, pkt[:incl]...)
-	body = pad4(body)
-	ng.buf = body
-	if err := ng.block(blockEPB, body); err != nil {
+	b := le.AppendUint32(ng.buf[:0], blockEPB)
+	b = le.AppendUint32(b, 0) // the total length, below
+	b = le.AppendUint32(b, 0) // interface 0
+	b = le.AppendUint32(b, uint32(uint64(tsNanos)>>32))
+	b = le.AppendUint32(b, uint32(tsNanos))
+	b = le.AppendUint32(b, uint32(incl))
+	b = le.AppendUint32(b, uint32(len(pkt)))
+	b = pad4(append(b, pkt[:incl]...))
+	ng.buf = b
+	if err := ng.write(b); err != nil {
 		return fmt.Errorf("write pcapng packet at %d ns: %w", tsNanos, err)
 	}
 	return nil
 }
 
-// block writes one block: type, total length, body (a multiple of 4 bytes), total length.
+// block writes one block of type typ around body (a multiple of 4 bytes).
 func (ng *NgWriter) block(typ uint32, body []byte) error {
-	le := binary.LittleEndian
-	n := uint32(12 + len(body))
-	b := make([]byte, 0, n)
-	b = le.AppendUint32(b, typ)
-	b = le.AppendUint32(b, n)
-	b = append(b, body...)
-	b = le.AppendUint32(b, n)
-	_, err := ng.w.Write(b)
+	b := binary.LittleEndian.AppendUint32(nil, typ)
+	b = append(append(b, 0, 0, 0, 0), body...)
+	return ng.write(b)
+}
+
+// write completes block b (its type, a length field to fill, its body) with its total
+// length at both ends, and writes it in one call: a packet's block is built in place.
+func (ng *NgWriter) write(b []byte) error {
+	n := uint32(len(b) + 4)
+	binary.LittleEndian.PutUint32(b[4:], n)
+	_, err := ng.w.Write(binary.LittleEndian.AppendUint32(b, n))
 	return err
 }
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"slices"
 	"testing"
 
 	"github.com/ringsim/ringsim/hw"
@@ -63,14 +64,8 @@ func BenchmarkExchangeJob(b *testing.B) {
 		}
 	}
 	med := func(xs []float64) float64 {
-		s := append([]float64(nil), xs...)
-		for i := range s {
-			for j := i + 1; j < len(s); j++ {
-				if s[j] < s[i] {
-					s[i], s[j] = s[j], s[i]
-				}
-			}
-		}
+		s := slices.Clone(xs)
+		slices.Sort(s)
 		return s[len(s)/2]
 	}
 	b.ReportMetric(med(base), "baseline-cycles/s")

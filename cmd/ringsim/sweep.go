@@ -524,13 +524,9 @@ func (s *sweeper) run(ctx context.Context, idx, n int) (*sweepResult, error) {
 				pt.Goodput, pt.GoodputShare = rep.GoodputBytesPerCycle, rep.GoodputShare
 				pt.TCPRetransmissions, pt.CorruptedAccepted = rep.TCPRetransmissions, rep.CorruptedAccepted
 				for _, l := range rep.Links {
-					for _, rc := range l.Recoveries {
-						if rc.Kind == "compensated" {
-							pt.Compensations++
-						} else {
-							pt.Realignments++
-						}
-					}
+					comp, re := l.RecoveryCounts()
+					pt.Compensations += comp
+					pt.Realignments += re
 				}
 			}
 			if rl := out.RealLink; rl != nil {

@@ -7,7 +7,6 @@ import (
 
 	"github.com/ringsim/ringsim/bridge"
 	"github.com/ringsim/ringsim/hw"
-	"github.com/ringsim/ringsim/internal/conformance"
 	"github.com/ringsim/ringsim/job"
 )
 
@@ -37,11 +36,12 @@ func (sc Scenario) run(ctx context.Context, e *env, ev *evidence) outcome {
 		spec.Sim.Link, spec.Sim.Real = hw.LinkReal, hw.RealLink{Settled: true}
 		spec.AutoCentre = true
 	}
-	var m *conformance.Traced
 	start := func(ctx context.Context, cfg hw.Config) (job.Machine, error) {
-		var err error
-		m, err = e.newMachine(ctx, cfg, ev)
-		return m, err
+		m, err := e.newMachine(ctx, cfg, ev)
+		if err != nil {
+			return nil, err
+		}
+		return m, nil
 	}
 	res, err := job.Run(ctx, spec, job.Options{Start: start, Logger: e.log})
 	if err != nil {

@@ -739,6 +739,31 @@ inline uint64_t receive(Link& l) {
   return f;
 }
 
+// clock_low is node k's clock-low half of cycle c on the ideal link: it leaves reset at its
+// release, presents its bus master's request, evaluates, and samples the response; it
+// reports whether the node's batch completed. run_loop and lane_epoch share it.
+inline bool clock_low(Node& nd, Lane& lane, uint32_t k, uint64_t c) {
+  Vnode* m = nd.m.get();
+  lane.cur_node = (int32_t)k;
+  if (nd.in_reset && c >= nd.release) {
+    nd.in_reset = false;
+    m->rst_ni = 1;
+  }
+  if (!nd.in_reset) nd.master.drive(m);
+  m->clk_i = 0;
+  m->eval();
+  nd.master.local = c;
+  return !nd.in_reset && nd.master.sample(m, c);
+}
+
+// clock_high is node k's clock edge.
+inline void clock_high(Node& nd, Lane& lane, uint32_t k) {
+  Vnode* m = nd.m.get();
+  lane.cur_node = (int32_t)k;
+  m->clk_i = 1;
+  m->eval();
+}
+
 // run_loop clocks every node on the calling thread (one lane, or the slow path).
 template <bool kSlow>
 int64_t run_loop(rs_sim* s, uint64_t until, uint64_t* done) {
@@ -777,18 +802,7 @@ int64_t run_loop(rs_sim* s, uint64_t until, uint64_t* done) {
     // 2, 3. Requests, clock low, responses.
     lane.phase = 0;
     for (size_t n = 0; n < nn; ++n) {
-      Node& nd = nodes[n];
-      Vnode* m = nd.m.get();
-      lane.cur_node = (int32_t)n;
-      if (nd.in_reset && c >= nd.release) {
-        nd.in_reset = false;
-        m->rst_ni = 1;
-      }
-      if (!nd.in_reset) nd.master.drive(m);
-      m->clk_i = 0;
-      m->eval();
-      nd.master.local = c;
-      if (!nd.in_reset && nd.master.sample(m, c)) {
+      if (clock_low(nodes[n], lane, (uint32_t)n, c)) {
         done[n >> 6] |= uint64_t{1} << (n & 63);
         finished = true;
         s->completed = true;
@@ -801,12 +815,7 @@ int64_t run_loop(rs_sim* s, uint64_t until, uint64_t* done) {
 #endif
     // 4. Clock edge.
     lane.phase = 1;
-    for (size_t n = 0; n < nn; ++n) {
-      Vnode* m = nodes[n].m.get();
-      lane.cur_node = (int32_t)n;
-      m->clk_i = 1;
-      m->eval();
-    }
+    for (size_t n = 0; n < nn; ++n) clock_high(nodes[n], lane, (uint32_t)n);
 #if VM_TRACE
     if constexpr (kSlow) {
       if (s->fst) s->fst->dump(c * s->period_ps + s->period_ps / 2);
@@ -845,29 +854,13 @@ void lane_epoch(rs_sim* s, Lane& lane, uint64_t c0, uint64_t n) {
     }
     lane.phase = 0;
     for (uint32_t k = lane.first; k < lane.last; ++k) {
-      Node& nd = nodes[k];
-      Vnode* m = nd.m.get();
-      lane.cur_node = (int32_t)k;
-      if (nd.in_reset && c >= nd.release) {
-        nd.in_reset = false;
-        m->rst_ni = 1;
-      }
-      if (!nd.in_reset) nd.master.drive(m);
-      m->clk_i = 0;
-      m->eval();
-      nd.master.local = c;
-      if (!nd.in_reset && nd.master.sample(m, c)) {
+      if (clock_low(nodes[k], lane, k, c)) {
         lane.done[k >> 6] |= uint64_t{1} << (k & 63);
         completed = true;
       }
     }
     lane.phase = 1;
-    for (uint32_t k = lane.first; k < lane.last; ++k) {
-      Vnode* m = nodes[k].m.get();
-      lane.cur_node = (int32_t)k;
-      m->clk_i = 1;
-      m->eval();
-    }
+    for (uint32_t k = lane.first; k < lane.last; ++k) clock_high(nodes[k], lane, k);
     ++c;
     if (VL_UNLIKELY(lane.ctx->gotFinish())) {
       lane.finished = true;
