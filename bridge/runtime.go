@@ -223,20 +223,19 @@ func New(cfg Config) (*Runtime, error) {
 			rt.close()
 			return nil, fmt.Errorf("%w: a run seed needs a machine whose fault injectors can be re-seeded (the embedded simulator)", ErrBadConfig)
 		}
-		switch {
-		case cfg.SaveAtAligned != nil && cfg.Resume != nil:
+		if cfg.SaveAtAligned != nil && cfg.Resume != nil {
 			rt.close()
 			return nil, fmt.Errorf("%w: save at the aligned boundary and resume from it in one run", ErrBadConfig)
-		case rt.alignOnly:
-			rt.close()
-			return nil, fmt.Errorf("%w: a run without a packet phase has no aligned boundary to save, resume or re-seed at", ErrBadConfig)
 		}
+		profiles := make([]Profile, len(rt.nodes))
 		for _, n := range rt.nodes {
-			if len(n.links) > 0 && n.prof.name != Ringsim {
-				rt.close()
-				return nil, fmt.Errorf("%w: the aligned boundary (saving, resuming, a run seed) needs ringsim's firmware on every node (node %d runs %s)",
-					ErrBadConfig, n.id, n.prof.name)
+			if len(n.links) > 0 {
+				profiles[n.id] = n.prof.name
 			}
+		}
+		if err := BoundaryError(profiles, rt.alignOnly); err != nil {
+			rt.close()
+			return nil, err
 		}
 	}
 	switch {

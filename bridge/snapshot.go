@@ -46,6 +46,23 @@ type AlignerSnapshot struct {
 // ErrBadSnapshot: a snapshot that does not fit the run it is resumed into.
 var ErrBadSnapshot = errors.New("bad firmware snapshot")
 
+// BoundaryError says why a run cannot stop at the aligned boundary (to save, resume or
+// re-seed there), given each node's firmware profile ("" for a node without links, which
+// runs none) and whether the run only aligns; nil if it can. New checks it, and so can a
+// caller before it starts anything.
+func BoundaryError(profiles []Profile, alignOnly bool) error {
+	if alignOnly {
+		return fmt.Errorf("%w: a run without a packet phase has no aligned boundary to save, resume or re-seed at", ErrBadConfig)
+	}
+	for n, p := range profiles {
+		if p != "" && p != Ringsim {
+			return fmt.Errorf("%w: the aligned boundary (saving, resuming, a run seed) needs ringsim's firmware on every node (node %d runs %s)",
+				ErrBadConfig, n, p)
+		}
+	}
+	return nil
+}
+
 // snapshot records every node's firmware state; the nodes are all parked at the boundary.
 func (rt *Runtime) snapshot() Snapshot {
 	s := Snapshot{Cycle: rt.now(), Aligned: rt.steps["aligned"]}

@@ -147,7 +147,22 @@ func (s Spec) Validate() error {
 	if s.Bytes < 0 {
 		return bad("%d bytes", s.Bytes)
 	}
+	if s.RunSeed != 0 || s.Resume != nil {
+		if err := s.BoundaryError(); err != nil {
+			return bad("%v", err)
+		}
+	}
 	return nil
+}
+
+// BoundaryError says why the job cannot stop at the aligned boundary (to save there, be
+// resumed from there, or take a run seed), or nil (bridge.BoundaryError).
+func (s Spec) BoundaryError() error {
+	profiles := make([]bridge.Profile, s.Sim.Topology.Nodes)
+	for n := range profiles {
+		profiles[n] = s.Firmware.Of(n)
+	}
+	return bridge.BoundaryError(profiles, s.app() == AppAlign)
 }
 
 func (s Spec) codec() framing.Codec {

@@ -235,10 +235,6 @@ func runMain(ctx context.Context, args []string) int {
 		return 2
 	}
 	if f.saveAligned != "" {
-		if f.simAddr != "" || f.tracePath != "" {
-			fmt.Fprintf(os.Stderr, "ringsim run: -save-aligned works with the embedded simulator and without -trace\n")
-			return 2
-		}
 		// The job's flags as given; a restore checks that they still make the machine the
 		// checkpoint holds (a topology file may have changed) and that the same ringsim
 		// restores it (its defaults make the rest of the job).
@@ -405,6 +401,24 @@ func (f *runFlags) plan() (*runCmd, error) {
 	}
 	if err := s.Validate(); err != nil {
 		return nil, err
+	}
+	// The aligned boundary: saved, restored, or re-seeded at.
+	what := ""
+	switch {
+	case f.restore != "":
+		what = "-restore"
+	case f.saveAligned != "":
+		what = "-save-aligned"
+	case f.runSeed != 0:
+		what = "-run-seed"
+	}
+	if what != "" {
+		if err := s.BoundaryError(); err != nil {
+			return nil, fmt.Errorf("%s: %w", what, err)
+		}
+		if f.simAddr != "" || f.tracePath != "" {
+			return nil, fmt.Errorf("%s works with the embedded simulator and without -trace", what)
+		}
 	}
 	switch f.progress {
 	case "auto":

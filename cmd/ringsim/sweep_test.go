@@ -431,3 +431,13 @@ func TestRTLSweepFork(t *testing.T) {
 		t.Errorf("%d set-ups run for two bit-error rates, want 2", groups)
 	}
 }
+
+// TestSweepForkRefused checks that a split or forked sweep whose points have no aligned
+// boundary to fork at fails before its first point, naming why.
+func TestSweepForkRefused(t *testing.T) {
+	for _, base := range [][]string{{"-app", "align"}, {"-firmware", "upstream-async"}} {
+		if _, err := planSweep(nil, "1..2", base, 1, true); err == nil || !strings.Contains(err.Error(), "aligned boundary") {
+			t.Errorf("-fork with %v: error %v, want one about the aligned boundary", base, err)
+		}
+	}
+}
