@@ -39,12 +39,15 @@ type nested struct{ nic }
 // of the bus access that moved it.
 type sniffer struct {
 	nested
-	w  PacketWriter
-	ns float64 // nanoseconds per cycle
+	w   PacketWriter
+	ns  float64 // nanoseconds per cycle
+	err error   // the first write that failed: the run reports it (Runtime.closeCaptures)
 }
 
 func (s *sniffer) write(cycle uint64, pkt []byte) {
-	_ = s.w.WritePacket(int64(float64(cycle)*s.ns+0.5), pkt)
+	if err := s.w.WritePacket(int64(float64(cycle)*s.ns+0.5), pkt); err != nil && s.err == nil {
+		s.err = err
+	}
 }
 
 // Deliver implements nic.Deliver.

@@ -31,6 +31,7 @@ type linkState struct {
 	sym   *netstack.SymmetricOpen
 	conn  *Conn
 	pcap  PacketWriter
+	sniff *sniffer // the capture's nic wrapper, when pcap is set
 	// acSeen is the cycle the firmware last read the link's auto-centre total to keep the
 	// frame relation (LinkReport.RelationCheckedCycle).
 	acSeen uint64
@@ -197,7 +198,8 @@ func New(cfg Config) (*Runtime, error) {
 					return nil, fmt.Errorf("pcap for %v: %w", ep, err)
 				}
 				l.pcap = w
-				l.nic = &sniffer{nested: nested{l.nic}, w: w, ns: rt.ns}
+				l.sniff = &sniffer{nested: nested{l.nic}, w: w, ns: rt.ns}
+				l.nic = l.sniff
 			}
 			if cfg.DropRate > 0 {
 				rng := rand.New(rand.NewPCG(rt.runSeed(), uint64(ep.Node)<<16|uint64(ep.Port)))
@@ -429,6 +431,9 @@ func (rt *Runtime) Run(ctx context.Context) (*Report, error) {
 			n.busy = false
 		}
 	}
+	if err := rt.closeCaptures(); err != nil && runErr == nil {
+		runErr = err
+	}
 	rep := rt.buildReport(start)
 	if runErr != nil {
 		rep.Error = runErr.Error()
@@ -523,6 +528,26 @@ func (rt *Runtime) progress() {
 		done, total := p.Progress()
 		rt.cfg.Progress(Progress{Step: "transfer", Cycle: rt.now(), Done: done, Total: total})
 	}
+}
+
+// closeCaptures closes every link end's capture and returns the first write or close that
+// failed: a capture that lost packets fails the run rather than pass for complete.
+func (rt *Runtime) closeCaptures() error {
+	var first error
+	for _, l := range rt.links {
+		if l.pcap == nil {
+			continue
+		}
+		err := l.sniff.err
+		if cerr := l.pcap.Close(); err == nil {
+			err = cerr
+		}
+		l.pcap = nil
+		if err != nil && first == nil {
+			first = fmt.Errorf("capture of link end %v: %w", l.ep, err)
+		}
+	}
+	return first
 }
 
 func (rt *Runtime) close() {

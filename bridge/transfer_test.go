@@ -224,3 +224,36 @@ func TestAlignmentGuard(t *testing.T) {
 		})
 	}
 }
+
+// failingCapture is a packet capture whose disk fills after n packets.
+type failingCapture struct{ n int }
+
+func (f *failingCapture) WritePacket(int64, []byte) error {
+	if f.n == 0 {
+		return errors.New("disk full")
+	}
+	f.n--
+	return nil
+}
+
+func (*failingCapture) Close() error { return nil }
+
+// TestCaptureFailureFailsRun checks that a capture that could not write every packet fails
+// the run with the link end and the cause, instead of leaving a short pcap behind a pass.
+func TestCaptureFailureFailsRun(t *testing.T) {
+	topo := hw.Pair(16)
+	e := machine(t, hw.Config{Topology: topo, Depth: 64, Seed: 1})
+	a := app.NewTransfer(4096, 1)
+	cfg := bridge.Config{Machine: e, Wiring: topo.Wiring(), Cost: bridge.DefaultCost, Seed: 1, App: a,
+		Deadline: 50_000_000, LinkLatency: 16,
+		Pcap: func(hw.Endpoint, float64) (bridge.PacketWriter, error) { return &failingCapture{n: 3}, nil }}
+	rt, err := bridge.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := rt.Run(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "capture of link end") || !strings.Contains(err.Error(), "disk full") ||
+		rep == nil || rep.Error != err.Error() {
+		t.Fatalf("run error %v (report %v): want the capture's failure", err, rep)
+	}
+}
