@@ -141,10 +141,14 @@ type Config struct {
 	BringUp uint64
 	// Deadline bounds the whole run in cycles; 0 means no bound.
 	Deadline uint64
-	// App runs over the TCP connections; nil means none (align and connect only).
+	// App runs over the TCP connections; nil means none (align and connect only; nodes on
+	// upstream-softugn run the soft-UGN demo's messages instead of TCP).
 	App App
 	// AlignOnly stops the run once every link is aligned (no packets, no TCP).
 	AlignOnly bool
+	// SoftUGN is the soft-UGN demo's timing (upstream-softugn's message phase); the zero
+	// value means DefaultSoftUGNTiming.
+	SoftUGN SoftUGNTiming
 	// RealLink says the hardware presents the real link (docs/reallink.md): each port has a
 	// link window (elastic buffer, UGN capture), links come up late and may flap, and RX
 	// memory starts random. ringsim's firmware then waits for each link to come up before

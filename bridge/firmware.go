@@ -105,6 +105,11 @@ func (rt *Runtime) linksUp(n *nodeState, c *cpu) error {
 			}
 		}
 	}
+	return waitLinksUp(n, c)
+}
+
+// waitLinksUp polls each of the node's links' status until it is up.
+func waitLinksUp(n *nodeState, c *cpu) error {
 	for _, l := range n.links {
 		for {
 			res := c.exec(l.port.PollLinkUp(n.cost.Poll, 1000))

@@ -24,9 +24,9 @@ const (
 	// 811196ed): serial alignment in port order, its smoltcp packet device, 256-byte TCP
 	// buffers and 1 s exchange deadlines.
 	UpstreamAsync Profile = "upstream-async"
-	// UpstreamSoftUGN is the alignment of upstream's soft-UGN demo (main, 26adae95): two
-	// phases, TX and RX enabled once and never toggled. Its time-triggered message phase
-	// comes with UGN capture; until then the profile has no packet phase.
+	// UpstreamSoftUGN is upstream's soft-UGN demo (main, 26adae95): two-phase alignment, TX
+	// and RX enabled once and never toggled, then time-triggered messages at ring-aligned
+	// cycles that measure every link's UGN in software (no TCP).
 	UpstreamSoftUGN Profile = "upstream-softugn"
 )
 
@@ -150,9 +150,9 @@ func ParseFirmware(s string) (Firmware, error) {
 	return f, nil
 }
 
-// HasPacketPhase reports whether profile p runs packets and TCP after alignment.
-// UpstreamSoftUGN does not (yet): a run with a node on it stops once every link aligned.
-func (p Profile) HasPacketPhase() bool { return profileOf(p).packets != nil }
+// HasTCP reports whether profile p runs packets and TCP after alignment. UpstreamSoftUGN
+// does not: its phase after alignment is the soft-UGN demo's messages.
+func (p Profile) HasTCP() bool { fp := profileOf(p); return fp.packets != nil && !fp.messages }
 
 // TCPSettings are what a profile sets around the gVisor stack, which every profile keeps:
 // a profile changes the firmware around TCP, not the TCP implementation.
@@ -192,6 +192,8 @@ type firmwareProfile struct {
 	alignTimeout bool
 	// packets is the packet phase; nil means the profile has none.
 	packets packetPhase
+	// messages says the packet phase is the soft-UGN demo's messages, not TCP.
+	messages bool
 	// tcp are the settings around the gVisor stack.
 	tcp TCPSettings
 }
@@ -222,6 +224,8 @@ var profiles = map[Profile]*firmwareProfile{
 		prepare:  softUGNPrepare,
 		protocol: softUGNAlign{},
 		schedule: allLinks{},
+		packets:  softUGNMessages{},
+		messages: true,
 	},
 }
 
@@ -262,12 +266,37 @@ func stopAutoCentre(rt *Runtime, n *nodeState, c *cpu) error {
 	return nil
 }
 
-// softUGNPrepare is the soft-UGN demo's step before alignment: stop auto-centring (as
-// stopAutoCentre), then enable RX and TX on every port, which the alignment never touches
-// again (main.c:97-100).
+// softUGNPrepare is the soft-UGN demo's step before alignment. On the real link its Rust
+// prelude waits until every link is up (main.rs:41-46), stops auto-centring (as
+// stopAutoCentre) and reads every link's UGN capture (main.rs:68-82); then the C part
+// enables RX and TX on every port, which the alignment never touches again
+// (main.c:97-100).
 func softUGNPrepare(rt *Runtime, n *nodeState, c *cpu) error {
+	if rt.cfg.RealLink {
+		if err := waitLinksUp(n, c); err != nil {
+			return err
+		}
+	}
 	if err := stopAutoCentre(rt, n, c); err != nil {
 		return err
+	}
+	if rt.cfg.RealLink {
+		for _, l := range n.links {
+			// The capture latches the link's first frame out of the elastic buffer, once it
+			// filled to its centre: shortly after the link came up.
+			for {
+				res := c.exec(bus.Poll(l.port.LinkAddr(bus.LinkStatus), bus.UntilEqual, 2, 2, n.cost.Poll, 1000))
+				if err := checkOK(n.id, "UGN capture status", res); err != nil {
+					return err
+				}
+				if res[0].Value&2 != 0 {
+					break
+				}
+			}
+			if err := rt.readUGN(n, c, l); err != nil {
+				return err
+			}
+		}
 	}
 	for _, l := range n.links {
 		res := c.exec(l.port.SetRXEnable(true), l.port.SetTXEnable(true))

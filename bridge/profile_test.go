@@ -73,7 +73,15 @@ type profileRun struct {
 	addressing *bridge.Addressing
 	// pcap, if set, records every link end's packets.
 	pcap func(ep hw.Endpoint) bridge.PacketWriter
+	// alignOnly stops once every link aligned; softUGN is the soft-UGN demo's timing (zero:
+	// shortTiming).
+	alignOnly bool
+	softUGN   bridge.SoftUGNTiming
 }
+
+// shortTiming is the soft-UGN demo with short waits before its first message: enough for
+// every node to align first on the tests' topologies, a thousand times less than upstream's.
+var shortTiming = bridge.SoftUGNTiming{Settle: 50_000, StartDelay: 20_000, Events: 1000}
 
 func (pr profileRun) run(t *testing.T) (*bridge.Report, error) {
 	t.Helper()
@@ -99,7 +107,11 @@ func (pr profileRun) run(t *testing.T) (*bridge.Report, error) {
 		addressing = *pr.addressing
 	}
 	cfg := bridge.Config{Machine: e, Wiring: pr.topo.Wiring(), Cost: pr.cost, Seed: pr.seed, App: pr.app,
-		Deadline: pr.deadline, LinkLatency: uint64(pr.topo.MaxLinkLatency()), Firmware: fw, Addressing: addressing}
+		Deadline: pr.deadline, LinkLatency: uint64(pr.topo.MaxLinkLatency()), Firmware: fw, Addressing: addressing,
+		AlignOnly: pr.alignOnly, SoftUGN: pr.softUGN}
+	if cfg.SoftUGN == (bridge.SoftUGNTiming{}) {
+		cfg.SoftUGN = shortTiming
+	}
 	if pr.pcap != nil {
 		cfg.Pcap = func(ep hw.Endpoint, _ float64) (bridge.PacketWriter, error) { return pr.pcap(ep), nil }
 	}
@@ -192,6 +204,9 @@ func TestProfilesComplete(t *testing.T) {
 			}
 			fw, _ := bridge.ParseFirmware(tt.firmware)
 			checkPhases(t, rep, fw)
+			if p, _ := fw.Uniform(tt.topo.Nodes); p == bridge.UpstreamSoftUGN {
+				checkSoftUGN(t, rep, tt.topo)
+			}
 			if x != nil {
 				if got, want := len(x.Report()), len(tt.topo.Links); got != want {
 					t.Errorf("the manager's report has %d edges, want %d", got, want)
@@ -456,7 +471,7 @@ func TestRTLFirmwareProfiles(t *testing.T) {
 					addressing = bridge.Upstream
 				}
 				rt, err := bridge.New(bridge.Config{Machine: m, Wiring: tt.topo.Wiring(), Cost: tt.cost, Seed: 1, App: tt.app(),
-					Deadline: 200_000_000, LinkLatency: 16, Firmware: fw, Addressing: addressing})
+					Deadline: 200_000_000, LinkLatency: 16, Firmware: fw, Addressing: addressing, SoftUGN: shortTiming})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -469,6 +484,9 @@ func TestRTLFirmwareProfiles(t *testing.T) {
 			if tt.stall == "" {
 				if err != nil {
 					t.Fatalf("RTL run: %v\n%s", err, rep.Stall)
+				}
+				if p, _ := fw.Uniform(tt.topo.Nodes); p == bridge.UpstreamSoftUGN {
+					checkSoftUGN(t, rep, tt.topo)
 				}
 				return
 			}
@@ -483,5 +501,48 @@ func TestRTLFirmwareProfiles(t *testing.T) {
 				t.Errorf("the diagnosis differs (-reference +RTL):\n%s", diff)
 			}
 		})
+	}
+}
+
+// checkSoftUGN checks what the soft-UGN demo's nodes measured, from their own reports:
+// every node ran its events without missing a deadline, every link end has both edges,
+// the edges name the wiring's partner, each direction's UGN is the same at both ends, and
+// the two ends of a link agree on its round trip. Whether the UGNs are right is judged
+// against the engine's truth in the job's and the gate's tests.
+func checkSoftUGN(t *testing.T, rep *bridge.Report, topo hw.Topology) {
+	t.Helper()
+	nodes := map[int]*bridge.SoftUGNNode{}
+	for _, n := range rep.SoftUGN {
+		nodes[n.Node] = n
+		if n.Iterations != shortTiming.Events || n.Missed() != 0 {
+			t.Errorf("%v, want %d events and none missed", n, shortTiming.Events)
+		}
+	}
+	port := func(ep hw.Endpoint) *bridge.SoftUGNPort {
+		if n := nodes[ep.Node]; n != nil {
+			for i := range n.Ports {
+				if n.Ports[i].Port == ep.Port {
+					return &n.Ports[i]
+				}
+			}
+		}
+		t.Fatalf("no soft-UGN port %v", ep)
+		return nil
+	}
+	for _, l := range topo.Links {
+		to, from := port(l.To), port(l.From)
+		if to.Incoming == nil || from.Outgoing == nil {
+			t.Errorf("%v: incoming edge %+v at the receiver, outgoing %+v at the sender", l, to.Incoming, from.Outgoing)
+			continue
+		}
+		if in := to.Incoming; in.SrcNode != nodes[l.From.Node].NodeID || in.SrcPort != l.From.Port {
+			t.Errorf("%v: the receiver's edge names node %#x port %d", l, in.SrcNode, in.SrcPort)
+		}
+		if to.Incoming.UGN != from.Outgoing.UGN {
+			t.Errorf("%v: UGN %d at the receiver, %d at the sender", l, to.Incoming.UGN, from.Outgoing.UGN)
+		}
+		if to.RoundTrip == nil || from.RoundTrip == nil || *to.RoundTrip != *from.RoundTrip {
+			t.Errorf("%v: round trips %v and %v differ", l, to.RoundTrip, from.RoundTrip)
+		}
 	}
 }

@@ -57,6 +57,9 @@ type Report struct {
 	// Stall is why the run stopped without finishing, with the wait-for chain, when a stall
 	// detector or a time bound ended it.
 	Stall *Stall `json:"stall,omitempty"`
+	// SoftUGN is each node's soft-UGN demo, for nodes that ran its message phase
+	// (upstream-softugn).
+	SoftUGN []*SoftUGNNode `json:"soft_ugn_nodes,omitempty"`
 }
 
 // Step is a milestone of a run.
@@ -192,6 +195,11 @@ func (rt *Runtime) buildReport(start uint64) *Report {
 		}
 		r.CorruptedAccepted += l.tally.corrupted
 		r.Links = append(r.Links, lr)
+	}
+	for _, n := range rt.nodes {
+		if n.softUGN != nil {
+			r.SoftUGN = append(r.SoftUGN, n.softUGN)
+		}
 	}
 	var delivered, valid uint64
 	for _, l := range rt.links {

@@ -95,6 +95,8 @@ type nodeState struct {
 	// idlePass is the start cycle of the node's last main loop pass if that pass found
 	// nothing to do (upstream-async's loop), 0 otherwise.
 	idlePass uint64
+	// softUGN is the soft-UGN demo's state (upstream-softugn's message phase; nil before).
+	softUGN *SoftUGNNode
 }
 
 // Runtime runs the nodes' firmware in lockstep with the machine.
@@ -216,6 +218,15 @@ func New(cfg Config) (*Runtime, error) {
 	}
 	for _, l := range rt.links {
 		rt.byEP[l.ep] = l
+	}
+	if !rt.alignOnly {
+		if err := rt.checkMessages(); err != nil {
+			rt.close()
+			return nil, err
+		}
+	}
+	if rt.cfg.SoftUGN == (SoftUGNTiming{}) {
+		rt.cfg.SoftUGN = DefaultSoftUGNTiming(m.ClockHz())
 	}
 	for _, l := range rt.links {
 		l.tally.peer = rt.byEP[l.peer].tally

@@ -80,6 +80,8 @@ type DocConfig struct {
 	RunSeed    uint64 `json:"run_seed,omitempty"`
 	AutoCentre bool   `json:"auto_centre"`
 	Recover    bool   `json:"recover"`
+	// SoftUGN is the soft-UGN demo's timing (softugn only).
+	SoftUGN *bridge.SoftUGNTiming `json:"soft_ugn,omitempty"`
 }
 
 // Version is ringsim's version from the Go build information: the module version for an
@@ -129,7 +131,7 @@ func (r *Result) Document(spec Spec) *Document {
 
 	c := DocConfig{App: spec.app(), Manager: nil, Sim: spec.Sim, Cost: spec.Cost, Drop: spec.Drop, RunSeed: spec.RunSeed,
 		DeadlineCycles: r.deadline, AutoCentre: spec.Sim.Link == hw.LinkReal && spec.AutoCentre,
-		Recover: spec.Sim.Link == hw.LinkReal && !spec.NoRecovery}
+		Recover: spec.Sim.Link == hw.LinkReal && !spec.NoRecovery && spec.runsOurs()}
 	if r.info != nil {
 		c.Sim = r.info.Config
 	}
@@ -162,6 +164,9 @@ func (r *Result) Document(spec Spec) *Document {
 	case AppExchange:
 		m := spec.ManagerNode()
 		c.Manager = &m
+	case AppSoftUGN:
+		t := spec.softUGNTiming(c.Sim.ClockHz)
+		c.SoftUGN = &t
 	}
 	d.Config = c
 	return d

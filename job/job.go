@@ -38,10 +38,11 @@ const (
 	AppHello    = "hello"    // upstream's simultaneous-open greeting
 	AppExchange = "exchange" // upstream's DNA and port exchange; the manager collects the report
 	AppAlign    = "align"    // align every link and stop: no packets, no TCP
+	AppSoftUGN  = "softugn"  // upstream's soft-UGN demo: time-triggered messages, software UGNs
 )
 
 // Apps lists the application names.
-var Apps = []string{AppTransfer, AppHello, AppExchange, AppAlign}
+var Apps = []string{AppTransfer, AppHello, AppExchange, AppAlign, AppSoftUGN}
 
 // DefaultManager is the node that collects the exchange's report on topology t when
 // Spec.Manager is nil: the rig's manager (hw.RigManager, node 6) on the rig, node 0
@@ -103,6 +104,9 @@ type Spec struct {
 	RunSeed uint64
 	// NoRecovery (real link) turns ringsim's firmware's recovery off (bridge.Config.NoRecovery).
 	NoRecovery bool
+	// SoftUGN is the soft-UGN demo's timing (AppSoftUGN); nil means upstream's
+	// (bridge.DefaultSoftUGNTiming).
+	SoftUGN *bridge.SoftUGNTiming
 }
 
 // SampleEvery is how often, in cycles, a job samples the run for its charts.
@@ -130,17 +134,26 @@ func (s Spec) Validate() error {
 	}
 	switch s.app() {
 	case AppTransfer, AppHello, AppAlign:
+	case AppSoftUGN:
+		for n := 0; n < s.Sim.Topology.Nodes; n++ {
+			if p := s.Firmware.Of(n); p != bridge.UpstreamSoftUGN {
+				return bad("app softugn is upstream's soft-UGN demo: it needs firmware upstream-softugn on every node, node %d runs %s", n, p)
+			}
+		}
+		if t := s.SoftUGN; t != nil && t.Events <= 0 {
+			return bad("soft-UGN demo with %d events: want at least 1", t.Events)
+		}
 	case AppExchange:
 		if m := s.ManagerNode(); m < 0 || m >= s.Sim.Topology.Nodes {
 			return bad("exchange manager node %d outside %d nodes", m, s.Sim.Topology.Nodes)
 		}
 	default:
-		return bad("app %q: want transfer, hello, exchange or align", s.App)
+		return bad("app %q: want transfer, hello, exchange, align or softugn", s.App)
 	}
-	if s.app() != AppAlign {
+	if s.app() != AppAlign && s.app() != AppSoftUGN {
 		for n := 0; n < s.Sim.Topology.Nodes; n++ {
-			if p := s.Firmware.Of(n); !p.HasPacketPhase() {
-				return bad("app %s needs TCP, but node %d's firmware %s has no packet phase yet (its time-triggered messages come with UGN capture): use app align", s.app(), n, p)
+			if p := s.Firmware.Of(n); !p.HasTCP() {
+				return bad("app %s needs TCP, but node %d's firmware %s has none (its phase after alignment is the soft-UGN demo's messages): use app softugn or align", s.app(), n, p)
 			}
 		}
 	}
@@ -235,6 +248,8 @@ type Result struct {
 	// Completion is when each node completed the exchange (every link end closed):
 	// upstream's demo passes when every node completes within 60 s.
 	Completion []NodeCompletion `json:"exchange_completion,omitempty"`
+	// SoftUGN is the soft-UGN demo judged by upstream's criterion (AppSoftUGN).
+	SoftUGN *SoftUGNReport `json:"soft_ugn,omitempty"`
 	// RealLink is the real link's truth (the embedded simulator on the real link only).
 	RealLink *RealLinkReport `json:"real_link,omitempty"`
 	// Samples are the run over time, every SampleEvery cycles or so (the HTML report's
@@ -311,8 +326,8 @@ func Run(ctx context.Context, spec Spec, opt Options) (*Result, error) {
 		Seed: spec.Sim.Seed, MinRTO: spec.MinRTO, Window: spec.Window, Deadline: runStart(m, spec) + deadline,
 		LinkLatency: uint64(spec.Sim.Topology.MaxLinkLatency()), App: a, Logger: opt.Logger,
 		Progress: opt.Progress, Firmware: spec.Firmware, ZeroingLinks: zeroing,
-		AlignOnly: spec.app() == AppAlign,
-		RealLink:  spec.Sim.Link == hw.LinkReal, AutoCentre: spec.AutoCentre, NoRecovery: spec.NoRecovery,
+		AlignOnly: spec.app() == AppAlign, SoftUGN: spec.softUGNTiming(m.ClockHz()),
+		RealLink: spec.Sim.Link == hw.LinkReal, AutoCentre: spec.AutoCentre, NoRecovery: spec.NoRecovery,
 	}
 	rlm, isReal := m.(realLinkMachine)
 	isReal = isReal && spec.Sim.Link == hw.LinkReal
@@ -392,6 +407,12 @@ func Run(ctx context.Context, spec Spec, opt Options) (*Result, error) {
 				ErrRelationBroken, l.Link, l.From, l.To, l.FirmwareSince, l.Offset, l.Broken.Cause, l.Broken.Cycle)
 		}
 	}
+	if spec.app() == AppSoftUGN && res.Report != nil && res.Stack == "" {
+		res.SoftUGN = judgeSoftUGN(spec, res.Report, releases(m, info, spec.Sim.Topology.Nodes), bc.SoftUGN)
+		if !res.SoftUGN.Passed && res.Err == nil {
+			res.Err = fmt.Errorf("%w: %s", ErrSoftUGN, res.SoftUGN.failureLine())
+		}
+	}
 	if x, ok := a.(*app.Exchange); ok {
 		res.DeadlinesMissed = x.Missed()
 		done := x.Completed()
@@ -459,7 +480,7 @@ func (s Spec) newApp() (bridge.App, func() error) {
 			}
 			return nil
 		}
-	case AppAlign:
+	case AppAlign, AppSoftUGN:
 		return nil, func() error { return nil }
 	}
 	seed := s.Sim.Seed
@@ -468,6 +489,42 @@ func (s Spec) newApp() (bridge.App, func() error) {
 	}
 	t := app.NewTransfer(s.Bytes, seed)
 	return t, t.Verify
+}
+
+// runsOurs reports whether some node runs ringsim's firmware, the one whose settings
+// AutoCentre and NoRecovery are.
+func (s Spec) runsOurs() bool {
+	for n := 0; n < s.Sim.Topology.Nodes; n++ {
+		if s.Firmware.Of(n) == bridge.Ringsim {
+			return true
+		}
+	}
+	return false
+}
+
+// softUGNTiming is the soft-UGN demo's timing for a clock of clockHz.
+func (s Spec) softUGNTiming(clockHz float64) bridge.SoftUGNTiming {
+	if s.SoftUGN != nil {
+		return *s.SoftUGN
+	}
+	return bridge.DefaultSoftUGNTiming(clockHz)
+}
+
+// releases returns the nodes' release cycles from the simulator's effective configuration
+// or the machine, nil when neither says.
+func releases(m Machine, info *hw.Info, nodes int) []uint64 {
+	if info != nil && len(info.Config.Release) == nodes {
+		return info.Config.Release
+	}
+	r, ok := m.(interface{ Release(node int) uint64 })
+	if !ok {
+		return nil
+	}
+	out := make([]uint64, nodes)
+	for n := range out {
+		out[n] = r.Release(n)
+	}
+	return out
 }
 
 // NodeCompletion is when a node completed the exchange.

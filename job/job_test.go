@@ -39,14 +39,17 @@ func TestValidateFirmwareAndManager(t *testing.T) {
 		wantErr string // "" for none
 	}{
 		{"ringsim transfer", Spec{Sim: pair}, ""},
-		{"soft-UGN needs app align", Spec{Sim: pair, Firmware: firmware(t, "upstream-softugn")}, "use app align"},
-		{"soft-UGN on one node", Spec{Sim: pair, Firmware: firmware(t, "1=upstream-softugn"), App: AppExchange}, "node 1's firmware upstream-softugn has no packet phase"},
+		{"soft-UGN has no TCP", Spec{Sim: pair, Firmware: firmware(t, "upstream-softugn")}, "use app softugn or align"},
+		{"soft-UGN on one node", Spec{Sim: pair, Firmware: firmware(t, "1=upstream-softugn"), App: AppExchange}, "node 1's firmware upstream-softugn has none"},
 		{"soft-UGN aligns", Spec{Sim: pair, Firmware: firmware(t, "upstream-softugn"), App: AppAlign}, ""},
+		{"soft-UGN demo", Spec{Sim: pair, Firmware: firmware(t, "upstream-softugn"), App: AppSoftUGN}, ""},
+		{"soft-UGN demo needs its firmware", Spec{Sim: pair, Firmware: firmware(t, "0=upstream-softugn"), App: AppSoftUGN}, "node 1 runs ringsim"},
+		{"soft-UGN demo with no events", Spec{Sim: pair, Firmware: firmware(t, "upstream-softugn"), App: AppSoftUGN, SoftUGN: &bridge.SoftUGNTiming{}}, "0 events"},
 		{"firmware for a node outside", Spec{Sim: pair, Firmware: firmware(t, "2=ringsim")}, "node 2 outside 2 nodes"},
 		{"rig manager default", Spec{Sim: rig, App: AppExchange}, ""},
 		{"rig manager 7", Spec{Sim: rig, App: AppExchange, Manager: &seven}, ""},
 		{"rig manager 9", Spec{Sim: rig, App: AppExchange, Manager: &nine}, "manager node 9 outside 8 nodes"},
-		{"bad app", Spec{Sim: pair, App: "ftp"}, "want transfer, hello, exchange or align"},
+		{"bad app", Spec{Sim: pair, App: "ftp"}, "want transfer, hello, exchange, align or softugn"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -142,6 +142,12 @@ func (r *Result) WriteVerdict(w io.Writer, s Spec) {
 				fmt.Fprintf(w, "    %s\n", wt)
 			}
 		}
+		if r.SoftUGN != nil {
+			r.SoftUGN.write(w)
+		}
+	case s.app() == AppSoftUGN && r.SoftUGN != nil:
+		fmt.Fprintf(w, "PASS: %s\n", r.SoftUGN.Summary())
+		r.SoftUGN.write(w)
 	case s.app() == AppHello:
 		fmt.Fprintf(w, "PASS: greetings and messages exchanged and verified on %d link(s)\n", len(rep.Links)/2)
 	case s.app() == AppAlign:

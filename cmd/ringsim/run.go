@@ -82,6 +82,10 @@ type runFlags struct {
 	autoCentre   bool
 	recover      bool
 	htmlPath     string
+	// The soft-UGN demo's timing (app softugn).
+	softUGNSettle uint64
+	softUGNStart  uint64
+	softUGNEvents int
 	// set names the flags given on the command line (some defaults depend on others).
 	set map[string]bool
 }
@@ -119,10 +123,15 @@ func (f *runFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.logLevel, "log-level", "warn", "log level: trace, debug, info, warn, error")
 	fs.StringVar(&f.progress, "progress", "auto", "progress display: auto (bar on a terminal), bar, lines, none")
 	fs.StringVar(&f.app, "app", "transfer", "what runs over the connections: transfer (--bytes each way, SHA-256 checked), "+
-		"hello (upstream's simultaneous-open greeting), exchange (upstream's DNA and port exchange; --manager collects the report) "+
-		"or align (align every link and stop; the default when a node's firmware has no packet phase)")
-	fs.StringVar(&f.firmware, "firmware", "ringsim", "firmware profile of every node: ringsim, upstream-async or upstream-softugn; "+
-		"per node: 0=upstream-async,1=ringsim (a bare name sets the others); see docs/firmware.md")
+		"hello (upstream's simultaneous-open greeting), exchange (upstream's DNA and port exchange; --manager collects the report), "+
+		"align (align every link and stop) or softugn (upstream's soft-UGN demo: time-triggered messages measure every link's UGN; "+
+		"the default with firmware upstream-softugn, which it needs; on the real link it implies -clock-control -settled unless either is given)")
+	fs.StringVar(&f.firmware, "firmware", "ringsim", "firmware profile of every node: ringsim, upstream-async or upstream-softugn "+
+		"(the default with app softugn); per node: 0=upstream-async,1=ringsim (a bare name sets the others); see docs/firmware.md")
+	dt := bridge.DefaultSoftUGNTiming(hw.DefaultClockHz)
+	fs.Uint64Var(&f.softUGNSettle, "softugn-settle", 0, "app softugn: cycles each node waits after aligning (0: upstream's 1 s)")
+	fs.Uint64Var(&f.softUGNStart, "softugn-start-delay", dt.StartDelay, "app softugn: cycles from the first ring-aligned cycle after the wait to the first receive (upstream's 100 ms)")
+	fs.IntVar(&f.softUGNEvents, "softugn-events", dt.Events, "app softugn: events the demo's loop processes (upstream's NUM_PERIODS)")
 	fs.IntVar(&f.manager, "manager", -1, "node that collects the exchange's report (-1: node 6 on the rig, 0 elsewhere)")
 	fs.IntVar(&f.threads, "threads", 1, "threads clocking the nodes on the ideal link; 0: one per two nodes, at most one per CPU "+
 		"(fastest on an idle machine; on a loaded one the threads wait for each other). Results do not depend on it")
@@ -323,7 +332,11 @@ func (f *runFlags) plan() (*runCmd, error) {
 	if s.Framing, err = framing.Lookup(f.framing); err != nil {
 		return nil, fmt.Errorf("-framing: %w", err)
 	}
-	if s.Firmware, err = bridge.ParseFirmware(f.firmware); err != nil {
+	firmware := f.firmware
+	if f.app == job.AppSoftUGN && !f.set["firmware"] {
+		firmware = string(bridge.UpstreamSoftUGN)
+	}
+	if s.Firmware, err = bridge.ParseFirmware(firmware); err != nil {
 		return nil, fmt.Errorf("-firmware: %w", err)
 	}
 	if s.Addressing, err = bridge.ParseAddressing(f.addressing); err != nil {
@@ -364,11 +377,33 @@ func (f *runFlags) plan() (*runCmd, error) {
 	}
 	app := f.app
 	if !f.set["app"] {
-		for n := 0; n < topo.Nodes; n++ {
-			if !s.Firmware.Of(n).HasPacketPhase() {
-				app = job.AppAlign
+		if p, ok := s.Firmware.Uniform(topo.Nodes); ok && p == bridge.UpstreamSoftUGN {
+			app = job.AppSoftUGN
+		} else {
+			for n := 0; n < topo.Nodes; n++ {
+				if !s.Firmware.Of(n).HasTCP() {
+					app = job.AppAlign
+				}
 			}
 		}
+	}
+	if app != job.AppSoftUGN {
+		for _, name := range []string{"softugn-settle", "softugn-start-delay", "softugn-events"} {
+			if f.set[name] {
+				return nil, fmt.Errorf("-%s is a setting of the soft-UGN demo: add -app softugn", name)
+			}
+		}
+	}
+	if app == job.AppSoftUGN {
+		t := bridge.DefaultSoftUGNTiming(f.clockHz)
+		if f.softUGNSettle != 0 {
+			t.Settle = f.softUGNSettle
+		}
+		t.StartDelay, t.Events = f.softUGNStart, f.softUGNEvents
+		if t.Events <= 0 {
+			return nil, fmt.Errorf("-softugn-events %d: want at least 1", t.Events)
+		}
+		s.SoftUGN = &t
 	}
 	if f.manager >= 0 {
 		m := f.manager
@@ -385,8 +420,19 @@ func (f *runFlags) plan() (*runCmd, error) {
 	if s.Sim.Link, s.Sim.Real, err = f.realLink(topo.Nodes); err != nil {
 		return nil, err
 	}
-	s.AutoCentre = s.Sim.Link == hw.LinkReal && f.autoCentre
-	s.NoRecovery = s.Sim.Link == hw.LinkReal && !f.recover
+	if app == job.AppSoftUGN && s.Sim.Link == hw.LinkReal && !f.set["clock-control"] && !f.set["settled"] {
+		// Upstream's soft-UGN demo starts once clock control is stable (its main.rs:48-60):
+		// without it the elastic buffers drift through their depth within the demo's 1.1 s.
+		s.Sim.Real.Control, s.Sim.Real.Settled = true, true
+	}
+	// Both are settings of ringsim's firmware: upstream's profiles stop auto-centring and
+	// have no recovery.
+	ours := false
+	for n := 0; n < topo.Nodes; n++ {
+		ours = ours || s.Firmware.Of(n) == bridge.Ringsim
+	}
+	s.AutoCentre = s.Sim.Link == hw.LinkReal && f.autoCentre && ours
+	s.NoRecovery = s.Sim.Link == hw.LinkReal && !f.recover && ours
 	if f.threads < 0 || f.threads > sim.MaxThreads {
 		return nil, fmt.Errorf("-threads %d: want 0 (automatic) to %d", f.threads, sim.MaxThreads)
 	}

@@ -121,6 +121,9 @@ func TestRunBadFlags(t *testing.T) {
 		{"firmware for node 2 of a pair", []string{"--firmware", "2=upstream-async"}},
 		{"two default firmwares", []string{"--firmware", "ringsim,upstream-async"}},
 		{"soft-UGN with TCP", []string{"--firmware", "upstream-softugn", "--app", "transfer"}},
+		{"soft-UGN demo on ringsim's firmware", []string{"--app", "softugn", "--firmware", "ringsim"}},
+		{"soft-UGN timing without the demo", []string{"--softugn-events", "10"}},
+		{"soft-UGN demo without events", []string{"--app", "softugn", "--softugn-events", "0"}},
 		{"rig of 3", []string{"--topology", "rig", "--nodes", "3"}},
 		{"manager -2", []string{"--manager", "-2"}},
 		{"manager outside", []string{"--app", "exchange", "--manager", "2"}},
@@ -137,8 +140,9 @@ func TestRunBadFlags(t *testing.T) {
 // TestRunFirmware runs `ringsim run` with firmware profiles on the embedded RTL: upstream's
 // serial alignment stops on the built-in ring with the diagnosis (exit 1, the stall in the
 // JSON), ringsim's firmware runs the exchange on the rig with node 6 collecting the
-// labelled report (hardware UGNs on the real link, none on the ideal one), and the soft-UGN profile, which has no packet phase yet, aligns a pair
-// (the app defaults to align).
+// labelled report (hardware UGNs on the real link, none on the ideal one), the soft-UGN
+// demo passes upstream's criterion on a real-link pair (app softugn picks its firmware and
+// clock control), and the soft-UGN alignment alone aligns a pair.
 func TestRunFirmware(t *testing.T) {
 	tests := []struct {
 		name  string
@@ -200,7 +204,32 @@ func TestRunFirmware(t *testing.T) {
 				t.Errorf("edge %v: want \"hardware_ugn\": null (the ideal link has no UGN capture)", e)
 			}
 		}},
-		{"upstream-softugn on a pair", []string{"--depth", "128", "--firmware", "upstream-softugn"}, 0, func(t *testing.T, r map[string]any) {
+		{"soft-UGN demo on a pair", []string{"--depth", "4000", "--app", "softugn", "--softugn-settle", "100000", "--softugn-start-delay", "50000"}, 0,
+			func(t *testing.T, r map[string]any) {
+				cfg, _ := r["config"].(map[string]any)
+				if fw, _ := cfg["firmware"].([]any); len(fw) != 2 || fw[0] != "upstream-softugn" {
+					t.Errorf("firmware %v: app softugn should default it to upstream-softugn", cfg["firmware"])
+				}
+				sim, _ := cfg["sim"].(map[string]any)
+				if real, _ := sim["real"].(map[string]any); real["clock_control"] != true || real["settled"] != true {
+					t.Errorf("real link %v: app softugn should default to clock control from a settled start", sim["real"])
+				}
+				su, _ := r["soft_ugn"].(map[string]any)
+				edges, _ := su["edges"].([]any)
+				if su["passed"] != true || len(edges) != 2 || su["hardware_ugn_source"] != "capture" {
+					t.Fatalf("soft_ugn %v: want passed with 2 edges judged against UGN capture", su)
+				}
+				for _, e := range edges {
+					e, _ := e.(map[string]any)
+					if hw, sw := e["hardware_ugn"].(float64), e["software_ugn"].(float64); sw != hw+1 {
+						t.Errorf("edge %v: software UGN is not hardware UGN + 1", e)
+					}
+				}
+				if nodes, _ := r["soft_ugn_nodes"].([]any); len(nodes) != 2 {
+					t.Errorf("soft_ugn_nodes %v: want both nodes", nodes)
+				}
+			}},
+		{"upstream-softugn aligning a pair", []string{"--depth", "128", "--firmware", "upstream-softugn", "--app", "align"}, 0, func(t *testing.T, r map[string]any) {
 			links, _ := r["links"].([]any)
 			for _, l := range links {
 				pc := map[string]any{}

@@ -16,8 +16,8 @@ import (
 // TestRunReportSchema validates real `ringsim run --json` reports against
 // docs/run-report.schema.json, which allows no field it does not describe: a transfer on
 // the real link with a flap (recoveries, link events, clocks), the exchange on the ideal rig
-// (edges without UGN), a stall (an upstream-async ring), hello, soft-UGN alignment and the ip
-// framing. It also checks what the format promises beyond the schema: the version, the
+// (edges without UGN), a stall (an upstream-async ring), hello, soft-UGN alignment, the
+// soft-UGN demo passing and failing, and the ip framing. It also checks what the format promises beyond the schema: the version, the
 // verdict matching the exit status, the transfer's fields present for the transfer alone,
 // and the phases in the order the link ends entered them.
 func TestRunReportSchema(t *testing.T) {
@@ -48,7 +48,10 @@ func TestRunReportSchema(t *testing.T) {
 		{"exchange on the ideal rig", []string{"--link", "ideal", "--topology", "rig", "--depth", "128", "--app", "exchange"}, 0, "exchange"},
 		{"stall", []string{"--topology", "ring", "--nodes", "3", "--depth", "128", "--firmware", "upstream-async", "--app", "exchange"}, 1, "exchange"},
 		{"hello", []string{"--app", "hello", "--depth", "128"}, 0, "hello"},
-		{"soft-UGN alignment", []string{"--depth", "128", "--firmware", "upstream-softugn"}, 0, "align"},
+		{"soft-UGN alignment", []string{"--depth", "128", "--firmware", "upstream-softugn", "--app", "align"}, 0, "align"},
+		{"soft-UGN demo", []string{"--link", "ideal", "--depth", "128", "--app", "softugn", "--softugn-settle", "50000", "--softugn-start-delay", "20000"}, 0, "softugn"},
+		{"soft-UGN demo missing deadlines", []string{"--depth", "128", "--app", "softugn", "--softugn-settle", "50000", "--softugn-start-delay", "20000",
+			"--cost-poll", "400", "--softugn-events", "100"}, 1, "softugn"},
 		{"ip framing", []string{"--link", "ideal", "--framing", "ip", "--bytes", "16KiB"}, 0, "transfer"},
 	}
 	for _, tt := range tests {

@@ -102,19 +102,30 @@ type Scenario struct {
 	// upstream's firmware stuck, and ringsim saying why); otherwise the app must pass
 	// with upstream's criteria.
 	Stall bridge.StallCause
+	// SoftUGN is the soft-UGN demo's timing (app softugn; nil: upstream's).
+	SoftUGN *bridge.SoftUGNTiming
 }
 
+// gateSoftUGN is the soft-UGN demo's timing in the gate: upstream's schedule and event
+// count, with the waits before the first message (1 s, then 100 ms) cut to 2 ms and 1 ms.
+// They only let every node finish aligning first, which the job checks (no message before
+// the last link aligned); upstream's 1.1 s would cost the gate minutes per run.
+var gateSoftUGN = bridge.SoftUGNTiming{Settle: 250_000, StartDelay: 125_000, Events: 1000}
+
 // fullScenarios: the async-comms demo on the rig (D = 128) with ringsim's firmware on the
-// ideal link and the settled real link, with upstream's firmware on the ideal link, and
-// upstream's serial alignment deadlocking on the built-in ring. upstream-async on the real
-// rig is left out: it waits for gVisor's 1 s handshake retransmissions, hours of
-// simulation (docs/firmware.md).
+// ideal link and the settled real link, with upstream's firmware on the ideal link;
+// upstream's serial alignment deadlocking on the built-in ring; the soft-UGN demo on the rig
+// (D = 4000) on the ideal and the settled real link. upstream-async on the real rig is left
+// out: it waits for gVisor's 1 s handshake retransmissions, hours of simulation
+// (docs/firmware.md).
 var fullScenarios = []Scenario{
 	{Name: "async-comms-rig-ideal-ringsim", Topology: "rig", Depth: 128, Firmware: "ringsim", App: "exchange"},
 	{Name: "async-comms-rig-real-ringsim", Topology: "rig", Depth: 128, Real: true, Firmware: "ringsim", App: "exchange"},
 	{Name: "async-comms-rig-ideal-upstream-async", Topology: "rig", Depth: 128, Firmware: "upstream-async", App: "exchange"},
 	{Name: "serial-alignment-ring3-deadlock", Topology: "ring3", Depth: 128, Firmware: "upstream-async", App: "exchange",
 		Stall: bridge.StallDeadlock},
+	{Name: "soft-ugn-rig-ideal", Topology: "rig", Depth: 4000, Firmware: "upstream-softugn", App: "softugn", SoftUGN: &gateSoftUGN},
+	{Name: "soft-ugn-rig-real", Topology: "rig", Depth: 4000, Real: true, Firmware: "upstream-softugn", App: "softugn", SoftUGN: &gateSoftUGN},
 }
 
 var (
@@ -358,6 +369,13 @@ func (p Profile) describe(check string) string {
 				link = "real link, settled"
 			}
 			want := "every node completes within 60 s of simulated time, the manager's report has every edge (with hardware UGNs on the real link)"
+			if sc.App == "softugn" {
+				want = "on every edge software UGN = hardware UGN + 1, round trips agree, no deadline missed"
+				if t := sc.SoftUGN; t != nil {
+					want += fmt.Sprintf(" (upstream's schedule and %d events; the waits before the first message cut to %d and %d cycles)",
+						t.Events, t.Settle, t.StartDelay)
+				}
+			}
 			if sc.Stall != "" {
 				want = "stops with the diagnosis " + string(sc.Stall)
 			}

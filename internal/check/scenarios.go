@@ -28,7 +28,8 @@ func (sc Scenario) run(ctx context.Context, e *env, ev *evidence) outcome {
 	if err != nil {
 		return errorOutcome(err)
 	}
-	spec := job.Spec{Sim: hw.Config{Topology: topo, Depth: sc.Depth, Seed: 1}, Firmware: fw, App: sc.App, Cost: bridge.DefaultCost}
+	spec := job.Spec{Sim: hw.Config{Topology: topo, Depth: sc.Depth, Seed: 1}, Firmware: fw, App: sc.App, Cost: bridge.DefaultCost,
+		SoftUGN: sc.SoftUGN}
 	if p, ok := fw.Uniform(topo.Nodes); ok && p == bridge.UpstreamAsync {
 		spec.Addressing = bridge.Upstream
 	}
@@ -63,6 +64,16 @@ func (sc Scenario) run(ctx context.Context, e *env, ev *evidence) outcome {
 	}
 	if ctx.Err() != nil {
 		return outcome{status: Error, reason: fmt.Sprint(res.Err), details: details}
+	}
+	if s := res.SoftUGN; s != nil {
+		details["soft_ugn_edges"], details["deadlines_missed"] = len(s.Edges), s.Missed
+		if res.Err != nil {
+			return failAt(rep.Cycles, res.Err.Error(), details)
+		}
+		if len(s.Edges) != len(topo.Links) {
+			return failAt(rep.Cycles, fmt.Sprintf("%d edges judged, the topology has %d", len(s.Edges), len(topo.Links)), details)
+		}
+		return pass(details)
 	}
 	if sc.Stall != "" {
 		if st := rep.Stall; st != nil && st.Cause == sc.Stall {

@@ -1312,6 +1312,14 @@ std::string real_setup(rs_sim* s, const rs_config* cfg) {
     ck.next_update = s->update_cycles;
   }
   s->rl.resize(cfg->nlinks);
+  // A link comes up no earlier than both its ends left reset: the nodes' own logic brings
+  // their transceivers up, and UGN capture needs both cycle counters running (a capture
+  // before would latch a counter still held at 0).
+  auto up_at = [&](uint32_t li, uint64_t up) {
+    const rs_link& l = cfg->links[li];
+    if (cfg->reset_release) up = std::max({up, cfg->reset_release[l.src_node], cfg->reset_release[l.dst_node]});
+    return at_cycle(up);
+  };
   for (uint32_t i = 0; i < cfg->nlinks; ++i) {
     const rs_link& l = cfg->links[i];
     RealLinkState& r = s->rl[i];
@@ -1319,13 +1327,13 @@ std::string real_setup(rs_sim* s, const rs_config* cfg) {
     r.fifo.assign(rc.eb_depth, 0);
     s->nodes[l.src_node].out_links.push_back(i);
     s->nodes[l.dst_node].in_links.push_back(i);
-    s->transitions.push_back({at_cycle(rc.up[i]), i, true});
+    s->transitions.push_back({up_at(i, rc.up[i]), i, true});
   }
   for (uint32_t f = 0; f < rc.nflaps; ++f) {
     const rs_flap& fl = rc.flaps[f];
     if (fl.link >= cfg->nlinks || fl.up <= fl.down) return "real link: bad flap " + std::to_string(f);
     s->transitions.push_back({at_cycle(fl.down), fl.link, false});
-    s->transitions.push_back({at_cycle(fl.up), fl.link, true});
+    s->transitions.push_back({up_at(fl.link, fl.up), fl.link, true});
   }
   std::stable_sort(s->transitions.begin(), s->transitions.end(),
                    [](const Transition& a, const Transition& b) { return a.at < b.at; });
