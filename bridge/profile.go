@@ -296,6 +296,18 @@ func softUGNPrepare(rt *Runtime, n *nodeState, c *cpu) error {
 			if err := rt.readUGN(n, c, l); err != nil {
 				return err
 			}
+			// Upstream's hardware UGN adds the elastic buffer delta the prelude recorded:
+			// the frames auto-centring added since the capture (main.rs:77-82, read back in
+			// Utils/Ugn.hs:463-476 as local + eb_delta - remote). 0 unless the auto-centre
+			// ran, which it does not from reset.
+			res := c.exec(bus.Read(l.port.LinkAddr(bus.LinkEBDelta)))
+			if err := checkOK(n.id, "elastic buffer delta", res); err != nil {
+				return err
+			}
+			if l.ugn != nil {
+				u := *l.ugn + int64(int32(res[0].Value))
+				l.ugn = &u
+			}
 		}
 	}
 	for _, l := range n.links {

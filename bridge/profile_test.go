@@ -81,7 +81,7 @@ type profileRun struct {
 
 // shortTiming is the soft-UGN demo with short waits before its first message: enough for
 // every node to align first on the tests' topologies, a thousand times less than upstream's.
-var shortTiming = bridge.SoftUGNTiming{Settle: 50_000, StartDelay: 20_000, Events: 1000}
+var shortTiming = bridge.SoftUGNTiming{Settle: 50_000, StartDelay: 20_480, Events: 1000}
 
 func (pr profileRun) run(t *testing.T) (*bridge.Report, error) {
 	t.Helper()

@@ -1,10 +1,10 @@
 package bridge
 
 import (
-	"container/heap"
 	"encoding/binary"
 	"fmt"
 
+	"github.com/ringsim/ringsim/hw"
 	"github.com/ringsim/ringsim/sim/bus"
 )
 
@@ -39,8 +39,12 @@ type SoftUGNTiming struct {
 	Events int `json:"events"`
 }
 
-// DefaultSoftUGNTiming returns upstream's timing for a clock of clockHz.
+// DefaultSoftUGNTiming returns upstream's timing for a clock of clockHz (0: the default
+// clock, hw.DefaultClockHz). The start delay is upstream's in cycles, whatever the clock.
 func DefaultSoftUGNTiming(clockHz float64) SoftUGNTiming {
+	if clockHz <= 0 {
+		clockHz = hw.DefaultClockHz
+	}
 	return SoftUGNTiming{Settle: uint64(clockHz), StartDelay: 125000 * 100, Events: 1000}
 }
 
@@ -95,7 +99,9 @@ type SoftUGNNode struct {
 	AcksIn      int           `json:"acknowledges_received"`
 	AnnounceOut int           `json:"announces_sent"`
 	AckOut      int           `json:"acknowledges_sent"`
-	Ports       []SoftUGNPort `json:"ports"`
+	// QueueFull says the event queue filled up (upstream's "Queue full": the loop stops).
+	QueueFull bool          `json:"queue_full,omitempty"`
+	Ports     []SoftUGNPort `json:"ports"`
 }
 
 // Missed is the node's missed deadlines, all kinds.
@@ -111,30 +117,35 @@ const (
 	evInvalidate
 )
 
-// softUGNEvent is an entry of the event queue. seq orders events of the same cycle by
-// insertion (upstream's priority queue leaves their order to its heap).
+// softUGNEvent is an entry of the event queue.
 type softUGNEvent struct {
 	at   uint64
-	seq  uint64
 	kind int
 	msg  uint64 // SEND: softUGNAnnounce or softUGNAcknowledge
 	port int    // index into the node's links
 }
 
+// softUGNQueueSize is MAX_FIXED_PQ_SIZE (priority_queue.h:13).
+const softUGNQueueSize = 256
+
+// softUGNQueue is upstream's FixedIntPriorityQueue (firmware-support/bittide-hal-c/
+// c_src/priority_queue.c): an array; insert appends; extract takes the first entry with
+// the smallest cycle and moves the last entry into its place. Events of the same cycle
+// therefore come out in upstream's order, which is not their order of insertion.
 type softUGNQueue []softUGNEvent
 
-func (q softUGNQueue) Len() int { return len(q) }
-func (q softUGNQueue) Less(i, j int) bool {
-	if q[i].at != q[j].at {
-		return q[i].at < q[j].at
-	}
-	return q[i].seq < q[j].seq
-}
-func (q softUGNQueue) Swap(i, j int) { q[i], q[j] = q[j], q[i] }
-func (q *softUGNQueue) Push(x any)   { *q = append(*q, x.(softUGNEvent)) }
-func (q *softUGNQueue) Pop() any {
+func (q *softUGNQueue) insert(e softUGNEvent) { *q = append(*q, e) }
+
+func (q *softUGNQueue) extractMin() softUGNEvent {
 	old := *q
-	e := old[len(old)-1]
+	m := 0
+	for i := 1; i < len(old); i++ {
+		if old[i].at < old[m].at {
+			m = i
+		}
+	}
+	e := old[m]
+	old[m] = old[len(old)-1]
 	*q = old[:len(old)-1]
 	return e
 }
@@ -145,7 +156,6 @@ type softUGNRun struct {
 	n     *nodeState
 	c     *cpu
 	q     softUGNQueue
-	seq   uint64
 	rep   *SoftUGNNode
 	ports []SoftUGNPort // per link, in n.links order
 }
@@ -194,11 +204,7 @@ func (s *softUGNRun) met(deadline uint64, c *SoftUGNCounts) error {
 	return nil
 }
 
-func (s *softUGNRun) schedule(e softUGNEvent) {
-	s.seq++
-	e.seq = s.seq
-	heap.Push(&s.q, e)
-}
+func (s *softUGNRun) schedule(e softUGNEvent) { s.q.insert(e) }
 
 // run implements packetPhase.run.
 func (softUGNMessages) run(rt *Runtime, n *nodeState, c *cpu, b Boot, al Alignment) error {
@@ -240,8 +246,12 @@ func (softUGNMessages) run(rt *Runtime, n *nodeState, c *cpu, b Boot, al Alignme
 		// int16_t alignment_offsets: the offset is below D (4000 upstream).
 		s.schedule(softUGNEvent{at: uint64(int64(startRead+p*d) + int64(s.ports[i].AlignmentOffset)), kind: evReceive, port: i})
 	}
-	for s.rep.Iterations < tm.Events && s.q.Len() > 0 {
-		e := heap.Pop(&s.q).(softUGNEvent)
+	for s.rep.Iterations < tm.Events && len(s.q) > 0 {
+		if len(s.q) >= softUGNQueueSize { // main.c:142-146: the demo stops
+			s.rep.QueueFull = true
+			break
+		}
+		e := s.q.extractMin()
 		s.rep.Iterations++
 		var err error
 		switch e.kind {
@@ -355,6 +365,8 @@ func (s *softUGNRun) receive(e softUGNEvent, d uint64) error {
 			UGN: int64(e.at) - int64(w[3])}
 	}
 	if w[2] == softUGNAcknowledge {
+		// Upstream takes the outgoing edge from every acknowledge; one whose remote counter
+		// is 0 leaves its edge uninitialised (ugn.h:318-326, 446-449), which ringsim skips.
 		if w[4] != 0 {
 			p.Outgoing = &SoftUGNEdge{SrcNode: s.rep.NodeID, SrcPort: l.ep.Port, DstNode: srcNode, DstPort: srcPort,
 				UGN: int64(w[3]) - int64(w[4])}

@@ -130,7 +130,7 @@ func (r *Result) Document(spec Spec) *Document {
 	d.Verdict = Verdict{Passed: r.Passed(), Reason: strings.TrimSuffix(strings.TrimPrefix(strings.TrimPrefix(line, "PASS: "), "FAIL: "), ":")}
 
 	c := DocConfig{App: spec.app(), Manager: nil, Sim: spec.Sim, Cost: spec.Cost, Drop: spec.Drop, RunSeed: spec.RunSeed,
-		DeadlineCycles: r.deadline, AutoCentre: spec.Sim.Link == hw.LinkReal && spec.AutoCentre,
+		DeadlineCycles: r.deadline, AutoCentre: spec.Sim.Link == hw.LinkReal && spec.AutoCentre && spec.runsOurs(),
 		Recover: spec.Sim.Link == hw.LinkReal && !spec.NoRecovery && spec.runsOurs()}
 	if r.info != nil {
 		c.Sim = r.info.Config

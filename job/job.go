@@ -140,8 +140,13 @@ func (s Spec) Validate() error {
 				return bad("app softugn is upstream's soft-UGN demo: it needs firmware upstream-softugn on every node, node %d runs %s", n, p)
 			}
 		}
-		if t := s.SoftUGN; t != nil && t.Events <= 0 {
-			return bad("soft-UGN demo with %d events: want at least 1", t.Events)
+		if t := s.SoftUGN; t != nil {
+			switch {
+			case t.Events <= 0:
+				return bad("soft-UGN demo with %d events: want at least 1", t.Events)
+			case t.Settle > MaxSoftUGNWait || t.StartDelay > MaxSoftUGNWait:
+				return bad("soft-UGN demo waits %d and %d cycles: at most %d each", t.Settle, t.StartDelay, uint64(MaxSoftUGNWait))
+			}
 		}
 	case AppExchange:
 		if m := s.ManagerNode(); m < 0 || m >= s.Sim.Topology.Nodes {
@@ -501,6 +506,10 @@ func (s Spec) runsOurs() bool {
 	}
 	return false
 }
+
+// MaxSoftUGNWait bounds each of the soft-UGN demo's waits in cycles (2^40: about 2.4 hours
+// at 125 MHz), far beyond any run, so that the schedule's sums cannot wrap.
+const MaxSoftUGNWait = 1 << 40
 
 // softUGNTiming is the soft-UGN demo's timing for a clock of clockHz.
 func (s Spec) softUGNTiming(clockHz float64) bridge.SoftUGNTiming {

@@ -45,6 +45,8 @@ func TestValidateFirmwareAndManager(t *testing.T) {
 		{"soft-UGN demo", Spec{Sim: pair, Firmware: firmware(t, "upstream-softugn"), App: AppSoftUGN}, ""},
 		{"soft-UGN demo needs its firmware", Spec{Sim: pair, Firmware: firmware(t, "0=upstream-softugn"), App: AppSoftUGN}, "node 1 runs ringsim"},
 		{"soft-UGN demo with no events", Spec{Sim: pair, Firmware: firmware(t, "upstream-softugn"), App: AppSoftUGN, SoftUGN: &bridge.SoftUGNTiming{}}, "0 events"},
+		{"soft-UGN demo waiting too long", Spec{Sim: pair, Firmware: firmware(t, "upstream-softugn"), App: AppSoftUGN,
+			SoftUGN: &bridge.SoftUGNTiming{Settle: 1, StartDelay: 1 << 50, Events: 1}}, "at most 1099511627776 each"},
 		{"firmware for a node outside", Spec{Sim: pair, Firmware: firmware(t, "2=ringsim")}, "node 2 outside 2 nodes"},
 		{"rig manager default", Spec{Sim: rig, App: AppExchange}, ""},
 		{"rig manager 7", Spec{Sim: rig, App: AppExchange, Manager: &seven}, ""},

@@ -48,7 +48,8 @@ type SoftUGNEdge struct {
 	// edge's (nil: not measured).
 	Software   *int64 `json:"software_ugn"`
 	SenderView *int64 `json:"sender_outgoing_ugn"`
-	// SourceOK says the incoming edge names From's node ID and port, as the wiring says.
+	// SourceOK says the incoming edge names From's node ID and port, and the outgoing
+	// edge To's, as the wiring says.
 	SourceOK bool `json:"source_matches_wiring"`
 	OK       bool `json:"ok"`
 }
@@ -111,6 +112,8 @@ func judgeSoftUGN(spec Spec, rep *bridge.Report, releases []uint64, timing bridg
 		case s == nil:
 			fail("node %d: its demo did not start", n)
 			continue
+		case s.QueueFull:
+			fail("node %d: its event queue filled up after %d events (upstream's demo stops there)", n, s.Iterations)
 		case s.Iterations < timing.Events:
 			fail("node %d: its event loop ended after %d of %d events", n, s.Iterations, timing.Events)
 		}
@@ -122,6 +125,13 @@ func judgeSoftUGN(spec Spec, rep *bridge.Report, releases []uint64, timing bridg
 			fail("node %d: first message at cycle %d, before every link aligned (cycle %d): the waits before it are too short",
 				n, s.FirstSendCycle, out.AllAlignedCycle)
 		}
+	}
+	ids := map[uint32]int{}
+	for _, s := range rep.SoftUGN {
+		if m, dup := ids[s.NodeID]; dup {
+			fail("nodes %d and %d share the node ID %#08x (their DNA's first 32 bits): messages cannot tell them apart", m, s.Node, s.NodeID)
+		}
+		ids[s.NodeID] = s.Node
 	}
 	hwUGN := map[[2]hw.Endpoint]*int64{}
 	for _, l := range spec.Sim.Topology.Links {
@@ -142,6 +152,7 @@ func judgeSoftUGN(spec Spec, rep *bridge.Report, releases []uint64, timing bridg
 		if p := port(l.From); p != nil && p.Outgoing != nil {
 			v := p.Outgoing.UGN
 			e.SenderView = &v
+			e.SourceOK = e.SourceOK && nodes[l.To.Node] != nil && p.Outgoing.DstNode == nodes[l.To.Node].NodeID && p.Outgoing.DstPort == l.To.Port
 		}
 		e.OK = h != nil && e.Software != nil && e.SenderView != nil && e.SourceOK &&
 			*e.Software == *h+softUGNRXLatency && *e.SenderView == *e.Software
@@ -195,7 +206,7 @@ func (e SoftUGNEdge) why() string {
 	case e.Software == nil:
 		return fmt.Sprintf("the receiver never caught a message (hardware UGN %d)", *e.HardwareUGN)
 	case !e.SourceOK:
-		return "the receiver's incoming edge names another node or port than the wiring"
+		return "the receiver's incoming edge or the sender's outgoing edge names another node or port than the wiring"
 	case *e.Software != *e.HardwareUGN+softUGNRXLatency:
 		return fmt.Sprintf("software UGN %d, want hardware UGN %d + %d", *e.Software, *e.HardwareUGN, softUGNRXLatency)
 	case e.SenderView == nil:

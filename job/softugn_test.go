@@ -14,7 +14,7 @@ import (
 
 // shortSoftUGN is the soft-UGN demo with waits a thousand times shorter than upstream's:
 // every node still aligns long before the first message (the job checks it).
-var shortSoftUGN = bridge.SoftUGNTiming{Settle: 100_000, StartDelay: 50_000, Events: 1000}
+var shortSoftUGN = bridge.SoftUGNTiming{Settle: 100_000, StartDelay: 48_000, Events: 1000}
 
 // truthMachine keeps the engine's state at the end of a run, before the job closes it: the
 // release cycles, each link's UGN capture and each node's clock.

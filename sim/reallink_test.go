@@ -277,6 +277,48 @@ func TestRealLinkFlap(t *testing.T) {
 	}
 }
 
+// TestRealLinkUpAfterRelease checks that a link comes up no earlier than both its nodes
+// left reset, with the flaps the schedule asks for: node 1 leaves reset at 30,000; link 0
+// (up at 1,000) is in a flap from 10,000 to 40,000 then, so it comes up at 40,000; link 1's
+// flap (5,000 to 8,000) lies wholly before the release, so it comes up at 30,000. Each
+// comes up once, and its capture holds both nodes' running counters.
+func TestRealLinkUpAfterRelease(t *testing.T) {
+	cfg := hw.Config{Topology: hw.Pair(16), Depth: 16, Seed: 5, Release: []uint64{0, 30_000},
+		Link: hw.LinkReal, Real: hw.RealLink{PPM: []float64{0, 0}, Up: []uint64{1000, 2000},
+			Flaps: []hw.Flap{{Link: 0, Down: 10_000, Up: 40_000}, {Link: 1, Down: 5000, Up: 8000}}}}
+	e := newEngine(t, cfg)
+	if err := e.Step(50_000); err != nil {
+		t.Fatal(err)
+	}
+	evs, _ := e.Events(0, 0)
+	for l, want := range []uint64{40_000, 30_000} {
+		var ups, downs []uint64
+		for _, ev := range evs {
+			if ev.Link != l {
+				continue
+			}
+			switch ev.Kind {
+			case hw.EventLinkUp:
+				ups = append(ups, ev.Cycle)
+			case hw.EventLinkDown:
+				downs = append(downs, ev.Cycle)
+			}
+		}
+		if len(ups) != 1 || ups[0] != want || len(downs) != 0 {
+			t.Errorf("link %d: up at %v, down at %v; want up once, at %d", l, ups, downs, want)
+		}
+		// The capture: the sender's counter when it sent its first frame (node 1 sends 0,
+		// leaving reset at that edge) and the receiver's when the frame arrived, the
+		// latency and 15 more frames later (16 in the elastic buffer).
+		st := linkState(t, e, l)
+		sender := uint64(cfg.Release[cfg.Topology.Links[l].From.Node])
+		receiver := uint64(cfg.Release[cfg.Topology.Links[l].To.Node])
+		if !st.Up || !st.Captured || st.UpCycle != want || st.UGNRemote != want-sender || st.UGNLocal < want+16+15-receiver {
+			t.Errorf("link %d: %+v, want up since %d, remote counter %d, local at least %d", l, st, want, want-sender, want+31-receiver)
+		}
+	}
+}
+
 // TestRealLinkRXMemory checks that RX memory starts seeded-random on the real link (the
 // block RAM has no reset) and zero on the ideal one, and that the same seed gives the same
 // words.

@@ -130,7 +130,7 @@ func (f *runFlags) register(fs *flag.FlagSet) {
 		"(the default with app softugn); per node: 0=upstream-async,1=ringsim (a bare name sets the others); see docs/firmware.md")
 	dt := bridge.DefaultSoftUGNTiming(hw.DefaultClockHz)
 	fs.Uint64Var(&f.softUGNSettle, "softugn-settle", 0, "app softugn: cycles each node waits after aligning (0: upstream's 1 s)")
-	fs.Uint64Var(&f.softUGNStart, "softugn-start-delay", dt.StartDelay, "app softugn: cycles from the first ring-aligned cycle after the wait to the first receive (upstream's 100 ms)")
+	fs.Uint64Var(&f.softUGNStart, "softugn-start-delay", dt.StartDelay, "app softugn: cycles from the first ring-aligned cycle after the wait to the first receive (upstream's 12,500,000: 100 ms at 125 MHz)")
 	fs.IntVar(&f.softUGNEvents, "softugn-events", dt.Events, "app softugn: events the demo's loop processes (upstream's NUM_PERIODS)")
 	fs.IntVar(&f.manager, "manager", -1, "node that collects the exchange's report (-1: node 6 on the rig, 0 elsewhere)")
 	fs.IntVar(&f.threads, "threads", 1, "threads clocking the nodes on the ideal link; 0: one per two nodes, at most one per CPU "+
@@ -430,6 +430,11 @@ func (f *runFlags) plan() (*runCmd, error) {
 	ours := false
 	for n := 0; n < topo.Nodes; n++ {
 		ours = ours || s.Firmware.Of(n) == bridge.Ringsim
+	}
+	for _, name := range []string{"auto-centre", "recover"} {
+		if f.set[name] && !ours && s.Sim.Link == hw.LinkReal {
+			return nil, fmt.Errorf("-%s is a setting of ringsim's firmware, which no node runs (upstream's profiles stop auto-centring and do not recover)", name)
+		}
 	}
 	s.AutoCentre = s.Sim.Link == hw.LinkReal && f.autoCentre && ours
 	s.NoRecovery = s.Sim.Link == hw.LinkReal && !f.recover && ours

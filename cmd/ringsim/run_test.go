@@ -124,6 +124,7 @@ func TestRunBadFlags(t *testing.T) {
 		{"soft-UGN demo on ringsim's firmware", []string{"--app", "softugn", "--firmware", "ringsim"}},
 		{"soft-UGN timing without the demo", []string{"--softugn-events", "10"}},
 		{"soft-UGN demo without events", []string{"--app", "softugn", "--softugn-events", "0"}},
+		{"auto-centre without ringsim's firmware", []string{"--app", "softugn", "--auto-centre=false"}},
 		{"rig of 3", []string{"--topology", "rig", "--nodes", "3"}},
 		{"manager -2", []string{"--manager", "-2"}},
 		{"manager outside", []string{"--app", "exchange", "--manager", "2"}},
@@ -204,7 +205,7 @@ func TestRunFirmware(t *testing.T) {
 				t.Errorf("edge %v: want \"hardware_ugn\": null (the ideal link has no UGN capture)", e)
 			}
 		}},
-		{"soft-UGN demo on a pair", []string{"--depth", "4000", "--app", "softugn", "--softugn-settle", "100000", "--softugn-start-delay", "50000"}, 0,
+		{"soft-UGN demo on a pair", []string{"--depth", "4000", "--app", "softugn", "--softugn-settle", "100000", "--softugn-start-delay", "48000"}, 0,
 			func(t *testing.T, r map[string]any) {
 				cfg, _ := r["config"].(map[string]any)
 				if fw, _ := cfg["firmware"].([]any); len(fw) != 2 || fw[0] != "upstream-softugn" {

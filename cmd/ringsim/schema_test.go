@@ -49,8 +49,8 @@ func TestRunReportSchema(t *testing.T) {
 		{"stall", []string{"--topology", "ring", "--nodes", "3", "--depth", "128", "--firmware", "upstream-async", "--app", "exchange"}, 1, "exchange"},
 		{"hello", []string{"--app", "hello", "--depth", "128"}, 0, "hello"},
 		{"soft-UGN alignment", []string{"--depth", "128", "--firmware", "upstream-softugn", "--app", "align"}, 0, "align"},
-		{"soft-UGN demo", []string{"--link", "ideal", "--depth", "128", "--app", "softugn", "--softugn-settle", "50000", "--softugn-start-delay", "20000"}, 0, "softugn"},
-		{"soft-UGN demo missing deadlines", []string{"--depth", "128", "--app", "softugn", "--softugn-settle", "50000", "--softugn-start-delay", "20000",
+		{"soft-UGN demo", []string{"--link", "ideal", "--depth", "128", "--app", "softugn", "--softugn-settle", "50000", "--softugn-start-delay", "20480"}, 0, "softugn"},
+		{"soft-UGN demo missing deadlines", []string{"--depth", "128", "--app", "softugn", "--softugn-settle", "50000", "--softugn-start-delay", "20480",
 			"--cost-poll", "400", "--softugn-events", "100"}, 1, "softugn"},
 		{"ip framing", []string{"--link", "ideal", "--framing", "ip", "--bytes", "16KiB"}, 0, "transfer"},
 	}

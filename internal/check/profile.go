@@ -107,10 +107,12 @@ type Scenario struct {
 }
 
 // gateSoftUGN is the soft-UGN demo's timing in the gate: upstream's schedule and event
-// count, with the waits before the first message (1 s, then 100 ms) cut to 2 ms and 1 ms.
-// They only let every node finish aligning first, which the job checks (no message before
-// the last link aligned); upstream's 1.1 s would cost the gate minutes per run.
-var gateSoftUGN = bridge.SoftUGNTiming{Settle: 250_000, StartDelay: 125_000, Events: 1000}
+// count, with the waits before the first message (1 s, then 100 ms) cut to 2 ms and
+// 124,000 cycles (a multiple of D = 4000, like upstream's, so that events fall at
+// upstream's phase of the buffer). They only let every node finish aligning first, which
+// the job checks (no message before the last link aligned); upstream's 1.1 s would cost
+// the gate minutes per run.
+var gateSoftUGN = bridge.SoftUGNTiming{Settle: 250_000, StartDelay: 124_000, Events: 1000}
 
 // fullScenarios: the async-comms demo on the rig (D = 128) with ringsim's firmware on the
 // ideal link and the settled real link, with upstream's firmware on the ideal link;

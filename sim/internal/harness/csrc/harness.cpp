@@ -1390,14 +1390,6 @@ std::string real_setup(rs_sim* s, const rs_config* cfg) {
     ck.next_update = s->update_cycles;
   }
   s->rl.resize(cfg->nlinks);
-  // A link comes up no earlier than both its ends left reset: the nodes' own logic brings
-  // their transceivers up, and UGN capture needs both cycle counters running (a capture
-  // before would latch a counter still held at 0).
-  auto up_at = [&](uint32_t li, uint64_t up) {
-    const rs_link& l = cfg->links[li];
-    if (cfg->reset_release) up = std::max({up, cfg->reset_release[l.src_node], cfg->reset_release[l.dst_node]});
-    return at_cycle(up);
-  };
   for (uint32_t i = 0; i < cfg->nlinks; ++i) {
     const rs_link& l = cfg->links[i];
     RealLinkState& r = s->rl[i];
@@ -1407,16 +1399,41 @@ std::string real_setup(rs_sim* s, const rs_config* cfg) {
     r.fifo.assign(rc.eb_depth, 0);
     s->nodes[l.src_node].out_links.push_back(i);
     s->nodes[l.dst_node].in_links.push_back(i);
-    s->transitions.push_back({up_at(i, rc.up[i]), i, true});
+    s->transitions.push_back({at_cycle(rc.up[i]), i, true});
   }
   for (uint32_t f = 0; f < rc.nflaps; ++f) {
     const rs_flap& fl = rc.flaps[f];
     if (fl.link >= cfg->nlinks || fl.up <= fl.down) return "real link: bad flap " + std::to_string(f);
     s->transitions.push_back({at_cycle(fl.down), fl.link, false});
-    s->transitions.push_back({up_at(fl.link, fl.up), fl.link, true});
+    s->transitions.push_back({at_cycle(fl.up), fl.link, true});
   }
-  std::stable_sort(s->transitions.begin(), s->transitions.end(),
-                   [](const Transition& a, const Transition& b) { return a.at < b.at; });
+  auto by_time = [](const Transition& a, const Transition& b) { return a.at < b.at; };
+  std::stable_sort(s->transitions.begin(), s->transitions.end(), by_time);
+  if (cfg->reset_release) {
+    // A link is up no earlier than both its ends left reset: the nodes' own logic brings
+    // their transceivers up, and UGN capture needs both cycle counters running (a capture
+    // before would latch a counter still held at 0). What the schedule says up to that
+    // release decides the link's state then: up (it comes up at the release), or down (a
+    // flap's up brings it up later); transitions before the release are dropped.
+    std::vector<char> up_then(cfg->nlinks, 0);
+    std::vector<Transition> kept;
+    auto released = [&](uint32_t li) {
+      const rs_link& l = cfg->links[li];
+      return at_cycle(std::max(cfg->reset_release[l.src_node], cfg->reset_release[l.dst_node]));
+    };
+    for (const Transition& tr : s->transitions) {
+      if (tr.at <= released(tr.link)) {
+        up_then[tr.link] = tr.up;
+      } else {
+        kept.push_back(tr);
+      }
+    }
+    for (uint32_t i = 0; i < cfg->nlinks; ++i) {
+      if (up_then[i]) kept.push_back({released(i), i, true});
+    }
+    std::stable_sort(kept.begin(), kept.end(), by_time);
+    s->transitions.swap(kept);
+  }
   for (Node& nd : s->nodes) nd.m->link_en_i = 1;
   if (rc.rx_random) {
     // The demos' RX block RAM has no reset: it holds whatever was there.
