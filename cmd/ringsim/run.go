@@ -125,7 +125,7 @@ func (f *runFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.app, "app", "transfer", "what runs over the connections: transfer (--bytes each way, SHA-256 checked), "+
 		"hello (upstream's simultaneous-open greeting), exchange (upstream's DNA and port exchange; --manager collects the report), "+
 		"align (align every link and stop) or softugn (upstream's soft-UGN demo: time-triggered messages measure every link's UGN; "+
-		"the default with firmware upstream-softugn, which it needs; on the real link it implies -clock-control -settled unless either is given)")
+		"the default with firmware upstream-softugn, which it needs; on the real link it implies -clock-control -settled unless either is given; -ber defaults to 0 for it)")
 	fs.StringVar(&f.firmware, "firmware", "ringsim", "firmware profile of every node: ringsim, upstream-async or upstream-softugn "+
 		"(the default with app softugn); per node: 0=upstream-async,1=ringsim (a bare name sets the others); see docs/firmware.md")
 	dt := bridge.DefaultSoftUGNTiming(hw.DefaultClockHz)
@@ -395,6 +395,11 @@ func (f *runFlags) plan() (*runCmd, error) {
 		}
 	}
 	if app == job.AppSoftUGN {
+		for _, name := range []string{"bytes", "manager", "drop", "pacing", "guard", "min-rto", "window", "framing", "addressing", "pcap"} {
+			if f.set[name] {
+				return nil, fmt.Errorf("-%s does nothing in the soft-UGN demo (its messages are neither packets nor TCP)", name)
+			}
+		}
 		t := bridge.DefaultSoftUGNTiming(f.clockHz)
 		if f.softUGNSettle != 0 {
 			t.Settle = f.softUGNSettle
@@ -413,7 +418,13 @@ func (f *runFlags) plan() (*runCmd, error) {
 	}
 	for i := range topo.Links {
 		if topo.Links[i].Faults == (hw.Faults{}) {
-			topo.Links[i].Faults = hw.Faults{BitFlip: f.ber, FrameZero: f.frameZero}
+			ber := f.ber
+			if app == job.AppSoftUGN && !f.set["ber"] {
+				// Upstream's messages carry no checksum: a flipped counter bit is a wrong UGN.
+				// The default error rate stresses TCP; the demo gets a clean link unless asked.
+				ber = 0
+			}
+			topo.Links[i].Faults = hw.Faults{BitFlip: ber, FrameZero: f.frameZero}
 		}
 	}
 	s.Sim = hw.Config{Topology: topo, Depth: f.depth, Seed: f.seed, ClockHz: f.clockHz, RTLDir: f.rtlDir, NoAssert: !f.assert}

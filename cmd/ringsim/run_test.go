@@ -125,6 +125,7 @@ func TestRunBadFlags(t *testing.T) {
 		{"soft-UGN timing without the demo", []string{"--softugn-events", "10"}},
 		{"soft-UGN demo without events", []string{"--app", "softugn", "--softugn-events", "0"}},
 		{"auto-centre without ringsim's firmware", []string{"--app", "softugn", "--auto-centre=false"}},
+		{"bytes in the soft-UGN demo", []string{"--app", "softugn", "--bytes", "4096"}},
 		{"rig of 3", []string{"--topology", "rig", "--nodes", "3"}},
 		{"manager -2", []string{"--manager", "-2"}},
 		{"manager outside", []string{"--app", "exchange", "--manager", "2"}},
@@ -214,6 +215,12 @@ func TestRunFirmware(t *testing.T) {
 				sim, _ := cfg["sim"].(map[string]any)
 				if real, _ := sim["real"].(map[string]any); real["clock_control"] != true || real["settled"] != true {
 					t.Errorf("real link %v: app softugn should default to clock control from a settled start", sim["real"])
+				}
+				topo, _ := sim["topology"].(map[string]any)
+				for _, l := range topo["links"].([]any) {
+					if f, _ := l.(map[string]any)["faults"].(map[string]any); f["bit_flip"] != nil && f["bit_flip"] != 0.0 {
+						t.Errorf("link %v: app softugn should default to a clean link (its messages have no checksum)", l)
+					}
 				}
 				su, _ := r["soft_ugn"].(map[string]any)
 				edges, _ := su["edges"].([]any)
