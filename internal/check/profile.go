@@ -118,8 +118,8 @@ var gateSoftUGN = bridge.SoftUGNTiming{Settle: 250_000, StartDelay: 124_000, Eve
 // ideal link and the settled real link, with upstream's firmware on the ideal link;
 // upstream's serial alignment deadlocking on the built-in ring; the soft-UGN demo on the rig
 // (D = 4000) on the ideal and the settled real link. upstream-async on the real rig is left
-// out: it waits for gVisor's 1 s handshake retransmissions, hours of simulation
-// (docs/firmware.md).
+// out: it waits for gVisor's 1 s handshake retransmissions and passes after 7.4 simulated
+// seconds, half an hour of simulation (docs/firmware.md).
 var fullScenarios = []Scenario{
 	{Name: "async-comms-rig-ideal-ringsim", Topology: "rig", Depth: 128, Firmware: "ringsim", App: "exchange"},
 	{Name: "async-comms-rig-real-ringsim", Topology: "rig", Depth: 128, Real: true, Firmware: "ringsim", App: "exchange"},
