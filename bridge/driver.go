@@ -92,12 +92,19 @@ func Join64(ws []uint32) []uint64 {
 // LinkAddr is the bus address of the port's link register at offset reg (bus.Link*).
 func (p Port) LinkAddr(reg uint32) uint32 { return p.m.Link(p.Index) + reg }
 
+// The bits of the link's status register (bus.LinkStatus).
+const (
+	linkUp       = 1 // the link is up
+	linkCaptured = 2 // UGN capture holds this link-up's first frame
+)
+
 // LinkStatus reads the link's status: bit 0 link up, bit 1 UGN captured.
 func (p Port) LinkStatus() bus.Op { return bus.Read(p.LinkAddr(bus.LinkStatus)) }
 
-// PollLinkUp polls the link's status until it is up, at most maxReads reads.
-func (p Port) PollLinkUp(interval, maxReads uint32) bus.Op {
-	return bus.Poll(p.LinkAddr(bus.LinkStatus), bus.UntilEqual, 1, 1, interval, maxReads)
+// PollLinkStatus polls the link's status until every bit of mask is set, at most maxReads
+// reads.
+func (p Port) PollLinkStatus(mask, interval, maxReads uint32) bus.Op {
+	return bus.Poll(p.LinkAddr(bus.LinkStatus), bus.UntilEqual, mask, mask, interval, maxReads)
 }
 
 // SetAutoCentre turns the elastic buffer's auto-centre on or off.

@@ -108,20 +108,28 @@ func (rt *Runtime) linksUp(n *nodeState, c *cpu) error {
 	return waitLinksUp(n, c)
 }
 
-// waitLinksUp polls each of the node's links' status until it is up.
+// waitLinksUp waits until each of the node's links is up.
 func waitLinksUp(n *nodeState, c *cpu) error {
 	for _, l := range n.links {
-		for {
-			res := c.exec(l.port.PollLinkUp(n.cost.Poll, 1000))
-			if err := checkOK(n.id, "link status", res); err != nil {
-				return err
-			}
-			if res[0].Value&1 != 0 {
-				break
-			}
+		if err := waitLinkStatus(n, c, l, linkUp, "link status"); err != nil {
+			return err
 		}
 	}
 	return nil
+}
+
+// waitLinkStatus polls link l's status register until every bit of mask is set
+// (linkUp, linkCaptured).
+func waitLinkStatus(n *nodeState, c *cpu, l *linkState, mask uint32, what string) error {
+	for {
+		res := c.exec(l.port.PollLinkStatus(mask, n.cost.Poll, 1000))
+		if err := checkOK(n.id, what, res); err != nil {
+			return err
+		}
+		if res[0].Value&mask == mask {
+			return nil
+		}
+	}
 }
 
 // boot reads the node block: magic, geometry, DNA, and the cycle counter, from which the

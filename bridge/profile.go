@@ -81,6 +81,16 @@ func (f Firmware) Uniform(nodes int) (Profile, bool) {
 	return p, true
 }
 
+// Runs reports whether some node of a run of nodes nodes runs profile p.
+func (f Firmware) Runs(nodes int, p Profile) bool {
+	for n := 0; n < nodes; n++ {
+		if f.Of(n) == p {
+			return true
+		}
+	}
+	return false
+}
+
 // String returns the form ParseFirmware reads: "ringsim", "upstream-async,3=ringsim".
 func (f Firmware) String() string {
 	parts := []string{string(f.Of(-1))}
@@ -284,14 +294,8 @@ func softUGNPrepare(rt *Runtime, n *nodeState, c *cpu) error {
 		for _, l := range n.links {
 			// The capture latches the link's first frame out of the elastic buffer, once it
 			// filled to its centre: shortly after the link came up.
-			for {
-				res := c.exec(bus.Poll(l.port.LinkAddr(bus.LinkStatus), bus.UntilEqual, 2, 2, n.cost.Poll, 1000))
-				if err := checkOK(n.id, "UGN capture status", res); err != nil {
-					return err
-				}
-				if res[0].Value&2 != 0 {
-					break
-				}
+			if err := waitLinkStatus(n, c, l, linkCaptured, "UGN capture status"); err != nil {
+				return err
 			}
 			if err := rt.readUGN(n, c, l); err != nil {
 				return err

@@ -197,11 +197,11 @@ func (rt *Runtime) stepRealign(n *nodeState, c *cpu, l *linkState, d *device) er
 	re := l.re
 	switch {
 	case !re.up:
-		res := c.exec(l.port.PollLinkUp(n.cost.Poll, 1000))
+		res := c.exec(l.port.PollLinkStatus(linkUp, n.cost.Poll, 1000))
 		if err := checkOK(n.id, "link status", res); err != nil {
 			return err
 		}
-		re.up = res[0].Value&1 != 0
+		re.up = res[0].Value&linkUp != 0
 		return nil
 	case re.al.phase != Aligned:
 		return re.al.step(c)
@@ -237,7 +237,7 @@ func (rt *Runtime) readUGN(n *nodeState, c *cpu, l *linkState) error {
 	if err := checkOK(n.id, "UGN capture", res); err != nil {
 		return err
 	}
-	if res[0].Value&2 == 0 {
+	if res[0].Value&linkCaptured == 0 {
 		return nil // nothing captured (the link is down)
 	}
 	local := uint64(res[1].Value) | uint64(res[2].Value)<<32

@@ -122,7 +122,7 @@ type softUGNEvent struct {
 	at   uint64
 	kind int
 	msg  uint64 // SEND: softUGNAnnounce or softUGNAcknowledge
-	port int    // index into the node's links
+	port int    // index into the node's links and its SoftUGNNode.Ports (the same order)
 }
 
 // softUGNQueueSize is MAX_FIXED_PQ_SIZE (priority_queue.h:13).
@@ -152,12 +152,10 @@ func (q *softUGNQueue) extractMin() softUGNEvent {
 
 // softUGNRun is one node's demo in progress.
 type softUGNRun struct {
-	rt    *Runtime
-	n     *nodeState
-	c     *cpu
-	q     softUGNQueue
-	rep   *SoftUGNNode
-	ports []SoftUGNPort // per link, in n.links order
+	n   *nodeState
+	c   *cpu
+	q   softUGNQueue
+	rep *SoftUGNNode
 }
 
 // timer reads the node's cycle counter (timer_now_cycles).
@@ -214,16 +212,15 @@ func (softUGNMessages) run(rt *Runtime, n *nodeState, c *cpu, b Boot, al Alignme
 	sendPeriod := sendSpacing * numPorts
 	receivePeriod := d * (2*numPorts + 1)
 	tm := rt.cfg.SoftUGN
-	s := &softUGNRun{rt: rt, n: n, c: c, rep: &SoftUGNNode{Node: n.id, NodeID: binary.LittleEndian.Uint32(b.DNA[:4])}}
+	s := &softUGNRun{n: n, c: c, rep: &SoftUGNNode{Node: n.id, NodeID: binary.LittleEndian.Uint32(b.DNA[:4])}}
 	n.softUGN = s.rep
 	offsets := map[int]int{}
 	for _, la := range al.Links {
 		offsets[la.Port] = la.Offset
 	}
 	for _, l := range n.links {
-		s.ports = append(s.ports, SoftUGNPort{Port: l.ep.Port, AlignmentOffset: offsets[l.ep.Port]})
+		s.rep.Ports = append(s.rep.Ports, SoftUGNPort{Port: l.ep.Port, AlignmentOffset: offsets[l.ep.Port]})
 	}
-	s.rep.Ports = s.ports
 	// main.c:102-103: one second after aligning.
 	now, err := s.timer()
 	if err != nil {
@@ -244,7 +241,7 @@ func (softUGNMessages) run(rt *Runtime, n *nodeState, c *cpu, b Boot, al Alignme
 		p := uint64(l.ep.Port)
 		s.schedule(softUGNEvent{at: startWrite + p*sendSpacing, kind: evSend, msg: softUGNAnnounce, port: i})
 		// int16_t alignment_offsets: the offset is below D (4000 upstream).
-		s.schedule(softUGNEvent{at: uint64(int64(startRead+p*d) + int64(s.ports[i].AlignmentOffset)), kind: evReceive, port: i})
+		s.schedule(softUGNEvent{at: uint64(int64(startRead+p*d) + int64(s.rep.Ports[i].AlignmentOffset)), kind: evReceive, port: i})
 	}
 	for s.rep.Iterations < tm.Events && len(s.q) > 0 {
 		if len(s.q) >= softUGNQueueSize { // main.c:142-146: the demo stops
@@ -258,7 +255,7 @@ func (softUGNMessages) run(rt *Runtime, n *nodeState, c *cpu, b Boot, al Alignme
 		case evSend:
 			err = s.send(e, d)
 			next := softUGNAnnounce
-			if s.ports[e.port].Incoming != nil {
+			if s.rep.Ports[e.port].Incoming != nil {
 				next = softUGNAcknowledge
 			}
 			s.schedule(softUGNEvent{at: e.at + sendPeriod, kind: evSend, msg: next, port: e.port})
@@ -267,7 +264,7 @@ func (softUGNMessages) run(rt *Runtime, n *nodeState, c *cpu, b Boot, al Alignme
 			err = s.invalidate(e, d)
 		case evReceive:
 			err = s.receive(e, d)
-			if p := s.ports[e.port]; p.Incoming == nil || p.Outgoing == nil {
+			if p := s.rep.Ports[e.port]; p.Incoming == nil || p.Outgoing == nil {
 				s.schedule(softUGNEvent{at: e.at + receivePeriod, kind: evReceive, port: e.port})
 			}
 		}
@@ -275,8 +272,8 @@ func (softUGNMessages) run(rt *Runtime, n *nodeState, c *cpu, b Boot, al Alignme
 			return err
 		}
 	}
-	for i := range s.ports {
-		p := &s.ports[i]
+	for i := range s.rep.Ports {
+		p := &s.rep.Ports[i]
 		if p.Incoming != nil && p.Outgoing != nil {
 			rtt := p.Incoming.UGN + p.Outgoing.UGN
 			p.RoundTrip = &rtt
@@ -292,7 +289,7 @@ func (softUGNMessages) run(rt *Runtime, n *nodeState, c *cpu, b Boot, al Alignme
 // message's local counter is that deadline.
 func (s *softUGNRun) send(e softUGNEvent, d uint64) error {
 	l := s.n.links[e.port]
-	p := &s.ports[e.port]
+	p := &s.rep.Ports[e.port]
 	deadline := e.at + d
 	var remote uint64
 	if e.msg == softUGNAcknowledge {
@@ -341,7 +338,7 @@ func (s *softUGNRun) invalidate(e softUGNEvent, d uint64) error {
 // acknowledge the send delay it returns.
 func (s *softUGNRun) receive(e softUGNEvent, d uint64) error {
 	l := s.n.links[e.port]
-	p := &s.ports[e.port]
+	p := &s.rep.Ports[e.port]
 	if p.Incoming != nil && p.Outgoing != nil {
 		return nil
 	}

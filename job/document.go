@@ -129,9 +129,11 @@ func (r *Result) Document(spec Spec) *Document {
 	line, _, _ := strings.Cut(v.String(), "\n")
 	d.Verdict = Verdict{Passed: r.Passed(), Reason: strings.TrimSuffix(strings.TrimPrefix(strings.TrimPrefix(line, "PASS: "), "FAIL: "), ":")}
 
+	// AutoCentre and NoRecovery are settings of ringsim's firmware.
+	ours := spec.Firmware.Runs(spec.Sim.Topology.Nodes, bridge.Ringsim)
 	c := DocConfig{App: spec.app(), Manager: nil, Sim: spec.Sim, Cost: spec.Cost, Drop: spec.Drop, RunSeed: spec.RunSeed,
-		DeadlineCycles: r.deadline, AutoCentre: spec.Sim.Link == hw.LinkReal && spec.AutoCentre && spec.runsOurs(),
-		Recover: spec.Sim.Link == hw.LinkReal && !spec.NoRecovery && spec.runsOurs()}
+		DeadlineCycles: r.deadline, AutoCentre: spec.Sim.Link == hw.LinkReal && spec.AutoCentre && ours,
+		Recover: spec.Sim.Link == hw.LinkReal && !spec.NoRecovery && ours}
 	if r.info != nil {
 		c.Sim = r.info.Config
 	}

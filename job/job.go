@@ -496,17 +496,6 @@ func (s Spec) newApp() (bridge.App, func() error) {
 	return t, t.Verify
 }
 
-// runsOurs reports whether some node runs ringsim's firmware, the one whose settings
-// AutoCentre and NoRecovery are.
-func (s Spec) runsOurs() bool {
-	for n := 0; n < s.Sim.Topology.Nodes; n++ {
-		if s.Firmware.Of(n) == bridge.Ringsim {
-			return true
-		}
-	}
-	return false
-}
-
 // MaxSoftUGNWait bounds each of the soft-UGN demo's waits in cycles (2^40: about 2.4 hours
 // at 125 MHz), far beyond any run, so that the schedule's sums cannot wrap.
 const MaxSoftUGNWait = 1 << 40

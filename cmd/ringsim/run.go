@@ -159,6 +159,16 @@ func (f *runFlags) register(fs *flag.FlagSet) {
 		"(compensates counted adjustments, re-aligns after flaps and slips); -recover=false shows what happens without")
 }
 
+// given returns the first of names given on the command line, or "".
+func (f *runFlags) given(names ...string) string {
+	for _, name := range names {
+		if f.set[name] {
+			return name
+		}
+	}
+	return ""
+}
+
 // realLink builds the real link's configuration from the flags; it is an error to set any
 // of them on the ideal link.
 func (f *runFlags) realLink(nodes int) (hw.LinkModel, hw.RealLink, error) {
@@ -167,11 +177,9 @@ func (f *runFlags) realLink(nodes int) (hw.LinkModel, hw.RealLink, error) {
 		return 0, hw.RealLink{}, fmt.Errorf("-link %q: want ideal or real", f.link)
 	}
 	if model == hw.LinkIdeal {
-		for _, name := range []string{"ppm-range", "ppm", "drift", "clock-control", "settled", "eb-depth", "bring-up", "flap",
-			"rx-memory", "no-data", "auto-centre", "recover"} {
-			if f.set[name] {
-				return 0, hw.RealLink{}, fmt.Errorf("-%s is a real-link setting: add -link real", name)
-			}
+		if name := f.given("ppm-range", "ppm", "drift", "clock-control", "settled", "eb-depth", "bring-up", "flap",
+			"rx-memory", "no-data", "auto-centre", "recover"); name != "" {
+			return 0, hw.RealLink{}, fmt.Errorf("-%s is a real-link setting: add -link real", name)
 		}
 		return model, hw.RealLink{}, nil
 	}
@@ -387,18 +395,12 @@ func (f *runFlags) plan() (*runCmd, error) {
 			}
 		}
 	}
-	if app != job.AppSoftUGN {
-		for _, name := range []string{"softugn-settle", "softugn-start-delay", "softugn-events"} {
-			if f.set[name] {
-				return nil, fmt.Errorf("-%s is a setting of the soft-UGN demo: add -app softugn", name)
-			}
-		}
+	if name := f.given("softugn-settle", "softugn-start-delay", "softugn-events"); name != "" && app != job.AppSoftUGN {
+		return nil, fmt.Errorf("-%s is a setting of the soft-UGN demo: add -app softugn", name)
 	}
 	if app == job.AppSoftUGN {
-		for _, name := range []string{"bytes", "manager", "drop", "pacing", "guard", "min-rto", "window", "framing", "addressing", "pcap"} {
-			if f.set[name] {
-				return nil, fmt.Errorf("-%s does nothing in the soft-UGN demo (its messages are neither packets nor TCP)", name)
-			}
+		if name := f.given("bytes", "manager", "drop", "pacing", "guard", "min-rto", "window", "framing", "addressing", "pcap"); name != "" {
+			return nil, fmt.Errorf("-%s does nothing in the soft-UGN demo (its messages are neither packets nor TCP)", name)
 		}
 		t := bridge.DefaultSoftUGNTiming(f.clockHz)
 		if f.softUGNSettle != 0 {
@@ -438,14 +440,9 @@ func (f *runFlags) plan() (*runCmd, error) {
 	}
 	// Both are settings of ringsim's firmware: upstream's profiles stop auto-centring and
 	// have no recovery.
-	ours := false
-	for n := 0; n < topo.Nodes; n++ {
-		ours = ours || s.Firmware.Of(n) == bridge.Ringsim
-	}
-	for _, name := range []string{"auto-centre", "recover"} {
-		if f.set[name] && !ours && s.Sim.Link == hw.LinkReal {
-			return nil, fmt.Errorf("-%s is a setting of ringsim's firmware, which no node runs (upstream's profiles stop auto-centring and do not recover)", name)
-		}
+	ours := s.Firmware.Runs(topo.Nodes, bridge.Ringsim)
+	if name := f.given("auto-centre", "recover"); name != "" && !ours && s.Sim.Link == hw.LinkReal {
+		return nil, fmt.Errorf("-%s is a setting of ringsim's firmware, which no node runs (upstream's profiles stop auto-centring and do not recover)", name)
 	}
 	s.AutoCentre = s.Sim.Link == hw.LinkReal && f.autoCentre && ours
 	s.NoRecovery = s.Sim.Link == hw.LinkReal && !f.recover && ours
