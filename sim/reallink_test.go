@@ -379,3 +379,48 @@ func TestRealLinkLocalCycles(t *testing.T) {
 		}
 	}
 }
+
+// TestRealLinkHeldRegisters checks the link registers that hold what firmware writes, each
+// port its own: ac_margin by byte lanes, ac_enable's bit 0 only with lane 0 selected,
+// elastic_buffer_delta by full words only (a partial write answers ERR and changes nothing).
+func TestRealLinkHeldRegisters(t *testing.T) {
+	e := newEngine(t, hw.Config{Topology: hw.Ring(3, 8), Depth: 16, Seed: 3, Release: []uint64{0, 0, 0},
+		Link: hw.LinkReal})
+	m := bus.Map{Depth: e.Depth(), Ports: e.Ports()}
+	reg := func(port int, r uint32) uint32 { return m.Link(port) + r }
+	res := run(t, e, 0,
+		bus.WriteMasked(reg(1, bus.LinkACMargin), 0xAABB, 0x1), // 0
+		bus.Read(reg(1, bus.LinkACMargin)),
+		bus.WriteMasked(reg(1, bus.LinkACMargin), 0xCCDD, 0x2),
+		bus.Read(reg(1, bus.LinkACMargin)),
+		bus.Read(reg(0, bus.LinkACMargin)),
+		bus.WriteMasked(reg(1, bus.LinkACEnable), 1, 0x2), // 5
+		bus.Read(reg(1, bus.LinkACEnable)),
+		bus.WriteMasked(reg(1, bus.LinkACEnable), 1, 0x1),
+		bus.Read(reg(1, bus.LinkACEnable)),
+		bus.Read(reg(0, bus.LinkACEnable)),
+		bus.Write(reg(1, bus.LinkEBDelta), 0xFFFFFFF9), // 10
+		bus.WriteMasked(reg(1, bus.LinkEBDelta), 5, 0x1),
+		bus.Read(reg(1, bus.LinkEBDelta)),
+		bus.Read(reg(0, bus.LinkEBDelta)),
+		bus.WriteMasked(reg(1, bus.LinkACMargin), 0x1234, 0x3),
+		bus.Read(reg(1, bus.LinkACMargin)), // 15
+	)
+	type want struct {
+		i   int
+		err bool
+		v   uint32
+	}
+	def := uint32(hw.DefaultAutoCenterMargin)
+	for _, w := range []want{
+		{1, false, def&0xFF00 | 0xBB}, {3, false, 0xCCBB}, {4, false, def},
+		{5, false, 0}, {6, false, 0}, {8, false, 1}, {9, false, 0},
+		{10, false, 0}, {11, true, 0}, {12, false, 0xFFFFFFF9}, {13, false, 0},
+		{15, false, 0x1234},
+	} {
+		r := res[w.i]
+		if r.Err != w.err || (!w.err && r.Value != w.v) {
+			t.Errorf("op %d: err %v value %#x, want err %v value %#x", w.i, r.Err, r.Value, w.err, w.v)
+		}
+	}
+}

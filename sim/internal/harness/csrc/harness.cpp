@@ -197,21 +197,47 @@ inline uint64_t get_bits(const T& sig, uint32_t lsb, uint32_t width) {
   }
 }
 
+// kShareBlock is the span of memory that one core's write takes from another: a cache line
+// pair, as the adjacent-line prefetchers of x86 cores move two lines at a time.
+constexpr size_t kShareBlock = 128;
+
+// LineAlloc allocates a link's delay line in whole kShareBlock blocks of its own, so that the
+// lines of two links that lanes on different threads write never share one.
+template <typename T>
+struct LineAlloc {
+  using value_type = T;
+  LineAlloc() = default;
+  template <typename U>
+  LineAlloc(const LineAlloc<U>&) {}
+  static size_t bytes(size_t n) { return (n * sizeof(T) + kShareBlock - 1) / kShareBlock * kShareBlock; }
+  T* allocate(size_t n) { return static_cast<T*>(::operator new(bytes(n), std::align_val_t(kShareBlock))); }
+  void deallocate(T* p, size_t) { ::operator delete(p, std::align_val_t(kShareBlock)); }
+  template <typename U>
+  bool operator==(const LineAlloc<U>&) const { return true; }
+  template <typename U>
+  bool operator!=(const LineAlloc<U>&) const { return false; }
+};
+
 struct Link {
   rs_link cfg;
   // The delay line: the sender writes slot whead in cycle c (slot c mod size), the receiver
   // reads slot rhead (the one written in cycle c - latency). latency + 1 slots on one
   // thread; latency + lookahead + 1 with lanes, so that a sender up to an epoch ahead never
   // overwrites a slot before it is read.
-  std::vector<uint64_t> line;
-  uint32_t whead = 0;
-  alignas(64) uint32_t rhead = 0;  // the receiver's lane writes this one
+  // With lanes, the sender's and the receiver's lanes run on different threads: what each
+  // writes every cycle has a block of its own, apart from what both only read (cfg and the
+  // line's storage pointer), or every frame would move cache lines between cores.
+  std::vector<uint64_t, LineAlloc<uint64_t>> line;
+  // The sender's lane: the write head and the faults it injects.
+  alignas(kShareBlock) uint32_t whead = 0;
   bool faulty = false;
   double flip = 0, zero = 0;
   uint64_t flip_gap = 0;  // bit offset of the next flip from this frame's bit 0
   uint64_t zero_gap = 0;  // frames before the next zeroed frame
   uint64_t flips = 0, zeroed = 0;
   Rng rng{0};
+  // The receiver's lane.
+  alignas(kShareBlock) uint32_t rhead = 0;
 
   uint64_t inject(uint64_t f) {
     if (zero_gap == 0) {
@@ -418,7 +444,9 @@ struct Master {
   }
 };
 
-struct Node {
+// A node's and a lane's state are written every cycle by the lane's thread: each starts a
+// block of its own, so that neighbours in their vectors on other lanes do not share one.
+struct alignas(kShareBlock) Node {
   std::unique_ptr<Vnode> m;
   VerilatedContext* ctx = nullptr;  // its lane's
   uint64_t release = 0;
@@ -447,7 +475,7 @@ struct Node {
 
 // A lane is the nodes one thread clocks, with their own Verilator context (models in one
 // context must not be evaluated by two threads at once) and what the hooks record.
-struct Lane {
+struct alignas(kShareBlock) Lane {
   VerilatedContext* ctx = nullptr;      // rs_sim::ctx for the first lane, else one of ctxs
   uint32_t first = 0, last = 0;         // nodes [first, last)
   std::vector<uint32_t> out_links;      // links whose sender is in the lane
@@ -467,8 +495,8 @@ struct Lane {
 // Pool runs the lanes but the first on threads of their own, one epoch at a time.
 struct Pool {
   std::vector<std::thread> threads;
-  std::atomic<uint64_t> gen{0};         // bumped to start an epoch
-  std::atomic<uint32_t> pending{0};     // lanes still running the epoch
+  alignas(kShareBlock) std::atomic<uint64_t> gen{0};      // bumped to start an epoch
+  alignas(kShareBlock) std::atomic<uint32_t> pending{0};  // lanes still running the epoch
   std::atomic<uint32_t> sleepers{0};
   std::atomic<bool> quit{false};
   std::mutex mu;

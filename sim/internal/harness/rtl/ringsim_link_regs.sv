@@ -38,13 +38,14 @@ module ringsim_link_regs #(
   output logic [Ports*32-1:0]   eb_delta_o
 );
 
-  logic [Ports-1:0]    enable_d, enable_q;
-  logic [15:0]         margin_d [Ports];
+  logic [Ports-1:0]    enable_q;
   logic [15:0]         margin_q [Ports];
-  logic [31:0]         delta_d [Ports];
   logic [31:0]         delta_q [Ports];
   logic                full;
   logic [Ports-1:0]    sel_port;
+  // Write strobes for the held registers, applied at this cycle's edge. The next-state logic
+  // sits in the clocked block, so an idle bus does not copy every register every cycle.
+  logic [Ports-1:0]    enable_wr, margin_lo_wr, margin_hi_wr, delta_wr;
 
   assign full = sel_i == 4'hF;
 
@@ -52,9 +53,10 @@ module ringsim_link_regs #(
     dat_o       = '0;
     ack_o       = 1'b0;
     err_o       = 1'b0;
-    enable_d    = enable_q;
-    margin_d    = margin_q;
-    delta_d     = delta_q;
+    enable_wr    = '0;
+    margin_lo_wr = '0;
+    margin_hi_wr = '0;
+    delta_wr     = '0;
     adj_valid_o = '0;
     adj_value_o = '0;
     clear_o     = '0;
@@ -81,12 +83,12 @@ module ringsim_link_regs #(
             end
             ringsim_regs_pkg::LINK_AC_ENABLE_OFFSET: begin
               ack_o = 1'b1; err_o = 1'b0; dat_o = {31'b0, enable_q[p]};
-              if (we_i && sel_i[0]) enable_d[p] = dat_i[0];
+              if (we_i && sel_i[0]) enable_wr[p] = 1'b1;
             end
             ringsim_regs_pkg::LINK_AC_MARGIN_OFFSET: begin
               ack_o = 1'b1; err_o = 1'b0; dat_o = {16'b0, margin_q[p]};
-              if (we_i && sel_i[0]) margin_d[p][7:0] = dat_i[7:0];
-              if (we_i && sel_i[1]) margin_d[p][15:8] = dat_i[15:8];
+              if (we_i && sel_i[0]) margin_lo_wr[p] = 1'b1;
+              if (we_i && sel_i[1]) margin_hi_wr[p] = 1'b1;
             end
             ringsim_regs_pkg::LINK_AC_IS_IDLE_OFFSET: if (!we_i) begin
               ack_o = 1'b1; err_o = 1'b0; dat_o = {31'b0, ac_idle_i[p]};
@@ -99,7 +101,7 @@ module ringsim_link_regs #(
             end
             ringsim_regs_pkg::LINK_ELASTIC_BUFFER_DELTA_OFFSET: if (!we_i || full) begin
               ack_o = 1'b1; err_o = 1'b0; dat_o = delta_q[p];
-              if (we_i) delta_d[p] = dat_i;
+              if (we_i) delta_wr[p] = 1'b1;
             end
             ringsim_regs_pkg::LINK_UGN_LOCAL_LO_OFFSET: if (!we_i) begin
               ack_o = 1'b1; err_o = 1'b0; dat_o = ugn_local_i[64*p +: 32];
@@ -131,9 +133,14 @@ module ringsim_link_regs #(
         delta_q[p]  <= '0;
       end
     end else begin
-      enable_q <= enable_d;
-      margin_q <= margin_d;
-      delta_q  <= delta_d;
+      for (int unsigned p = 0; p < Ports; p++) begin
+        if (enable_wr[p]) enable_q[p] <= dat_i[0];
+        if (margin_lo_wr[p] || margin_hi_wr[p]) begin
+          margin_q[p] <= {margin_hi_wr[p] ? dat_i[15:8] : margin_q[p][15:8],
+                          margin_lo_wr[p] ? dat_i[7:0] : margin_q[p][7:0]};
+        end
+        if (delta_wr[p]) delta_q[p] <= dat_i;
+      end
     end
   end
 
