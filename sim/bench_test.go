@@ -188,10 +188,14 @@ func BenchmarkRealLink(b *testing.B) {
 //     `ringsim run` uses) on one and two threads;
 //   - speedup: the best of those over the baseline;
 //   - standalone-ratio: one-thread assertion-free speed over the bare C++ loop's for the
-//     same model (pair only: the standalone loop wires two nodes).
+//     same model (pair only: the standalone loop wires two nodes);
+//   - with RINGSIM_BENCH_BASE_RTL set to an RTL directory (say, an earlier commit's rtl/
+//     from `git archive`), before-noassert-1t-cycles/s and rtl-speedup: that RTL's
+//     assertion-free model on one thread, measured in the same run, and ours over it.
 //
 // Run: go test -run '^$' -bench BenchmarkThreads -benchtime 3x ./sim
 func BenchmarkThreads(b *testing.B) {
+	baseRTL := os.Getenv("RINGSIM_BENCH_BASE_RTL")
 	for _, tc := range []struct {
 		name   string
 		topo   hw.Topology
@@ -199,9 +203,9 @@ func BenchmarkThreads(b *testing.B) {
 		cycles uint64
 	}{{"pair-d256", hw.Pair(16), 256, 4_000_000}, {"mesh8-d128", hw.FullMesh(8, 16), 128, 600_000}} {
 		b.Run(tc.name, func(b *testing.B) {
-			start := func(noAssert bool, threads int) *Engine {
-				e, err := New(context.Background(), hw.Config{Topology: tc.topo, Depth: tc.depth, Seed: 1, NoAssert: noAssert},
-					Options{Threads: threads})
+			startRTL := func(rtlDir string, noAssert bool, threads int) *Engine {
+				e, err := New(context.Background(), hw.Config{Topology: tc.topo, Depth: tc.depth, Seed: 1,
+					NoAssert: noAssert, RTLDir: rtlDir}, Options{Threads: threads})
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -211,7 +215,12 @@ func BenchmarkThreads(b *testing.B) {
 				}
 				return e
 			}
+			start := func(noAssert bool, threads int) *Engine { return startRTL("", noAssert, threads) }
 			base, one, two := start(false, 1), start(true, 1), start(true, 2)
+			var before *Engine
+			if baseRTL != "" {
+				before = startRTL(baseRTL, true, 1)
+			}
 			var exe string
 			if tc.topo.Nodes == 2 {
 				var err error
@@ -228,9 +237,12 @@ func BenchmarkThreads(b *testing.B) {
 				}
 				return float64(e.Cycle()-c0) / time.Since(start).Seconds()
 			}
-			var rb, r1, r2, rs []float64
+			var rb, r1, r2, rs, r0 []float64
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
+				if before != nil {
+					r0 = append(r0, rate(before))
+				}
 				rb = append(rb, rate(base))
 				r1 = append(r1, rate(one))
 				r2 = append(r2, rate(two))
@@ -245,6 +257,10 @@ func BenchmarkThreads(b *testing.B) {
 			b.ReportMetric(max(median(r1), median(r2))/median(rb), "speedup")
 			if len(rs) > 0 {
 				b.ReportMetric(median(r1)/median(rs), "standalone-ratio")
+			}
+			if len(r0) > 0 {
+				b.ReportMetric(median(r0), "before-noassert-1t-cycles/s")
+				b.ReportMetric(median(r1)/median(r0), "rtl-speedup")
 			}
 			b.ReportMetric(0, "ns/op")
 		})

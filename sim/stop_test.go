@@ -100,8 +100,8 @@ func single(release uint64, dir string) hw.Config {
 // the typed stop of the named assertion that catches it.
 func TestStopAssertion(t *testing.T) {
 	dir := rtlVariant(t, "", edit{"rx_ring_buffer.sv",
-		"      count_d = (count_q == LAST) ? '0 : count_q + 1'b1;",
-		"      count_d = !enable_q ? count_q : (count_q == LAST) ? '0 : count_q + 1'b1;"})
+		"      else           count_q <= (count_q == LAST) ? '0 : count_q + 1'b1;",
+		"      else if (enable_q) count_q <= (count_q == LAST) ? '0 : count_q + 1'b1;"})
 	e := newEngine(t, single(3, dir))
 	// Out of reset in cycle 3, the counter does not move at the edge that ends it; the
 	// assertion sees that at the edge that ends cycle 4.

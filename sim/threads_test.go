@@ -163,8 +163,8 @@ func TestThreadsSameResults(t *testing.T) {
 // on two threads stops as one thread does: the same typed stop, in the same cycle.
 func TestThreadsStop(t *testing.T) {
 	dir := rtlVariant(t, "", edit{"rx_ring_buffer.sv",
-		"      count_d = (count_q == LAST) ? '0 : count_q + 1'b1;",
-		"      count_d = !enable_q ? count_q : (count_q == LAST) ? '0 : count_q + 1'b1;"})
+		"      else           count_q <= (count_q == LAST) ? '0 : count_q + 1'b1;",
+		"      else if (enable_q) count_q <= (count_q == LAST) ? '0 : count_q + 1'b1;"})
 	cfg := hw.Config{Topology: hw.Ring(4, 8), Depth: 16, Seed: 1, RTLDir: dir, Release: []uint64{90, 70, 50, 30}}
 	var stops []StopError
 	var cycles []uint64

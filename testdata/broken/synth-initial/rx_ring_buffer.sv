@@ -57,11 +57,12 @@ module rx_ring_buffer #(
   logic             is_clear;
   logic             data_rd;    // a data read starts this cycle
   logic             clear_hit;  // clear_at_count completes this cycle
+  logic             enable_wr;  // enable is written at this cycle's edge
   logic [AddrW-1:0] word_idx;
-  logic             rd_pending_d, rd_pending_q;
-  logic             rd_half_d, rd_half_q;
-  logic             enable_d, enable_q;
-  logic [AddrW-1:0] count_d, count_q;
+  logic             rd_pending_q;
+  logic             rd_half_q;
+  logic             enable_q;
+  logic [AddrW-1:0] count_q;
   logic [63:0]      cpu_rdata_q;
 
   assign req      = wb_cyc_i & wb_stb_i;
@@ -72,8 +73,7 @@ module rx_ring_buffer #(
     is_clear  = 1'b0;
     data_rd   = 1'b0;
     clear_hit = 1'b0;
-    enable_d  = enable_q;
-    rd_half_d = rd_half_q;
+    enable_wr = 1'b0;
     wb_ack_o  = 1'b0;
     wb_err_o  = 1'b0;
     wb_dat_o  = '0;
@@ -86,11 +86,10 @@ module rx_ring_buffer #(
         wb_err_o = wb_we_i;
         wb_ack_o = ~wb_we_i & rd_pending_q;
         wb_dat_o = rd_half_q ? cpu_rdata_q[63:32] : cpu_rdata_q[31:0];
-        if (data_rd) rd_half_d = wb_adr_i[2];
       end else if (wb_adr_i == ENABLE_OFF) begin
-        wb_ack_o = 1'b1;
-        wb_dat_o = {31'b0, enable_q};
-        if (wb_we_i && wb_sel_i[0]) enable_d = wb_dat_i[0];
+        wb_ack_o  = 1'b1;
+        wb_dat_o  = {31'b0, enable_q};
+        if (wb_we_i && wb_sel_i[0]) enable_wr = 1'b1;
       end else if (is_clear && wb_we_i && wb_sel_i == 4'hF && wb_dat_i < 32'(Depth)) begin
         // Write only, full words, value < Depth; the bus is held until the counter matches.
         clear_hit = count_q == wb_dat_i[AddrW-1:0];
@@ -98,12 +97,6 @@ module rx_ring_buffer #(
       end else begin
         wb_err_o = 1'b1;
       end
-    end
-    rd_pending_d = data_rd;
-    if (clear_hit) begin
-      count_d = (Depth > 1) ? ONE : '0;
-    end else begin
-      count_d = (count_q == LAST) ? '0 : count_q + 1'b1;
     end
   end
 
@@ -122,6 +115,8 @@ module rx_ring_buffer #(
     end
   end
 
+  // The next-state logic sits here, not in a combinational block: registers that only
+  // change on a bus access then cost nothing while the bus is idle.
   always_ff @(posedge clk_i or negedge rst_ni) begin
     if (!rst_ni) begin
       count_q      <= '0;
@@ -129,10 +124,11 @@ module rx_ring_buffer #(
       rd_pending_q <= 1'b0;
       rd_half_q    <= 1'b0;
     end else begin
-      count_q      <= count_d;
-      enable_q     <= enable_d;
-      rd_pending_q <= rd_pending_d;
-      rd_half_q    <= rd_half_d;
+      if (clear_hit) count_q <= (Depth > 1) ? ONE : '0;
+      else           count_q <= (count_q == LAST) ? '0 : count_q + 1'b1;
+      rd_pending_q <= data_rd;
+      if (enable_wr) enable_q  <= wb_dat_i[0];
+      if (data_rd)   rd_half_q <= wb_adr_i[2];
     end
   end
 
@@ -144,7 +140,6 @@ module rx_ring_buffer #(
   end
 
 `ifndef SYNTHESIS
-
   // SPEC invariants, stated on observable behaviour (not on the signals that implement it).
   `RS_ASSERT_INIT(DepthAtLeastTwo_A, Depth >= 2, "Depth must be at least 2")
   // The write counter advances by one every cycle, enabled or not, except right after a

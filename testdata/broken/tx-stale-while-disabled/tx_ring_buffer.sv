@@ -50,11 +50,12 @@ module tx_ring_buffer #(
   logic             is_data;
   logic             data_rd;       // a data read starts this cycle
   logic             data_wr;       // a data write happens at this cycle's edge
+  logic             enable_wr;     // enable is written at this cycle's edge
   logic [AddrW-1:0] word_idx;
   logic             upper_half;
-  logic             rd_pending_d, rd_pending_q;
-  logic             rd_half_d, rd_half_q;
-  logic             enable_d, enable_q;
+  logic             rd_pending_q;
+  logic             rd_half_q;
+  logic             enable_q;
   logic [63:0]      cpu_rdata_q;
 
   assign req        = wb_cyc_i & wb_stb_i;
@@ -62,14 +63,13 @@ module tx_ring_buffer #(
   assign upper_half = wb_adr_i[2];
 
   always_comb begin
-    is_data      = 1'b0;
-    data_rd      = 1'b0;
-    data_wr      = 1'b0;
-    enable_d     = enable_q;
-    rd_half_d    = rd_half_q;
-    wb_ack_o     = 1'b0;
-    wb_err_o     = 1'b0;
-    wb_dat_o     = '0;
+    is_data   = 1'b0;
+    data_rd   = 1'b0;
+    data_wr   = 1'b0;
+    enable_wr = 1'b0;
+    wb_ack_o  = 1'b0;
+    wb_err_o  = 1'b0;
+    wb_dat_o  = '0;
     if (req) begin
       is_data = wb_adr_i < DATA_END;
       if (is_data) begin
@@ -78,16 +78,14 @@ module tx_ring_buffer #(
         data_wr  = wb_we_i;
         wb_ack_o = wb_we_i | rd_pending_q;
         wb_dat_o = rd_half_q ? cpu_rdata_q[63:32] : cpu_rdata_q[31:0];
-        if (data_rd) rd_half_d = upper_half;
       end else if (wb_adr_i == ENABLE_OFF) begin
-        wb_ack_o = 1'b1;
-        wb_dat_o = {31'b0, enable_q};
-        if (wb_we_i && wb_sel_i[0]) enable_d = wb_dat_i[0];
+        wb_ack_o  = 1'b1;
+        wb_dat_o  = {31'b0, enable_q};
+        if (wb_we_i && wb_sel_i[0]) enable_wr = 1'b1;
       end else begin
         wb_err_o = 1'b1;
       end
     end
-    rd_pending_d = data_rd;
   end
 
   // ---------------------------------------------------------------------------------------
@@ -95,22 +93,29 @@ module tx_ring_buffer #(
   // ---------------------------------------------------------------------------------------
   logic [63:0]      mem [Depth];
   logic [63:0]      hw_rdata_q;
-  logic [AddrW-1:0] count_d, count_q;
+  logic [AddrW-1:0] count_q;
   logic             sent_enable_q;  // unused since the output change
   logic             unused_sent_enable;
   assign unused_sent_enable = sent_enable_q;
 
-  assign count_d = (count_q == LAST) ? '0 : count_q + 1'b1;
+  // with_bytes is word with the bytes sel picks replaced by dat's, in the upper or lower
+  // half. The write below stores the merged word once: the same RAM contents as a write per
+  // byte lane, and one update instead of eight for the simulator.
+  function automatic logic [63:0] with_bytes(logic [63:0] word, logic upper, logic [3:0] sel,
+                                             logic [31:0] dat);
+    for (int unsigned k = 0; k < 4; k++) begin
+      if (sel[k]) begin
+        if (upper) word[32 + 8*k +: 8] = dat[8*k +: 8];
+        else       word[8*k +: 8]      = dat[8*k +: 8];
+      end
+    end
+    with_bytes = word;
+  endfunction
 
   // Block RAM template: both ports are read-first.
   always_ff @(posedge clk_i) begin
     if (data_wr) begin
-      for (int unsigned k = 0; k < 4; k++) begin
-        if (wb_sel_i[k]) begin
-          if (upper_half) mem[word_idx][32 + 8*k +: 8] <= wb_dat_i[8*k +: 8];
-          else            mem[word_idx][8*k +: 8]      <= wb_dat_i[8*k +: 8];
-        end
-      end
+      mem[word_idx] <= with_bytes(mem[word_idx], upper_half, wb_sel_i, wb_dat_i);
     end
     if (data_rd) begin
       cpu_rdata_q <= mem[word_idx];
@@ -120,6 +125,8 @@ module tx_ring_buffer #(
     if (enable_q) hw_rdata_q <= mem[count_q];
   end
 
+  // The next-state logic sits here, not in a combinational block: registers that only
+  // change on a bus access then cost nothing while the bus is idle.
   always_ff @(posedge clk_i or negedge rst_ni) begin
     if (!rst_ni) begin
       count_q       <= '0;
@@ -128,11 +135,11 @@ module tx_ring_buffer #(
       rd_pending_q  <= 1'b0;
       rd_half_q     <= 1'b0;
     end else begin
-      count_q       <= count_d;
-      enable_q      <= enable_d;
+      count_q       <= (count_q == LAST) ? '0 : count_q + 1'b1;
       sent_enable_q <= enable_q;
-      rd_pending_q  <= rd_pending_d;
-      rd_half_q     <= rd_half_d;
+      rd_pending_q  <= data_rd;
+      if (enable_wr) enable_q  <= wb_dat_i[0];
+      if (data_rd)   rd_half_q <= upper_half;
     end
   end
 
