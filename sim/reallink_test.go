@@ -404,7 +404,11 @@ func TestRealLinkHeldRegisters(t *testing.T) {
 		bus.Read(reg(1, bus.LinkEBDelta)),
 		bus.Read(reg(0, bus.LinkEBDelta)),
 		bus.WriteMasked(reg(1, bus.LinkACMargin), 0x1234, 0x3),
-		bus.Read(reg(1, bus.LinkACMargin)), // 15
+		bus.Read(reg(1, bus.LinkACMargin)),                         // 15
+		bus.WriteMasked(reg(1, bus.LinkACMargin), 0xFFFF5678, 0xC), // lanes 2-3: no bits
+		bus.Read(reg(1, bus.LinkACMargin)),
+		bus.WriteMasked(reg(1, bus.LinkACEnable), 0, 0x1),
+		bus.Read(reg(1, bus.LinkACEnable)),
 	)
 	type want struct {
 		i   int
@@ -416,7 +420,7 @@ func TestRealLinkHeldRegisters(t *testing.T) {
 		{1, false, def&0xFF00 | 0xBB}, {3, false, 0xCCBB}, {4, false, def},
 		{5, false, 0}, {6, false, 0}, {8, false, 1}, {9, false, 0},
 		{10, false, 0}, {11, true, 0}, {12, false, 0xFFFFFFF9}, {13, false, 0},
-		{15, false, 0x1234},
+		{15, false, 0x1234}, {16, false, 0}, {17, false, 0x1234}, {18, false, 0}, {19, false, 0},
 	} {
 		r := res[w.i]
 		if r.Err != w.err || (!w.err && r.Value != w.v) {

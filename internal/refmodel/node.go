@@ -274,7 +274,7 @@ type effects struct {
 	enPort    int
 	enVal     bool
 	clearPort int    // RX port whose clear_at_count hits this cycle, or -1
-	readDev   uint32 // device whose data read starts this cycle (rd_pending_d), or noDev
+	readDev   uint32 // device whose data read starts this cycle (rd_pending_q's next value), or noDev
 }
 
 // access decodes a request (wb_cyc_i && wb_stb_i) and answers it. RAM read captures

@@ -98,24 +98,15 @@ module tx_ring_buffer #(
   logic             unused_sent_enable;
   assign unused_sent_enable = sent_enable_q;
 
-  // with_bytes is word with the bytes sel picks replaced by dat's, in the upper or lower
-  // half. The write below stores the merged word once: the same RAM contents as a write per
-  // byte lane, and one update instead of eight for the simulator.
-  function automatic logic [63:0] with_bytes(logic [63:0] word, logic upper, logic [3:0] sel,
-                                             logic [31:0] dat);
-    for (int unsigned k = 0; k < 4; k++) begin
-      if (sel[k]) begin
-        if (upper) word[32 + 8*k +: 8] = dat[8*k +: 8];
-        else       word[8*k +: 8]      = dat[8*k +: 8];
-      end
-    end
-    with_bytes = word;
-  endfunction
-
   // Block RAM template: both ports are read-first.
   always_ff @(posedge clk_i) begin
     if (data_wr) begin
-      mem[word_idx] <= with_bytes(mem[word_idx], upper_half, wb_sel_i, wb_dat_i);
+      for (int unsigned k = 0; k < 4; k++) begin
+        if (wb_sel_i[k]) begin
+          if (upper_half) mem[word_idx][32 + 8*k +: 8] <= wb_dat_i[8*k +: 8];
+          else            mem[word_idx][8*k +: 8]      <= wb_dat_i[8*k +: 8];
+        end
+      end
     end
     if (data_rd) begin
       cpu_rdata_q <= mem[word_idx];

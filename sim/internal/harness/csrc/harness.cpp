@@ -35,6 +35,7 @@
 #include <cstring>
 #include <memory>
 #include <mutex>
+#include <new>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -495,13 +496,15 @@ struct alignas(kShareBlock) Lane {
 // Pool runs the lanes but the first on threads of their own, one epoch at a time.
 struct Pool {
   std::vector<std::thread> threads;
-  alignas(kShareBlock) std::atomic<uint64_t> gen{0};      // bumped to start an epoch
+  // What the caller's thread writes and the workers read while they wait, then what the
+  // workers write and the caller reads while it waits, in blocks of their own.
+  alignas(kShareBlock) std::atomic<uint64_t> gen{0};  // bumped to start an epoch
+  uint64_t c0 = 0, n = 0;                             // the epoch: cycles [c0, c0 + n)
+  std::atomic<bool> quit{false};
   alignas(kShareBlock) std::atomic<uint32_t> pending{0};  // lanes still running the epoch
   std::atomic<uint32_t> sleepers{0};
-  std::atomic<bool> quit{false};
-  std::mutex mu;
+  alignas(kShareBlock) std::mutex mu;
   std::condition_variable cv;
-  uint64_t c0 = 0, n = 0;               // the epoch: cycles [c0, c0 + n)
 };
 
 }  // namespace
