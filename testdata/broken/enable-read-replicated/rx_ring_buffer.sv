@@ -105,13 +105,15 @@ module rx_ring_buffer #(
   // ---------------------------------------------------------------------------------------
   logic [63:0] mem [Depth];
 
-  // Block RAM template: read-first.
+  // Block RAM template: read-first. As in tx_ring_buffer, the memory is written with a
+  // blocking assignment after the read (waived in ringsim.vlt; Verilator then writes it in
+  // place, not through a delayed update), so the read takes the old word. Keep it last.
   always_ff @(posedge clk_i) begin
-    if (enable_q) begin
-      mem[count_q] <= frame_i;
-    end
     if (data_rd) begin
       cpu_rdata_q <= mem[word_idx];
+    end
+    if (enable_q) begin
+      mem[count_q] = frame_i;
     end
   end
 

@@ -97,20 +97,26 @@ module tx_ring_buffer #(
   logic [AddrW-1:0] count_q;
   logic             sent_enable_q;
 
-  // Block RAM template: both ports are read-first.
+  // Block RAM template: both ports are read-first. The memory is written with blocking
+  // assignments after both reads, the one place this RTL leaves `q <= d` (waived in
+  // ringsim.vlt): the reads above take the old word, as read-first requires, and Verilator
+  // writes the memory in place instead of through a delayed update per byte lane, which
+  // made every clock edge about 1.5 times slower with the bus idle. Synthesis is the same
+  // (Yosys: the same block RAM, proven equivalent; docs/port-contract.md). Keep the reads
+  // first: a write above them would make the memory write-first.
   always_ff @(posedge clk_i) begin
-    if (data_wr) begin
-      for (int unsigned k = 0; k < 4; k++) begin
-        if (wb_sel_i[k]) begin
-          if (upper_half) mem[word_idx][32 + 8*k +: 8] <= wb_dat_i[8*k +: 8];
-          else            mem[word_idx][8*k +: 8]      <= wb_dat_i[8*k +: 8];
-        end
-      end
-    end
     if (data_rd) begin
       cpu_rdata_q <= mem[word_idx];
     end
     hw_rdata_q <= mem[count_q];
+    if (data_wr) begin
+      for (int unsigned k = 0; k < 4; k++) begin
+        if (wb_sel_i[k]) begin
+          if (upper_half) mem[word_idx][32 + 8*k +: 8] = wb_dat_i[8*k +: 8];
+          else            mem[word_idx][8*k +: 8]      = wb_dat_i[8*k +: 8];
+        end
+      end
+    end
   end
 
   // The next-state logic sits here, not in a combinational block: registers that only

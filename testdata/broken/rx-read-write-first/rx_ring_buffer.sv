@@ -105,15 +105,18 @@ module rx_ring_buffer #(
   // ---------------------------------------------------------------------------------------
   logic [63:0] mem [Depth];
 
-  // Block RAM template: read-first.
+  // Block RAM template: read-first. As in tx_ring_buffer, the memory is written with a
+  // blocking assignment after the read (waived in ringsim.vlt; Verilator then writes it in
+  // place, not through a delayed update), so the read takes the old word. Keep it last.
   always_ff @(posedge clk_i) begin
+    // BROKEN (testdata): the blocking write comes before the read, which makes the memory
+    // write-first: a read of the word the link writes in the same cycle returns the
+    // incoming frame, not the word from before the write.
     if (enable_q) begin
-      mem[count_q] <= frame_i;
+      mem[count_q] = frame_i;
     end
     if (data_rd) begin
-      // BROKEN (testdata): a write-first bypass: a read of the word the link writes in the
-      // same cycle returns the incoming frame, not the word from before the write.
-      cpu_rdata_q <= (enable_q && count_q == word_idx) ? frame_i : mem[word_idx];
+      cpu_rdata_q <= mem[word_idx];
     end
   end
 
