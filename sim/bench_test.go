@@ -128,7 +128,9 @@ func rssMiB() float64 {
 // and on the real link (clocks 20 ppm apart with clock control on, elastic buffers,
 // auto-centre off), for a pair and the 8-node mesh, and reports the ratio real/ideal on one
 // thread (the cost of the real link's model; the goal: at least 0.7), and the ideal link on
-// the default threads too (the real link runs on one thread).
+// the default threads too (the real link runs on one thread). Both with assertions (the
+// gate's models, two evaluations per cycle) and, noassert-real/ideal-1t, without (what
+// `ringsim run` builds, one evaluation per cycle, where the harness's share is larger).
 //
 // Run: go test -run '^$' -bench BenchmarkRealLink -benchtime 3x ./sim
 func BenchmarkRealLink(b *testing.B) {
@@ -154,8 +156,14 @@ func BenchmarkRealLink(b *testing.B) {
 			}
 			ideal := start(hw.Config{Topology: tc.topo, Depth: tc.depth, Seed: 1}, 1)
 			idealT := start(hw.Config{Topology: tc.topo, Depth: tc.depth, Seed: 1}, AutoThreads(tc.topo.Nodes))
-			real := start(hw.Config{Topology: tc.topo, Depth: tc.depth, Seed: 1, Link: hw.LinkReal,
-				Real: hw.RealLink{PPM: ppm, Control: true, NoData: hw.FillZero}}, 1)
+			realCfg := hw.Config{Topology: tc.topo, Depth: tc.depth, Seed: 1, Link: hw.LinkReal,
+				Real: hw.RealLink{PPM: ppm, Control: true, NoData: hw.FillZero}}
+			real := start(realCfg, 1)
+			// The same without assertions (what `ringsim run` builds; both links then
+			// evaluate each node once per cycle).
+			idealNA := start(hw.Config{Topology: tc.topo, Depth: tc.depth, Seed: 1, NoAssert: true}, 1)
+			realCfg.NoAssert = true
+			realNA := start(realCfg, 1)
 			rate := func(e *Engine) float64 {
 				start, c0 := time.Now(), e.Cycle()
 				if err := e.Step(tc.cycles); err != nil {
@@ -163,18 +171,22 @@ func BenchmarkRealLink(b *testing.B) {
 				}
 				return float64(e.Cycle()-c0) / time.Since(start).Seconds()
 			}
-			var id, idt, re []float64
+			var id, idt, re, idna, rena []float64
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
 				id = append(id, rate(ideal))
 				idt = append(idt, rate(idealT))
 				re = append(re, rate(real))
+				idna = append(idna, rate(idealNA))
+				rena = append(rena, rate(realNA))
 			}
 			b.StopTimer()
 			b.ReportMetric(median(id), "ideal-1t-cycles/s")
 			b.ReportMetric(median(idt), "ideal-threads-cycles/s")
 			b.ReportMetric(median(re), "real-cycles/s")
 			b.ReportMetric(median(re)/median(id), "real/ideal-1t")
+			b.ReportMetric(median(rena), "real-noassert-cycles/s")
+			b.ReportMetric(median(rena)/median(idna), "noassert-real/ideal-1t")
 			b.ReportMetric(0, "ns/op")
 		})
 	}

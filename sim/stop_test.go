@@ -259,3 +259,67 @@ func TestBusTimeout(t *testing.T) {
 		})
 	}
 }
+
+// TestStopOrderOneEvaluation checks that two stops in one cycle are reported in the order
+// the two-evaluation loop records them, also on a model without assertions (whose loop
+// evaluates each node once per cycle, its edge before the next node's clock-low half):
+// node 0's RTL calls $error at the edge of cycle 24, and node 1's bus access, unanswered,
+// times out in the same cycle, in its clock-low half. The bus timeout comes first.
+func TestStopOrderOneEvaluation(t *testing.T) {
+	const src = `// Node that never answers the bus; node 0 calls $error in its 20th cycle out of reset.
+module ringsim_node #(
+  parameter int unsigned Depth = 16,
+  parameter int unsigned Ports = 1
+) (
+  input  logic                clk_i,
+  input  logic                rst_ni,
+  input  logic [95:0]         dna_i,
+  input  logic [31:0]         node_id_i,
+  input  logic                wb_cyc_i,
+  input  logic                wb_stb_i,
+  input  logic                wb_we_i,
+  input  logic [31:0]         wb_adr_i,
+  input  logic [31:0]         wb_dat_i,
+  input  logic [3:0]          wb_sel_i,
+  output logic [31:0]         wb_dat_o,
+  output logic                wb_ack_o,
+  output logic                wb_err_o,
+  output logic [Ports*64-1:0] tx_frames_o,
+  input  logic [Ports*64-1:0] rx_frames_i
+);
+  logic [7:0] n_q;
+  assign wb_dat_o = '0;
+  assign wb_ack_o = 1'b0;
+  assign wb_err_o = 1'b0;
+  assign tx_frames_o = '0;
+  always_ff @(posedge clk_i or negedge rst_ni) begin
+    if (!rst_ni) n_q <= '0;
+    else n_q <= n_q + 8'd1;
+  end
+  always_ff @(posedge clk_i) begin
+    if (rst_ni && n_q == 8'd19 && node_id_i == 32'd0) $error("boom");
+  end
+endmodule
+`
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "ringsim_node.sv"), []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// Node 1's read of MAGIC (answered in the cycle it is presented) is presented at its
+	// release and times out BusSlack cycles later, in cycle 24.
+	release1 := uint64(24 - BusSlack)
+	for _, noAssert := range []bool{false, true} {
+		t.Run(fmt.Sprintf("assertions=%v", !noAssert), func(t *testing.T) {
+			cfg := hw.Config{Topology: hw.Pair(16), Depth: 16, Seed: 1, RTLDir: dir, NoAssert: noAssert,
+				Release: []uint64{5, release1}}
+			e := newEngine(t, cfg)
+			if err := e.Submit(1, []bus.Op{bus.Read(bus.RegMagic)}); err != nil {
+				t.Fatal(err)
+			}
+			st := stopOf(t, e.Step(100))
+			if st.Kind != StopBusTimeout || st.Node != 1 || st.Cycle != 24 {
+				t.Fatalf("got %+v, want node 1's bus timeout in cycle 24", *st)
+			}
+		})
+	}
+}

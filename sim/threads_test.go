@@ -67,8 +67,8 @@ func randomBatch(rng *rand.Rand, m bus.Map) []bus.Op {
 // threadsRun drives a simulation with random batches on every node and returns what it
 // observed: every result with its node and the cycle Run returned, the fault counts and
 // the RX memories at the end.
-func threadsRun(t *testing.T, threads int) (trace []string, e *Engine) {
-	cfg := hw.Config{Topology: threadsTopology(), Depth: 16, Seed: 42}
+func threadsRun(t *testing.T, threads int, noAssert bool) (trace []string, e *Engine) {
+	cfg := hw.Config{Topology: threadsTopology(), Depth: 16, Seed: 42, NoAssert: noAssert}
 	e, err := New(context.Background(), cfg, Options{Threads: threads})
 	if err != nil {
 		t.Fatal(err)
@@ -93,6 +93,23 @@ func threadsRun(t *testing.T, threads int) (trace []string, e *Engine) {
 				batches++
 			}
 		}
+		// Now and then a port's TX output is recorded, or its RX input driven, for a
+		// while: the simulation runs on one thread and, on a model without assertions,
+		// switches between one and two evaluations per cycle.
+		tap := rng.IntN(6) == 0
+		tn, tp := rng.IntN(cfg.Topology.Nodes), rng.IntN(cfg.Topology.Ports)
+		if tap {
+			if err := e.Record(tn, tp, 300); err != nil {
+				t.Fatal(err)
+			}
+			frames := make([]uint64, 1+rng.IntN(200))
+			for k := range frames {
+				frames[k] = rng.Uint64()
+			}
+			if err := e.Drive((tn+1)%cfg.Topology.Nodes, tp, frames); err != nil {
+				t.Fatal(err)
+			}
+		}
 		span := uint64(1 + rng.IntN(3000))
 		if quiet {
 			span = uint64(3000 + rng.IntN(5000))
@@ -114,9 +131,16 @@ func threadsRun(t *testing.T, threads int) (trace []string, e *Engine) {
 				break
 			}
 		}
+		if tap {
+			rec, err := e.Recorded(tn, tp, 300)
+			if err != nil {
+				t.Fatal(err)
+			}
+			trace = append(trace, fmt.Sprintf("recorded %d.%d: %x", tn, tp, rec))
+		}
 		trace = append(trace, fmt.Sprintf("run to %d", e.Cycle()))
 	}
-	t.Logf("%d threads: %d batches, %d of %d cycles on the lanes' threads", threads, batches, e.ParallelCycles(), e.Cycle())
+	t.Logf("%d threads, assertions %v: %d batches, %d of %d cycles on the lanes' threads", threads, !noAssert, batches, e.ParallelCycles(), e.Cycle())
 	if batches < 50 {
 		t.Fatalf("only %d batches", batches)
 	}
@@ -141,20 +165,24 @@ func threadsRun(t *testing.T, threads int) (trace []string, e *Engine) {
 	return trace, e
 }
 
-// TestThreadsSameResults runs the same random co-simulation on one, two and four threads:
-// every result, the cycle every Run returned at, the faults injected and the RX memories
-// must be the same.
+// TestThreadsSameResults runs the same random co-simulation on one, two and four threads,
+// and on a model without assertions (the harness then clocks a node with one evaluation
+// per cycle instead of two: kOneEval in harness.cpp) on one and two: every result, the
+// cycle every Run returned at, the faults injected and the RX memories must be the same.
 func TestThreadsSameResults(t *testing.T) {
-	want, _ := threadsRun(t, 1)
-	for _, threads := range []int{2, 4} {
-		got, _ := threadsRun(t, threads)
+	want, _ := threadsRun(t, 1, false)
+	for _, tc := range []struct {
+		threads  int
+		noAssert bool
+	}{{2, false}, {4, false}, {1, true}, {2, true}} {
+		got, _ := threadsRun(t, tc.threads, tc.noAssert)
 		if !reflect.DeepEqual(got, want) {
 			for i := range min(len(got), len(want)) {
 				if got[i] != want[i] {
-					t.Fatalf("%d threads: first difference at entry %d:\n got %s\nwant %s", threads, i, got[i], want[i])
+					t.Fatalf("%d threads, assertions %v: first difference at entry %d:\n got %s\nwant %s", tc.threads, !tc.noAssert, i, got[i], want[i])
 				}
 			}
-			t.Fatalf("%d threads: %d entries, want %d", threads, len(got), len(want))
+			t.Fatalf("%d threads, assertions %v: %d entries, want %d", tc.threads, !tc.noAssert, len(got), len(want))
 		}
 	}
 }

@@ -795,7 +795,7 @@ func (b *Builder) compileModel(ctx context.Context, t Tools, spec Spec, dir stri
 	flags := append(cxxFlags(t, spec.Trace, shared), "-I"+obj, "-I"+inc,
 		"-include", filepath.Join(inc, "rs_printf.h"),
 		fmt.Sprintf("-DRS_DEPTH=%d", spec.Depth), fmt.Sprintf("-DRS_PORTS=%d", spec.Ports),
-		fmt.Sprintf("-DRS_REAL_LINK=%d", b2i(spec.RealLink)))
+		fmt.Sprintf("-DRS_REAL_LINK=%d", b2i(spec.RealLink)), fmt.Sprintf("-DRS_ASSERTS=%d", b2i(spec.Assert)))
 	jobs, err := unityJobs(obj, cls.model, runtime.NumCPU())
 	if err != nil {
 		return err

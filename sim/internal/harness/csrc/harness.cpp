@@ -10,6 +10,7 @@
 //   3. every node is evaluated with the clock low (combinational settle), the bus master
 //      samples ACK / ERR / data;
 //   4. every node is evaluated with the clock high (the edge that ends cycle c).
+// Models without assertions do 3 and 4 in one evaluation per node (kOneEval below).
 // With rs_config.threads > 1 the nodes are split into lanes, each clocked by its own thread
 // with its own VerilatedContext; the lanes run epochs of E cycles between barriers, where E
 // is at most the smallest link latency (a frame sent in an epoch arrives in a later one:
@@ -22,7 +23,8 @@
 // (rs_regmap.h, RS_BUS_SLACK) stops the simulation; so does the RTL ($error, $fatal,
 // $finish, a failed assertion). The first stop is recorded as an rs_stop (rs_stop_info).
 //
-// Build-time macros: RS_DEPTH, RS_PORTS (the model's parameters), VM_TRACE (FST support).
+// Build-time macros: RS_DEPTH, RS_PORTS (the model's parameters), RS_REAL_LINK (the link
+// registers), RS_ASSERTS (built with assertions), VM_TRACE (FST support).
 
 #include <algorithm>
 #include <array>
@@ -60,6 +62,9 @@
 #endif
 #ifndef RS_REAL_LINK
 #error "RS_REAL_LINK must be defined"
+#endif
+#ifndef RS_ASSERTS
+#error "RS_ASSERTS must be defined"
 #endif
 
 #define RS_EXPORT extern "C" __attribute__((visibility("default")))
@@ -149,6 +154,16 @@ inline void set_rx(M* m, uint32_t p, uint64_t v) {
   }
 }
 
+// port_word is where port p's 64 bits of a link port signal start (little-endian words).
+template <typename T>
+inline auto* port_word(T& sig, uint32_t p) {
+  if constexpr (kPorts == 1) {
+    return &sig;
+  } else {
+    return &sig[2 * p];
+  }
+}
+
 // put_bits and get_bits access a bit range of a Verilated signal of any width: an integer
 // type up to 64 bits, or a VlWide array of 32-bit words.
 template <typename T>
@@ -221,24 +236,26 @@ struct LineAlloc {
 
 struct Link {
   rs_link cfg;
-  // The delay line: the sender writes slot whead in cycle c (slot c mod size), the receiver
-  // reads slot rhead (the one written in cycle c - latency). latency + 1 slots on one
-  // thread; latency + lookahead + 1 with lanes, so that a sender up to an epoch ahead never
-  // overwrites a slot before it is read.
-  // With lanes, the sender's and the receiver's lanes run on different threads: what each
-  // writes every cycle has a block of its own, apart from what both only read (cfg and the
-  // line's storage pointer), or every frame would move cache lines between cores.
+  // The delay line: the sender writes slot c & mask in cycle c, the receiver reads the one
+  // written in cycle c - latency. Its length is a power of two of at least latency + 1
+  // slots on one thread, latency + lookahead + 1 with lanes, so that a sender up to an
+  // epoch ahead never overwrites a slot before it is read. The slots follow from the
+  // cycle, so neither end keeps a head.
+  // With lanes, the sender's and the receiver's lanes run on different threads: the fault
+  // state the sender updates every frame has a block of its own, apart from what both
+  // only read (cfg, the line's storage and mask), or every frame would move cache lines
+  // between cores.
   std::vector<uint64_t, LineAlloc<uint64_t>> line;
-  // The sender's lane: the write head and the faults it injects.
-  alignas(kShareBlock) uint32_t whead = 0;
-  bool faulty = false;
+  uint64_t mask = 0;
+  // The sender's lane: the faults it injects.
+  alignas(kShareBlock) bool faulty = false;
   double flip = 0, zero = 0;
   uint64_t flip_gap = 0;  // bit offset of the next flip from this frame's bit 0
   uint64_t zero_gap = 0;  // frames before the next zeroed frame
   uint64_t flips = 0, zeroed = 0;
   Rng rng{0};
-  // The receiver's lane.
-  alignas(kShareBlock) uint32_t rhead = 0;
+
+  uint64_t& slot(uint64_t c) { return line[c & mask]; }
 
   uint64_t inject(uint64_t f) {
     if (zero_gap == 0) {
@@ -371,7 +388,10 @@ struct Master {
     if (waited > bound) record_bus_timeout(c, waited, addr, write, data, sel);
   }
 
-  // sample returns true when the batch completed in cycle c.
+  // sample returns true when the batch completed in cycle c. It reads the response from
+  // the wrapper's combinational outputs (after the clock-low evaluation) or, with kSampled,
+  // from the copy registered at the edge (after the fast loop's one evaluation).
+  template <bool kSampled = false>
   bool sample(const Vnode* m, uint64_t c) {
     if (!busy) return false;
     const rs_op& op = ops[cur];
@@ -384,25 +404,25 @@ struct Master {
       --idle_left;
       return false;
     }
-    if (m->wb_err_o) {
+    if (kSampled ? m->sampled_err_o : m->wb_err_o) {
       waited = bound = 0;
       r.err = 1;
       r.words = word;
       return complete(r, c);
     }
-    if (!m->wb_ack_o) {
+    if (!(kSampled ? m->sampled_ack_o : m->wb_ack_o)) {
       if (VL_UNLIKELY(++waited > RS_BUS_SLACK)) unanswered(c);
       return false;
     }
     waited = bound = 0;
     switch (op.kind) {
       case RS_OP_READ:
-        r.data = m->wb_dat_o;
+        r.data = kSampled ? m->sampled_dat_o : m->wb_dat_o;
         return complete(r, c);
       case RS_OP_WRITE:
         return complete(r, c);
       case RS_OP_POLL: {
-        r.data = m->wb_dat_o;
+        r.data = kSampled ? m->sampled_dat_o : m->wb_dat_o;
         ++r.words;
         const bool eq = (r.data & op.mask) == op.data;
         if (eq == (op.sel == RS_POLL_EQ) || r.words == op.count) return complete(r, c);
@@ -410,7 +430,7 @@ struct Master {
         return false;
       }
       case RS_OP_READ_BLOCK:
-        words[op.off + word] = m->wb_dat_o;
+        words[op.off + word] = kSampled ? m->sampled_dat_o : m->wb_dat_o;
         [[fallthrough]];
       default:
         if (++word < op.count) return false;
@@ -474,6 +494,23 @@ struct alignas(kShareBlock) Node {
   std::vector<Port> ports;
 };
 
+// SendOp and RecvOp are a link's ends on the ideal link, as the lane that clocks the end's
+// node uses them every cycle: pointers straight to the model's port (its 64 bits are two
+// adjacent words of tx_frames_o / rx_frames_i) and to the delay line.
+struct SendOp {
+  const void* tx;
+  uint64_t* line;
+  uint64_t mask;
+  Link* link;  // its fault state
+};
+
+struct RecvOp {
+  void* rx;
+  const uint64_t* line;
+  uint64_t mask;
+  uint64_t latency;
+};
+
 // A lane is the nodes one thread clocks, with their own Verilator context (models in one
 // context must not be evaluated by two threads at once) and what the hooks record.
 struct alignas(kShareBlock) Lane {
@@ -481,10 +518,14 @@ struct alignas(kShareBlock) Lane {
   uint32_t first = 0, last = 0;         // nodes [first, last)
   std::vector<uint32_t> out_links;      // links whose sender is in the lane
   std::vector<uint32_t> in_links;       // links whose receiver is in the lane
+  std::vector<SendOp> sends;            // out_links' ends, for exchange
+  std::vector<RecvOp> recvs;            // in_links' ends
   rs_stop stop{};                       // the lane's first stop
   uint32_t stop_phase = 0;              // 0: clock low (bus), 1: clock edge
+  uint64_t stop_unit = 0;               // the unit the stop was recorded in
   int32_t cur_node = -1;                // the node being evaluated
   uint32_t phase = 0;
+  uint64_t unit = 0;                    // counts the cycles (ideal link) or edges (real) run
   std::string own_log;                  // lanes but the first collect output here
   std::string* log = &own_log;
   std::vector<uint64_t> done;           // batches completed in the epoch
@@ -565,11 +606,35 @@ std::string last_line(const std::string& log) {
   return log.substr(start, end - start);
 }
 
+// kOneEval: the loops clock a node with one evaluation per cycle (clock_cycle; real_edge)
+// instead of two (clock low, then the edge): the wrapper's tick_i toggles, its clock rises
+// with the cycle's inputs and falls again in the same evaluation, and the harness reads
+// what it samples before the edge (the bus response, the link registers' pulses) from the
+// copies the wrapper registered at the edge (ringsim_top.sv). The design's behaviour is the
+// same (TestThreadsSameResults compares the two, and `ringsim run`'s golden bytes were made
+// with two). Only models without assertions do this (`ringsim run`, sweeps; not the gate
+// and the tests that break the RTL on purpose), for two reasons: a concurrent assertion
+// samples its values before the evaluation, which now is before the cycle's bus inputs
+// (IEEE sampling of inputs that change in the edge's time step; ReadLatencyOne_A then fails
+// on correct RTL), and on the ideal link the order of evaluations within a cycle changes
+// (each node's clock-low half and edge, node after node, instead of every node's clock-low
+// half, then every edge), so stops the RTL raises in different nodes in one cycle could be
+// recorded in another order (ringsim's RTL raises none without assertions). The slow path
+// (a waveform, which shows clk_i; drives and recordings) takes two evaluations.
+constexpr bool kOneEval = !RS_ASSERTS;
+
 // begin_stop starts recording a stop of the given kind in the running handle's cycle and
-// node; it returns nullptr if a stop was recorded already (the first one is kept).
+// node; it returns nullptr if a stop was recorded already (the first one is kept). Where
+// one evaluation does a clock-low half and an edge, the edge's stops are recorded before
+// the clock-low half's bus timeout; so a clock-low stop replaces an edge stop recorded in
+// the same unit (cycle or edge): the stop kept is the one two evaluations record first.
 rs_stop* begin_stop(uint32_t kind) {
   Lane* l = t_lane;
-  if (!t_sim || !l || l->stop.kind != RS_STOP_NONE) return nullptr;
+  if (!t_sim || !l) return nullptr;
+  if (l->stop.kind != RS_STOP_NONE) {
+    if (l->phase >= l->stop_phase || l->unit != l->stop_unit) return nullptr;
+    l->stop = rs_stop{};
+  }
   rs_stop* st = &l->stop;
   st->kind = kind;
   st->node = l->cur_node;
@@ -577,6 +642,7 @@ rs_stop* begin_stop(uint32_t kind) {
   st->device = RS_DEV_NONE;
   st->cycle = Verilated::threadContextp()->time();  // the loops keep $time at the cycle
   l->stop_phase = l->phase;
+  l->stop_unit = l->unit;
   return st;
 }
 
@@ -777,17 +843,25 @@ bool any_finish(const rs_sim* s) {
   return false;
 }
 
-// send and receive move a link's frames through its delay line (Link::line).
-inline void send(Link& l, uint64_t f) {
-  if (l.faulty) f = l.inject(f);
-  l.line[l.whead] = f;
-  if (++l.whead == l.line.size()) l.whead = 0;
+// exchange moves the frames of cycle c over the lane's links: every TX port's frame into
+// its link's delay line (with the link's faults), then every RX port's frame of c - latency
+// out of it. All sends come first, for links of latency 0.
+inline void exchange_sends(const Lane& lane, uint64_t c) {
+  for (const SendOp& o : lane.sends) {
+    uint64_t f;
+    std::memcpy(&f, o.tx, sizeof f);
+    if (VL_UNLIKELY(o.link->faulty)) f = o.link->inject(f);
+    o.line[c & o.mask] = f;
+  }
 }
 
-inline uint64_t receive(Link& l) {
-  const uint64_t f = l.line[l.rhead];
-  if (++l.rhead == l.line.size()) l.rhead = 0;
-  return f;
+inline void exchange_recvs(const Lane& lane, uint64_t c) {
+  for (const RecvOp& o : lane.recvs) std::memcpy(o.rx, &o.line[(c - o.latency) & o.mask], 8);
+}
+
+inline void exchange(const Lane& lane, uint64_t c) {
+  exchange_sends(lane, c);
+  exchange_recvs(lane, c);
 }
 
 // clock_low is node k's clock-low half of cycle c on the ideal link: it leaves reset at its
@@ -815,6 +889,29 @@ inline void clock_high(Node& nd, Lane& lane, uint32_t k) {
   m->eval();
 }
 
+// clock_cycle is node k's cycle c on the ideal link with one evaluation (kOneEval); it
+// reports whether the node's batch completed.
+inline bool clock_cycle(Node& nd, Lane& lane, uint32_t k, uint64_t c) {
+  Vnode* m = nd.m.get();
+  lane.cur_node = (int32_t)k;
+  if (nd.in_reset && c >= nd.release) {
+    nd.in_reset = false;
+    m->rst_ni = 1;
+  }
+  if (!nd.in_reset) nd.master.drive(m);
+  if (VL_UNLIKELY(m->clk_i)) {  // the two-evaluation loop ran last: its clock is high
+    lane.phase = 0;
+    m->clk_i = 0;
+    m->eval();
+  }
+  lane.phase = 1;
+  m->tick_i = !m->tick_i;
+  m->eval();
+  lane.phase = 0;  // the master's sample belongs to the clock-low half
+  nd.master.local = c;
+  return !nd.in_reset && nd.master.sample<true>(m, c);
+}
+
 // run_loop clocks every node on the calling thread (one lane, or the slow path).
 template <bool kSlow>
 int64_t run_loop(rs_sim* s, uint64_t until, uint64_t* done) {
@@ -825,12 +922,15 @@ int64_t run_loop(rs_sim* s, uint64_t until, uint64_t* done) {
   Lane& lane = s->lanes[0];
   bool finished = false;
   while (c < until && !finished) {
+    ++lane.unit;
     for (Lane& l : s->lanes) l.ctx->time(c);  // $time in RTL messages is the cycle number
     if constexpr (kSlow) release_drives(s->nodes);
     // 1. Links.
-    for (Link& l : s->links) {
-      send(l, get_tx(nodes[l.cfg.src_node].m.get(), l.cfg.src_port));
-      set_rx(nodes[l.cfg.dst_node].m.get(), l.cfg.dst_port, receive(l));
+    if (s->lanes.size() == 1) {
+      exchange(lane, c);
+    } else {  // the slow path of a simulation with lanes: every lane's sends, then receives
+      for (const Lane& l : s->lanes) exchange_sends(l, c);
+      for (const Lane& l : s->lanes) exchange_recvs(l, c);
     }
     if constexpr (kSlow) {
       for (size_t n = 0; n < nn; ++n) {
@@ -849,6 +949,22 @@ int64_t run_loop(rs_sim* s, uint64_t until, uint64_t* done) {
           }
         }
       }
+    }
+    if constexpr (kOneEval && !kSlow) {
+      // 2-4 in one evaluation per node.
+      for (size_t n = 0; n < nn; ++n) {
+        if (clock_cycle(nodes[n], lane, (uint32_t)n, c)) {
+          done[n >> 6] |= uint64_t{1} << (n & 63);
+          finished = true;
+          s->completed = true;
+        }
+      }
+      ++c;
+      if (VL_UNLIKELY(any_finish(s))) {
+        s->stopped = true;
+        break;
+      }
+      continue;
     }
     // 2, 3. Requests, clock low, responses.
     lane.phase = 0;
@@ -887,31 +1003,33 @@ int64_t run_loop(rs_sim* s, uint64_t until, uint64_t* done) {
 // early at the end of a cycle in which its RTL stopped or a batch completed.
 void lane_epoch(rs_sim* s, Lane& lane, uint64_t c0, uint64_t n) {
   Node* const nodes = s->nodes.data();
-  Link* const links = s->links.data();
   std::fill(lane.done.begin(), lane.done.end(), 0);
   const uint64_t end = c0 + n;
   uint64_t c = c0;
   bool completed = false;
   try {
   while (c < end && !completed) {
+    ++lane.unit;
     lane.ctx->time(c);
-    for (uint32_t li : lane.out_links) {
-      Link& l = links[li];
-      send(l, get_tx(nodes[l.cfg.src_node].m.get(), l.cfg.src_port));
-    }
-    for (uint32_t li : lane.in_links) {
-      Link& l = links[li];
-      set_rx(nodes[l.cfg.dst_node].m.get(), l.cfg.dst_port, receive(l));
-    }
-    lane.phase = 0;
-    for (uint32_t k = lane.first; k < lane.last; ++k) {
-      if (clock_low(nodes[k], lane, k, c)) {
-        lane.done[k >> 6] |= uint64_t{1} << (k & 63);
-        completed = true;
+    exchange(lane, c);
+    if constexpr (kOneEval) {
+      for (uint32_t k = lane.first; k < lane.last; ++k) {
+        if (clock_cycle(nodes[k], lane, k, c)) {
+          lane.done[k >> 6] |= uint64_t{1} << (k & 63);
+          completed = true;
+        }
       }
+    } else {
+      lane.phase = 0;
+      for (uint32_t k = lane.first; k < lane.last; ++k) {
+        if (clock_low(nodes[k], lane, k, c)) {
+          lane.done[k >> 6] |= uint64_t{1} << (k & 63);
+          completed = true;
+        }
+      }
+      lane.phase = 1;
+      for (uint32_t k = lane.first; k < lane.last; ++k) clock_high(nodes[k], lane, k);
     }
-    lane.phase = 1;
-    for (uint32_t k = lane.first; k < lane.last; ++k) clock_high(nodes[k], lane, k);
     ++c;
     if (VL_UNLIKELY(lane.ctx->gotFinish())) {
       lane.finished = true;
@@ -1133,6 +1251,22 @@ bool ac_outputs_changed(Node& nd, const M* m) {
   return true;
 }
 
+// real_pulses applies the wrapper's pulses of a bus write in node nd's cycle k (global
+// cycle gc): eb_adjust writes and sticky-flag clears, per port.
+template <typename V, typename W>
+void real_pulses(rs_sim* s, const Node& nd, const V& valid, const W& value, const V& clear, uint64_t gc,
+                 uint64_t k) {
+  if (VL_LIKELY(!any_bits(valid) && !any_bits(clear))) return;
+  for (uint32_t li : nd.in_links) {
+    const uint32_t p = s->rl[li].dst_port;
+    if (get_bits(valid, p, 1)) adjust(s, li, (int64_t)(int32_t)get_bits(value, 32 * p, 32), 1, gc, k);
+    if (get_bits(clear, p, 1)) {
+      s->rl[li].underflow = s->rl[li].overflow = false;
+      ++s->rl[li].ver;
+    }
+  }
+}
+
 // real_edge processes node n's clock edge at time t: its links' frames out and in, its
 // bus master, the evaluation, and its clock.
 template <bool kTrace>
@@ -1142,7 +1276,10 @@ bool real_edge(rs_sim* s, uint32_t n, t128 t, uint64_t* done) {
   Vnode* m = nd.m.get();
   const uint64_t k = ck.local;
   const uint64_t gc = whole(t);
-  s->lanes[0].cur_node = (int32_t)n;
+  Lane& lane = s->lanes[0];
+  lane.cur_node = (int32_t)n;
+  ++lane.unit;
+  lane.phase = 0;
   s->ctx->time(k);  // $time in RTL messages: the node's own cycle
   if (nd.in_reset && t >= at_cycle(nd.release)) {
     nd.in_reset = false;
@@ -1175,7 +1312,7 @@ bool real_edge(rs_sim* s, uint32_t n, t128 t, uint64_t* done) {
   for (uint32_t li : nd.in_links) {
     RealLinkState& r = s->rl[li];
     const uint32_t p = r.dst_port;
-    while (r.qn > 0 && r.q[r.qh].at <= t) {
+    while (r.qn > 0 && arrived(r.q[r.qh], t)) {
       const uint64_t f = r.q[r.qh].frame;
       if (++r.qh == r.q.size()) r.qh = 0;
       --r.qn;
@@ -1272,47 +1409,51 @@ bool real_edge(rs_sim* s, uint32_t n, t128 t, uint64_t* done) {
     was = now;
     r.shown_valid = true;
   }
-  // 3. The bus, the clock-low evaluation, the wrapper's pulses, the edge.
+  // 3. The bus, the evaluation (clock low and edge in one, or two for a waveform), the
+  // wrapper's pulses of a bus write, the master's sample.
   bool finished = false;
   if (!nd.in_reset) nd.master.drive(m);
-  m->clk_i = 0;
-  m->eval();
-  if (VL_UNLIKELY(any_bits(m->adj_valid_o) || any_bits(m->clear_o))) {  // a bus write's pulses
-    for (uint32_t li : nd.in_links) {
-      const uint32_t p = s->rl[li].dst_port;
-      if (get_bits(m->adj_valid_o, p, 1)) {
-        adjust(s, li, (int64_t)(int32_t)get_bits(m->adj_value_o, 32 * p, 32), 1, gc, k);
-      }
-      if (get_bits(m->clear_o, p, 1)) {
-        s->rl[li].underflow = s->rl[li].overflow = false;
-        ++s->rl[li].ver;
-      }
+  if constexpr (kOneEval && !kTrace) {
+    if (VL_UNLIKELY(m->clk_i)) {  // a waveform ran last: its clock is high
+      m->clk_i = 0;
+      m->eval();
     }
-  }
-  nd.master.local = k;
-  if (!nd.in_reset && nd.master.sample(m, gc)) {
-    done[n >> 6] |= uint64_t{1} << (n & 63);
-    finished = true;
-  }
+    lane.phase = 1;
+    m->tick_i = !m->tick_i;
+    m->eval();
+    lane.phase = 0;
+    real_pulses(s, nd, m->sampled_adj_valid_o, m->sampled_adj_value_o, m->sampled_clear_o, gc, k);
+    nd.master.local = k;
+    if (!nd.in_reset && nd.master.sample<true>(m, gc)) {
+      done[n >> 6] |= uint64_t{1} << (n & 63);
+      finished = true;
+    }
+  } else {
+    m->clk_i = 0;
+    m->eval();
+    real_pulses(s, nd, m->adj_valid_o, m->adj_value_o, m->clear_o, gc, k);
+    nd.master.local = k;
+    if (!nd.in_reset && nd.master.sample(m, gc)) {
+      done[n >> 6] |= uint64_t{1} << (n & 63);
+      finished = true;
+    }
 #if VM_TRACE
-  const uint64_t fs = (uint64_t)((t * (t128)(s->period_ps * 1000)) >> kFrac);
-  if constexpr (kTrace) {
+    const uint64_t fs = (uint64_t)((t * (t128)(s->period_ps * 1000)) >> kFrac);
     if (s->fst) {
       s->last_dump = std::max(s->last_dump, fs);
       s->fst->dump(s->last_dump);
     }
-  }
 #endif
-  m->clk_i = 1;
-  m->eval();
+    lane.phase = 1;
+    m->clk_i = 1;
+    m->eval();
 #if VM_TRACE
-  if constexpr (kTrace) {
     if (s->fst) {
       s->last_dump = std::max(s->last_dump + 1, fs + 1);
       s->fst->dump(s->last_dump);
     }
-  }
 #endif
+  }
   // 4. The clock.
   ++ck.local;
   if (ck.local >= ck.next_update) {
@@ -1583,12 +1724,25 @@ RS_EXPORT rs_sim* rs_new(const rs_config* cfg, char* err, size_t errlen) {
     for (uint32_t i = 0; i < cfg->nlinks; ++i) {
       Link& l = s->links[i];
       l.cfg = cfg->links[i];
-      const uint64_t size = l.cfg.latency + 1 + (nlanes > 1 ? s->lookahead : 0);
+      uint64_t size = 1;
+      while (size < l.cfg.latency + 1 + (nlanes > 1 ? s->lookahead : 0)) size <<= 1;
       l.line.assign(size, 0);
-      l.rhead = (uint32_t)((size - l.cfg.latency) % size);
+      l.mask = size - 1;
       s->lanes[lane_of[l.cfg.src_node]].out_links.push_back(i);
       s->lanes[lane_of[l.cfg.dst_node]].in_links.push_back(i);
       l.rng = Rng(cfg->seed ^ (0x5851f42d4c957f2dull * (i + 1)));
+    }
+    for (Lane& lane : s->lanes) {
+      for (uint32_t li : lane.out_links) {
+        Link& l = s->links[li];
+        lane.sends.push_back(SendOp{port_word(s->nodes[l.cfg.src_node].m->tx_frames_o, l.cfg.src_port),
+                                    l.line.data(), l.mask, &l});
+      }
+      for (uint32_t li : lane.in_links) {
+        Link& l = s->links[li];
+        lane.recvs.push_back(RecvOp{port_word(s->nodes[l.cfg.dst_node].m->rx_frames_i, l.cfg.dst_port),
+                                    l.line.data(), l.mask, l.cfg.latency});
+      }
     }
     if (cfg->real) {
       const std::string msg = real_setup(s.get(), cfg);
@@ -1755,8 +1909,7 @@ void save_all(VerilatedSerialize& os, rs_sim* s) {
   }
   for (Link& l : s->links) {
     // The frames in flight, oldest first: the thread count decides the line's length.
-    const size_t size = l.line.size();
-    for (uint64_t k = 0; k < l.cfg.latency; ++k) put(os, l.line[(l.rhead + k) % size]);
+    for (uint64_t k = 0; k < l.cfg.latency; ++k) put(os, l.slot(s->cycle - l.cfg.latency + k));
     put(os, l.faulty);
     put(os, l.flip);
     put(os, l.zero);
@@ -1835,11 +1988,8 @@ void load_all(VerilatedDeserialize& is, rs_sim* s) {
     }
   }
   for (Link& l : s->links) {
-    const size_t size = l.line.size();
     std::fill(l.line.begin(), l.line.end(), 0);
-    l.rhead = 0;
-    for (uint64_t k = 0; k < l.cfg.latency; ++k) get(is, l.line[k]);
-    l.whead = (uint32_t)(l.cfg.latency % size);
+    for (uint64_t k = 0; k < l.cfg.latency; ++k) get(is, l.slot(s->cycle - l.cfg.latency + k));
     get(is, l.faulty);
     get(is, l.flip);
     get(is, l.zero);

@@ -8,6 +8,14 @@
 // wrapper's status inputs and reads its control outputs every cycle; the registers live
 // here so that they appear in waveforms and the register map (internal/regmap) covers them.
 //
+// Clocks: the node's clock is clk_i | (tick_i ^ tick_q). The waveform loops drive clk_i
+// low and high, one evaluation each, with tick_i held. The other loops hold clk_i low and
+// toggle tick_i once per cycle, evaluating once: the clock rises with the new inputs and
+// falls again in the same evaluation (tick_q follows tick_i at the edge), so a cycle costs
+// one evaluation instead of two. What the harness samples before the edge (the bus
+// response, the link registers' pulses) is then taken from sampled_*_o, registered at the
+// edge: both ways see the same values in the same cycle.
+//
 // Bus routing: the windows of ringsim_regs_pkg::link_window(Ports, p) go to the link
 // registers when link_en_i is set (the real link); every other access goes to the node.
 // On the ideal link (link_en_i = 0) the node sees every access, as without the wrapper.
@@ -19,6 +27,7 @@ module ringsim_top #(
   parameter bit          RealLink = 1'b0
 ) (
   input  logic                 clk_i,
+  input  logic                 tick_i,
   input  logic                 rst_ni,
   input  logic [95:0]          dna_i,
   input  logic [31:0]          node_id_i,
@@ -31,6 +40,10 @@ module ringsim_top #(
   output logic [31:0]          wb_dat_o,
   output logic                 wb_ack_o,
   output logic                 wb_err_o,
+  // The bus response as it was before the last clock edge (what the master sampled then).
+  output logic [31:0]          sampled_dat_o,
+  output logic                 sampled_ack_o,
+  output logic                 sampled_err_o,
   output logic [Ports*64-1:0]  tx_frames_o,
   input  logic [Ports*64-1:0]  rx_frames_i,
   // Link status from the harness (real link only).
@@ -50,8 +63,26 @@ module ringsim_top #(
   output logic [Ports-1:0]     adj_valid_o,
   output logic [Ports*32-1:0]  adj_value_o,
   output logic [Ports-1:0]     clear_o,
-  output logic [Ports*32-1:0]  eb_delta_o
+  output logic [Ports*32-1:0]  eb_delta_o,
+  // The pulses as they were before the last clock edge (the write that made them).
+  output logic [Ports-1:0]     sampled_adj_valid_o,
+  output logic [Ports*32-1:0]  sampled_adj_value_o,
+  output logic [Ports-1:0]     sampled_clear_o
 );
+
+  logic clk;
+  logic tick_q;
+  assign clk = clk_i | (tick_i ^ tick_q);
+
+  always_ff @(posedge clk) begin
+    tick_q              <= tick_i;
+    sampled_dat_o       <= wb_dat_o;
+    sampled_ack_o       <= wb_ack_o;
+    sampled_err_o       <= wb_err_o;
+    sampled_adj_valid_o <= adj_valid_o;
+    sampled_adj_value_o <= adj_value_o;
+    sampled_clear_o     <= clear_o;
+  end
 
   localparam int unsigned WindowLog2 = ringsim_regs_pkg::window_log2(Depth);
   localparam int unsigned FirstLink  = ringsim_regs_pkg::link_window(Ports, 0);
@@ -74,7 +105,7 @@ module ringsim_top #(
     .Depth (Depth),
     .Ports (Ports)
   ) u_node (
-    .clk_i       (clk_i),
+    .clk_i       (clk),
     .rst_ni      (rst_ni),
     .dna_i       (dna_i),
     .node_id_i   (node_id_i),
@@ -96,7 +127,7 @@ module ringsim_top #(
       .Ports      (Ports),
       .WindowLog2 (WindowLog2)
     ) u_link (
-      .clk_i          (clk_i),
+      .clk_i          (clk),
       .rst_ni         (rst_ni),
       .req_i          (req & to_link),
       .we_i           (wb_we_i),
