@@ -94,6 +94,10 @@ func TestCheckpointContinues(t *testing.T) {
 		{"ideal, faults, 1 then 3 threads", hw.Config{Topology: threadsTopology(), Depth: 16, Seed: 9}, [2]int{1, 3}},
 		{"real link with clock control, flap", hw.Config{Topology: hw.Ring(3, 12), Depth: 16, Seed: 4, Link: hw.LinkReal,
 			Real: hw.RealLink{Control: true, UpdateCycles: 1000, Flaps: []hw.Flap{{Link: 1, Down: 14_000, Up: 15_000}}}}, [2]int{1, 1}},
+		// Without assertions the harness evaluates once per cycle (kOneEval in harness.cpp).
+		{"no assertions, ideal, 3 then 1 threads", hw.Config{Topology: threadsTopology(), Depth: 16, Seed: 9, NoAssert: true}, [2]int{3, 1}},
+		{"no assertions, real link, flap", hw.Config{Topology: hw.Ring(3, 12), Depth: 16, Seed: 4, Link: hw.LinkReal, NoAssert: true,
+			Real: hw.RealLink{Control: true, UpdateCycles: 1000, Flaps: []hw.Flap{{Link: 1, Down: 14_000, Up: 15_000}}}}, [2]int{1, 1}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			start := func(threads int) *Engine {

@@ -2,8 +2,10 @@ package sim
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"math/big"
+	"math/rand/v2"
 	"testing"
 
 	"github.com/ringsim/ringsim/hw"
@@ -426,5 +428,98 @@ func TestRealLinkHeldRegisters(t *testing.T) {
 		if r.Err != w.err || (!w.err && r.Value != w.v) {
 			t.Errorf("op %d: err %v value %#x, want err %v value %#x", w.i, r.Err, r.Value, w.err, w.v)
 		}
+	}
+}
+
+// TestRealLinkOneEvaluation runs the same random co-simulation on the real link (clock
+// control, clocks apart, a flap) with a model with assertions (two evaluations per edge)
+// and one without (one evaluation: the bus response and the link registers' pulses come
+// from the wrapper's copies registered at the edge): firmware batches that also write
+// eb_adjust, clear the sticky flags, switch auto-centre and read the link registers. Every
+// result, the cycle every Run returned at, the links' state, the events and the RX
+// memories must be the same.
+func TestRealLinkOneEvaluation(t *testing.T) {
+	runOnce := func(noAssert bool) []string {
+		topo := hw.Ring(3, 12)
+		cfg := hw.Config{Topology: topo, Depth: 16, Seed: 9, NoAssert: noAssert, Link: hw.LinkReal,
+			Real: hw.RealLink{PPM: []float64{-40, 5, 35}, Control: true, UpdateCycles: 2000,
+				Flaps: []hw.Flap{{Link: 1, Down: 9000, Up: 12000}}}}
+		e := newEngine(t, cfg)
+		m := bus.Map{Depth: cfg.Depth, Ports: topo.Ports}
+		rng := rand.New(rand.NewPCG(3, 3))
+		var trace []string
+		for e.Cycle() < 40_000 {
+			for n := 0; n < topo.Nodes; n++ {
+				if e.Busy(n) || rng.IntN(2) == 0 {
+					continue
+				}
+				ops := randomBatch(rng, m)
+				for k := rng.IntN(3); k > 0; k-- {
+					p := rng.IntN(topo.Ports)
+					switch rng.IntN(5) {
+					case 0:
+						ops = append(ops, bus.Write(m.Link(p)+bus.LinkEBAdjust, uint32(int32(rng.IntN(7)-3))))
+					case 1:
+						ops = append(ops, bus.Write(m.Link(p)+bus.LinkEBClearStatus, 1))
+					case 2:
+						ops = append(ops, bus.Write(m.Link(p)+bus.LinkACEnable, uint32(rng.IntN(2))))
+					default:
+						ops = append(ops, bus.Read(m.Link(p)+uint32(4*rng.IntN(8))))
+					}
+				}
+				if err := e.Submit(n, ops); err != nil {
+					t.Fatal(err)
+				}
+			}
+			done, err := e.Run(e.Cycle() + uint64(1+rng.IntN(2000)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, n := range done {
+				res, err := e.Results(n)
+				if err != nil {
+					t.Fatal(err)
+				}
+				trace = append(trace, fmt.Sprintf("cycle %d node %d: %+v", e.Cycle(), n, res))
+			}
+		}
+		for l := range topo.Links {
+			trace = append(trace, fmt.Sprintf("link %d: %+v", l, linkState(t, e, l)))
+		}
+		evs, err := e.Events(0, 1<<20)
+		if err != nil {
+			t.Fatal(err)
+		}
+		adjusts := 0
+		for _, ev := range evs {
+			trace = append(trace, fmt.Sprintf("event %+v", ev))
+			if ev.Kind == hw.EventAdjust {
+				adjusts++
+			}
+		}
+		if adjusts < 5 {
+			t.Fatalf("only %d adjustments: the test does not exercise eb_adjust", adjusts)
+		}
+		for n := 0; n < topo.Nodes; n++ {
+			for p := 0; p < topo.Ports; p++ {
+				for i := 0; i < cfg.Depth; i++ {
+					v, err := e.Peek(n, p, hw.RXMem, i)
+					if err != nil {
+						t.Fatal(err)
+					}
+					trace = append(trace, fmt.Sprintf("rx %d.%d[%d] %#x", n, p, i, v))
+				}
+			}
+		}
+		return trace
+	}
+	want, got := runOnce(false), runOnce(true)
+	for i := range min(len(got), len(want)) {
+		if got[i] != want[i] {
+			t.Fatalf("one evaluation: first difference at entry %d:\n got %s\nwant %s", i, got[i], want[i])
+		}
+	}
+	if len(got) != len(want) {
+		t.Fatalf("one evaluation: %d entries, want %d", len(got), len(want))
 	}
 }

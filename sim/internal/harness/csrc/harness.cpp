@@ -239,8 +239,9 @@ struct Link {
   // The delay line: the sender writes slot c & mask in cycle c, the receiver reads the one
   // written in cycle c - latency. Its length is a power of two of at least latency + 1
   // slots on one thread, latency + lookahead + 1 with lanes, so that a sender up to an
-  // epoch ahead never overwrites a slot before it is read. The slots follow from the
-  // cycle, so neither end keeps a head.
+  // epoch ahead never overwrites a slot before it is read (the rounding can double that:
+  // 2^25 slots of 8 bytes, 256 MiB, at the largest latency, 2^24). The slots follow from
+  // the cycle, so neither end keeps a head. The real link has no line (one slot).
   // With lanes, the sender's and the receiver's lanes run on different threads: the fault
   // state the sender updates every frame has a block of its own, apart from what both
   // only read (cfg, the line's storage and mask), or every frame would move cache lines
@@ -611,16 +612,17 @@ std::string last_line(const std::string& log) {
 // with the cycle's inputs and falls again in the same evaluation, and the harness reads
 // what it samples before the edge (the bus response, the link registers' pulses) from the
 // copies the wrapper registered at the edge (ringsim_top.sv). The design's behaviour is the
-// same (TestThreadsSameResults compares the two, and `ringsim run`'s golden bytes were made
-// with two). Only models without assertions do this (`ringsim run`, sweeps; not the gate
-// and the tests that break the RTL on purpose), for two reasons: a concurrent assertion
-// samples its values before the evaluation, which now is before the cycle's bus inputs
-// (IEEE sampling of inputs that change in the edge's time step; ReadLatencyOne_A then fails
-// on correct RTL), and on the ideal link the order of evaluations within a cycle changes
-// (each node's clock-low half and edge, node after node, instead of every node's clock-low
-// half, then every edge), so stops the RTL raises in different nodes in one cycle could be
-// recorded in another order (ringsim's RTL raises none without assertions). The slow path
-// (a waveform, which shows clk_i; drives and recordings) takes two evaluations.
+// same (TestThreadsSameResults and TestRealLinkOneEvaluation compare the two, and `ringsim
+// run`'s golden bytes were made with two). Only models without assertions do this (`ringsim
+// run`, sweeps; not the gate and the tests that break the RTL on purpose), for two reasons:
+// a concurrent assertion samples its values before the evaluation, which now is before the
+// cycle's bus inputs (IEEE sampling of inputs that change in the edge's time step;
+// ReadLatencyOne_A then fails on correct RTL); and a stop the RTL raises in combinational
+// logic (the clock-low half) is recorded as the edge's, so stops raised in one cycle by
+// different nodes, or by a node's RTL and another's bus, could be reported in another order
+// than two evaluations report them (ringsim's RTL raises none without assertions; a bus
+// timeout still comes first: begin_stop). The slow path (a waveform, which shows clk_i;
+// drives and recordings) takes two evaluations.
 constexpr bool kOneEval = !RS_ASSERTS;
 
 // begin_stop starts recording a stop of the given kind in the running handle's cycle and
@@ -1724,8 +1726,9 @@ RS_EXPORT rs_sim* rs_new(const rs_config* cfg, char* err, size_t errlen) {
     for (uint32_t i = 0; i < cfg->nlinks; ++i) {
       Link& l = s->links[i];
       l.cfg = cfg->links[i];
+      // The real link keeps its frames in flight elsewhere (RealLinkState::q).
       uint64_t size = 1;
-      while (size < l.cfg.latency + 1 + (nlanes > 1 ? s->lookahead : 0)) size <<= 1;
+      while (!cfg->real && size < l.cfg.latency + 1 + (nlanes > 1 ? s->lookahead : 0)) size <<= 1;
       l.line.assign(size, 0);
       l.mask = size - 1;
       s->lanes[lane_of[l.cfg.src_node]].out_links.push_back(i);
@@ -1909,7 +1912,9 @@ void save_all(VerilatedSerialize& os, rs_sim* s) {
   }
   for (Link& l : s->links) {
     // The frames in flight, oldest first: the thread count decides the line's length.
-    for (uint64_t k = 0; k < l.cfg.latency; ++k) put(os, l.slot(s->cycle - l.cfg.latency + k));
+    if (!s->real) {
+      for (uint64_t k = 0; k < l.cfg.latency; ++k) put(os, l.slot(s->cycle - l.cfg.latency + k));
+    }
     put(os, l.faulty);
     put(os, l.flip);
     put(os, l.zero);
@@ -1989,7 +1994,9 @@ void load_all(VerilatedDeserialize& is, rs_sim* s) {
   }
   for (Link& l : s->links) {
     std::fill(l.line.begin(), l.line.end(), 0);
-    for (uint64_t k = 0; k < l.cfg.latency; ++k) get(is, l.slot(s->cycle - l.cfg.latency + k));
+    if (!s->real) {
+      for (uint64_t k = 0; k < l.cfg.latency; ++k) get(is, l.slot(s->cycle - l.cfg.latency + k));
+    }
     get(is, l.faulty);
     get(is, l.flip);
     get(is, l.zero);
