@@ -8,13 +8,14 @@
 // wrapper's status inputs and reads its control outputs every cycle; the registers live
 // here so that they appear in waveforms and the register map (internal/regmap) covers them.
 //
-// Clocks: the node's clock is clk_i | (tick_i ^ tick_q). The waveform loops drive clk_i
-// low and high, one evaluation each, with tick_i held. The other loops hold clk_i low and
-// toggle tick_i once per cycle, evaluating once: the clock rises with the new inputs and
-// falls again in the same evaluation (tick_q follows tick_i at the edge), so a cycle costs
-// one evaluation instead of two. What the harness samples before the edge (the bus
-// response, the link registers' pulses) is then taken from sampled_*_o, registered at the
-// edge: both ways see the same values in the same cycle.
+// Clocks: the node's clock is clk_i | (tick_i ^ tick_q). For models with assertions, and
+// while a waveform, a drive or a recording runs, the harness drives clk_i low and high,
+// one evaluation each, with tick_i held. Otherwise it holds clk_i low and toggles tick_i
+// once per cycle, evaluating once: the clock rises with the new inputs and falls again in
+// the same evaluation (tick_q follows tick_i at the edge), so a cycle costs one evaluation
+// instead of two. What the harness samples before the edge (the bus response, the link
+// registers' pulses) is then taken from sampled_*_o, registered at the edge: both ways see
+// the same values in the same cycle (harness.cpp, kOneEval).
 //
 // Bus routing: the windows of ringsim_regs_pkg::link_window(Ports, p) go to the link
 // registers when link_en_i is set (the real link); every other access goes to the node.
