@@ -133,10 +133,12 @@ func TestStopAssertion(t *testing.T) {
 	}
 }
 
-// TestStopUserRTL runs bring-your-own RTL that uses neither ringsim's register package nor
-// its assertion macros, and checks the stops made from Verilator's own messages.
-func TestStopUserRTL(t *testing.T) {
-	const top = `// Minimal node: answers every access with ERR and %s in its 20th cycle out of reset.
+// userNode is a minimal bring-your-own ringsim_node (neither ringsim's register package
+// nor its assertion macros) described by comment: wb_err_o is errExpr, nothing answers
+// ACK, and stmt runs at the edge in its 20th cycle out of reset when cond (appended to the
+// condition) holds, from line 32 of the file.
+func userNode(comment, errExpr, cond, stmt string) string {
+	return fmt.Sprintf(`// Minimal node: %s.
 module ringsim_node #(
   parameter int unsigned Depth = 16,
   parameter int unsigned Ports = 1
@@ -160,17 +162,22 @@ module ringsim_node #(
   logic [7:0] n_q;
   assign wb_dat_o = '0;
   assign wb_ack_o = 1'b0;
-  assign wb_err_o = wb_cyc_i & wb_stb_i;
+  assign wb_err_o = %s;
   assign tx_frames_o = '0;
   always_ff @(posedge clk_i or negedge rst_ni) begin
     if (!rst_ni) n_q <= '0;
     else n_q <= n_q + 8'd1;
   end
   always_ff @(posedge clk_i) begin
-    if (rst_ni && n_q == 8'd19) %s
+    if (rst_ni && n_q == 8'd19%s) %s
   end
 endmodule
-`
+`, comment, errExpr, cond, stmt)
+}
+
+// TestStopUserRTL runs bring-your-own RTL that uses neither ringsim's register package nor
+// its assertion macros, and checks the stops made from Verilator's own messages.
+func TestStopUserRTL(t *testing.T) {
 	tests := []struct {
 		name, what, stmt string
 		kind             StopKind
@@ -185,7 +192,8 @@ endmodule
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := t.TempDir()
-			src := fmt.Sprintf(top, tt.what, tt.stmt)
+			src := userNode("answers every access with ERR and "+tt.what+" in its 20th cycle out of reset",
+				"wb_cyc_i & wb_stb_i", "", tt.stmt)
 			if err := os.WriteFile(filepath.Join(dir, "ringsim_node.sv"), []byte(src), 0o644); err != nil {
 				t.Fatal(err)
 			}
@@ -266,41 +274,8 @@ func TestBusTimeout(t *testing.T) {
 // node 0's RTL calls $error at the edge of cycle 24, and node 1's bus access, unanswered,
 // times out in the same cycle, in its clock-low half. The bus timeout comes first.
 func TestStopOrderOneEvaluation(t *testing.T) {
-	const src = `// Node that never answers the bus; node 0 calls $error in its 20th cycle out of reset.
-module ringsim_node #(
-  parameter int unsigned Depth = 16,
-  parameter int unsigned Ports = 1
-) (
-  input  logic                clk_i,
-  input  logic                rst_ni,
-  input  logic [95:0]         dna_i,
-  input  logic [31:0]         node_id_i,
-  input  logic                wb_cyc_i,
-  input  logic                wb_stb_i,
-  input  logic                wb_we_i,
-  input  logic [31:0]         wb_adr_i,
-  input  logic [31:0]         wb_dat_i,
-  input  logic [3:0]          wb_sel_i,
-  output logic [31:0]         wb_dat_o,
-  output logic                wb_ack_o,
-  output logic                wb_err_o,
-  output logic [Ports*64-1:0] tx_frames_o,
-  input  logic [Ports*64-1:0] rx_frames_i
-);
-  logic [7:0] n_q;
-  assign wb_dat_o = '0;
-  assign wb_ack_o = 1'b0;
-  assign wb_err_o = 1'b0;
-  assign tx_frames_o = '0;
-  always_ff @(posedge clk_i or negedge rst_ni) begin
-    if (!rst_ni) n_q <= '0;
-    else n_q <= n_q + 8'd1;
-  end
-  always_ff @(posedge clk_i) begin
-    if (rst_ni && n_q == 8'd19 && node_id_i == 32'd0) $error("boom");
-  end
-endmodule
-`
+	src := userNode("never answers the bus; node 0 calls $error in its 20th cycle out of reset",
+		"1'b0", " && node_id_i == 32'd0", `$error("boom");`)
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "ringsim_node.sv"), []byte(src), 0o644); err != nil {
 		t.Fatal(err)

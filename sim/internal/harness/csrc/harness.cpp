@@ -517,10 +517,8 @@ struct RecvOp {
 struct alignas(kShareBlock) Lane {
   VerilatedContext* ctx = nullptr;      // rs_sim::ctx for the first lane, else one of ctxs
   uint32_t first = 0, last = 0;         // nodes [first, last)
-  std::vector<uint32_t> out_links;      // links whose sender is in the lane
-  std::vector<uint32_t> in_links;       // links whose receiver is in the lane
-  std::vector<SendOp> sends;            // out_links' ends, for exchange
-  std::vector<RecvOp> recvs;            // in_links' ends
+  std::vector<SendOp> sends;            // the ends of the links whose sender is in the lane
+  std::vector<RecvOp> recvs;            // and of those whose receiver is
   rs_stop stop{};                       // the lane's first stop
   uint32_t stop_phase = 0;              // 0: clock low (bus), 1: clock edge
   uint64_t stop_unit = 0;               // the unit the stop was recorded in
@@ -866,17 +864,23 @@ inline void exchange(const Lane& lane, uint64_t c) {
   exchange_recvs(lane, c);
 }
 
+// present starts node nd's cycle c on the ideal link: it leaves reset at its release, and
+// its bus master presents its request.
+inline void present(Node& nd, Vnode* m, uint64_t c) {
+  if (nd.in_reset && c >= nd.release) {
+    nd.in_reset = false;
+    m->rst_ni = 1;
+  }
+  if (!nd.in_reset) nd.master.drive(m);
+}
+
 // clock_low is node k's clock-low half of cycle c on the ideal link: it leaves reset at its
 // release, presents its bus master's request, evaluates, and samples the response; it
 // reports whether the node's batch completed. run_loop and lane_epoch share it.
 inline bool clock_low(Node& nd, Lane& lane, uint32_t k, uint64_t c) {
   Vnode* m = nd.m.get();
   lane.cur_node = (int32_t)k;
-  if (nd.in_reset && c >= nd.release) {
-    nd.in_reset = false;
-    m->rst_ni = 1;
-  }
-  if (!nd.in_reset) nd.master.drive(m);
+  present(nd, m, c);
   m->clk_i = 0;
   m->eval();
   nd.master.local = c;
@@ -896,11 +900,7 @@ inline void clock_high(Node& nd, Lane& lane, uint32_t k) {
 inline bool clock_cycle(Node& nd, Lane& lane, uint32_t k, uint64_t c) {
   Vnode* m = nd.m.get();
   lane.cur_node = (int32_t)k;
-  if (nd.in_reset && c >= nd.release) {
-    nd.in_reset = false;
-    m->rst_ni = 1;
-  }
-  if (!nd.in_reset) nd.master.drive(m);
+  present(nd, m, c);
   if (VL_UNLIKELY(m->clk_i)) {  // the two-evaluation loop ran last: its clock is high
     lane.phase = 0;
     m->clk_i = 0;
@@ -927,13 +927,9 @@ int64_t run_loop(rs_sim* s, uint64_t until, uint64_t* done) {
     ++lane.unit;
     for (Lane& l : s->lanes) l.ctx->time(c);  // $time in RTL messages is the cycle number
     if constexpr (kSlow) release_drives(s->nodes);
-    // 1. Links.
-    if (s->lanes.size() == 1) {
-      exchange(lane, c);
-    } else {  // the slow path of a simulation with lanes: every lane's sends, then receives
-      for (const Lane& l : s->lanes) exchange_sends(l, c);
-      for (const Lane& l : s->lanes) exchange_recvs(l, c);
-    }
+    // 1. Links: every lane's sends, then receives (the slow path runs every lane here).
+    for (const Lane& l : s->lanes) exchange_sends(l, c);
+    for (const Lane& l : s->lanes) exchange_recvs(l, c);
     if constexpr (kSlow) {
       for (size_t n = 0; n < nn; ++n) {
         for (uint32_t p = 0; p < kPorts; ++p) {
@@ -961,35 +957,30 @@ int64_t run_loop(rs_sim* s, uint64_t until, uint64_t* done) {
           s->completed = true;
         }
       }
-      ++c;
-      if (VL_UNLIKELY(any_finish(s))) {
-        s->stopped = true;
-        break;
+    } else {
+      // 2, 3. Requests, clock low, responses.
+      lane.phase = 0;
+      for (size_t n = 0; n < nn; ++n) {
+        if (clock_low(nodes[n], lane, (uint32_t)n, c)) {
+          done[n >> 6] |= uint64_t{1} << (n & 63);
+          finished = true;
+          s->completed = true;
+        }
       }
-      continue;
-    }
-    // 2, 3. Requests, clock low, responses.
-    lane.phase = 0;
-    for (size_t n = 0; n < nn; ++n) {
-      if (clock_low(nodes[n], lane, (uint32_t)n, c)) {
-        done[n >> 6] |= uint64_t{1} << (n & 63);
-        finished = true;
-        s->completed = true;
+#if VM_TRACE
+      if constexpr (kSlow) {
+        if (s->fst) s->fst->dump(c * s->period_ps);
       }
-    }
-#if VM_TRACE
-    if constexpr (kSlow) {
-      if (s->fst) s->fst->dump(c * s->period_ps);
-    }
 #endif
-    // 4. Clock edge.
-    lane.phase = 1;
-    for (size_t n = 0; n < nn; ++n) clock_high(nodes[n], lane, (uint32_t)n);
+      // 4. Clock edge.
+      lane.phase = 1;
+      for (size_t n = 0; n < nn; ++n) clock_high(nodes[n], lane, (uint32_t)n);
 #if VM_TRACE
-    if constexpr (kSlow) {
-      if (s->fst) s->fst->dump(c * s->period_ps + s->period_ps / 2);
-    }
+      if constexpr (kSlow) {
+        if (s->fst) s->fst->dump(c * s->period_ps + s->period_ps / 2);
+      }
 #endif
+    }
     ++c;
     if (VL_UNLIKELY(any_finish(s))) {
       s->stopped = true;
@@ -1731,21 +1722,13 @@ RS_EXPORT rs_sim* rs_new(const rs_config* cfg, char* err, size_t errlen) {
       while (!cfg->real && size < l.cfg.latency + 1 + (nlanes > 1 ? s->lookahead : 0)) size <<= 1;
       l.line.assign(size, 0);
       l.mask = size - 1;
-      s->lanes[lane_of[l.cfg.src_node]].out_links.push_back(i);
-      s->lanes[lane_of[l.cfg.dst_node]].in_links.push_back(i);
       l.rng = Rng(cfg->seed ^ (0x5851f42d4c957f2dull * (i + 1)));
-    }
-    for (Lane& lane : s->lanes) {
-      for (uint32_t li : lane.out_links) {
-        Link& l = s->links[li];
-        lane.sends.push_back(SendOp{port_word(s->nodes[l.cfg.src_node].m->tx_frames_o, l.cfg.src_port),
-                                    l.line.data(), l.mask, &l});
-      }
-      for (uint32_t li : lane.in_links) {
-        Link& l = s->links[li];
-        lane.recvs.push_back(RecvOp{port_word(s->nodes[l.cfg.dst_node].m->rx_frames_i, l.cfg.dst_port),
-                                    l.line.data(), l.mask, l.cfg.latency});
-      }
+      // Its ends, in the lanes of the nodes they belong to (s->links is not resized again).
+      s->lanes[lane_of[l.cfg.src_node]].sends.push_back(
+          SendOp{port_word(s->nodes[l.cfg.src_node].m->tx_frames_o, l.cfg.src_port), l.line.data(), l.mask, &l});
+      s->lanes[lane_of[l.cfg.dst_node]].recvs.push_back(
+          RecvOp{port_word(s->nodes[l.cfg.dst_node].m->rx_frames_i, l.cfg.dst_port), l.line.data(), l.mask,
+                 l.cfg.latency});
     }
     if (cfg->real) {
       const std::string msg = real_setup(s.get(), cfg);
